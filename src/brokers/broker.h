@@ -1,0 +1,123 @@
+// The interface every broker adapter implements (mem, nats, mqtt, redis,
+// kafka, amqp). Ferry's runtime sees brokers only through this header.
+//
+// Threading: every method may be called from any thread. Delivery handlers
+// run on a thread the adapter owns (cnats, libmosquitto and the embedded
+// broker each have their own), one call at a time per subscription.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ferry/message.h"
+#include "ferry/result.h"
+
+namespace ferry {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+
+enum class ConnectionState { kDisconnected, kConnecting, kConnected, kReconnecting, kClosed };
+std::string_view ConnectionStateName(ConnectionState state);
+
+// Settles one delivery. The first call wins; later calls return
+// FailedPrecondition and change nothing. Thread-safe; never blocks for long.
+class Acker {
+ public:
+  virtual ~Acker() = default;
+  // Handled: the broker never delivers it again.
+  virtual Status Ack() = 0;
+  // Not handled: deliver it again, no sooner than `delay` from now.
+  virtual Status Nack(std::chrono::milliseconds delay) = 0;
+  // Give up: never deliver again (the runtime has dead-lettered it).
+  virtual Status Term() = 0;
+};
+
+// One message handed to a subscriber.
+struct Delivery {
+  Message message;
+  std::uint32_t attempt = 1;      // 1 on first delivery, +1 on each redelivery
+  std::string pattern;            // the subscription pattern that matched
+  std::shared_ptr<Acker> acker;   // null on at-most-once subscriptions
+};
+
+// Called on the adapter's delivery thread for each delivery, one at a time
+// per subscription. It may block: a handler that blocks is how back-pressure
+// reaches the broker (the adapter stops pulling, publishers wait).
+// It must not throw.
+using DeliveryHandler = std::function<void(Delivery)>;
+
+struct SubscribeOptions {
+  std::string pattern;            // '.'-separated; '*' one token, '>' the rest
+  std::string queue_group;        // empty: every subscriber gets every message
+  bool manual_ack = true;         // deliveries carry an Acker to settle
+  std::uint32_t max_in_flight = 256;  // unsettled deliveries before the adapter pauses
+  // Adapter-specific settings (stream, durable name, qos, ...). Adapters
+  // ignore keys they do not know after warning once.
+  std::map<std::string, std::string> extensions;
+};
+
+struct RequestOptions {
+  // How long to wait for replies. Adapters require a value: the runtime
+  // bounds "wait forever" by its own invocation limit.
+  std::chrono::milliseconds timeout{5000};
+  std::uint32_t expected_replies = 1;  // return as soon as this many arrived
+};
+
+// A live subscription. Destroying it unsubscribes and waits for a running
+// handler call to return; no handler call starts afterwards. Deliveries
+// still unsettled are released to the broker (redelivered where it can).
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+};
+
+struct BrokerCapabilities {
+  bool headers = true;               // metadata survives the trip
+  bool native_request_reply = true;  // reply subjects, not a header convention
+  bool queue_groups = true;
+  bool redelivery = true;            // Nack leads to another delivery
+  bool durable = false;              // accepted messages survive a broker restart
+};
+
+class Broker {
+ public:
+  virtual ~Broker() = default;
+
+  // The configured URL with any credentials removed: safe to log.
+  virtual std::string DisplayUrl() const = 0;
+  virtual BrokerCapabilities Capabilities() const = 0;
+
+  // Opens the connection. Idempotent. Later losses are repaired by the
+  // adapter (reconnect with backoff) and reported through OnStateChange.
+  virtual Status Connect() = 0;
+  // Closes the connection; subscriptions stop delivering. Idempotent.
+  virtual void Close() = 0;
+  virtual ConnectionState State() const = 0;
+  // `callback` runs on an adapter thread on every state change; set once,
+  // before Connect.
+  virtual void OnStateChange(std::function<void(ConnectionState)> callback) = 0;
+
+  // Publishes one message to `message.topic` (a concrete topic). Blocks while
+  // the broker applies flow control, but not past `deadline` (then
+  // ResourceExhausted). While disconnected it fails promptly with Connection.
+  virtual Status Publish(const Message& message, Deadline deadline) = 0;
+
+  virtual Result<std::unique_ptr<Subscription>> Subscribe(SubscribeOptions options,
+                                                          DeliveryHandler handler) = 0;
+
+  // Publishes `message` with a private reply address and collects replies
+  // until `expected_replies` arrived or the timeout passed. No reply at all
+  // within the timeout is a Timeout error; some replies are a success.
+  virtual Result<std::vector<Message>> Request(const Message& message,
+                                               const RequestOptions& options) = 0;
+};
+
+}  // namespace ferry

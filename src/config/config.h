@@ -1,0 +1,61 @@
+// ferry.toml, parsed and validated into plain structs. Nothing here knows
+// about wasm or brokers; the runtime turns these into live objects.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ferry/result.h"
+
+namespace ferry::config {
+
+struct HostConfig {
+  std::string log_level = "warn";          // off|error|warn|info|debug|trace
+  std::filesystem::path control_socket;    // empty: no control socket
+  std::filesystem::path cache_dir;         // empty: ~/.cache/ferry/components
+};
+
+struct Limits {
+  std::uint64_t max_message_bytes = 8u << 20;   // payload of one message
+  std::uint64_t max_metadata_bytes = 64u << 10; // keys + values of one message
+  std::uint32_t queue_depth = 1024;             // deliveries buffered per component
+  std::uint32_t max_request_ms = 30000;         // bound on a request with no timeout
+  std::uint32_t handler_timeout_ms = 30000;     // one guest call
+};
+
+struct BrokerConfig {
+  std::string name;  // what a guest passes to client.connect
+  std::string url;   // mem://, nats://host:port, ...
+  std::map<std::string, std::string> options;  // adapter settings (string form)
+};
+
+struct ComponentConfig {
+  std::string name;                      // unique; defaults to the file stem
+  std::filesystem::path path;            // absolute (resolved against the config file)
+  std::string broker;                    // broker name its subscriptions use
+  std::vector<std::string> subscriptions;  // topic patterns
+  std::string queue_group;               // optional: share deliveries with other hosts
+  std::vector<std::string> connect;      // broker names client.connect may open
+  std::uint32_t workers = 1;             // instances handling messages at once
+};
+
+struct Config {
+  HostConfig host;
+  Limits limits;
+  std::vector<BrokerConfig> brokers;     // always holds "default" (mem:// unless set)
+  std::vector<ComponentConfig> components;
+
+  const BrokerConfig* FindBroker(std::string_view name) const;
+};
+
+// Parses `text`; relative paths resolve against `base_dir`. Errors name the
+// offending key, e.g. "component[1].workers: expected a positive integer".
+Result<Config> ParseConfig(std::string_view text, const std::filesystem::path& base_dir);
+// Reads and parses a file; errors start with the file name.
+Result<Config> LoadConfig(const std::filesystem::path& path);
+
+}  // namespace ferry::config

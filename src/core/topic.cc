@@ -1,0 +1,60 @@
+#include "core/topic.h"
+
+#include <string>
+
+namespace ferry {
+namespace {
+
+constexpr std::size_t kMaxTopicLength = 1024;
+
+Status Validate(std::string_view s, bool allow_wildcards, const char* what) {
+  if (s.empty()) return Error::InvalidArgument(std::string(what) + " is empty");
+  if (s.size() > kMaxTopicLength)
+    return Error::InvalidArgument(std::string(what) + " is longer than 1024 bytes");
+  std::size_t start = 0;
+  while (true) {
+    std::size_t dot = s.find('.', start);
+    std::string_view token =
+        s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    auto bad = [&](const std::string& why) {
+      return Error::InvalidArgument(std::string(what) + " '" + std::string(s) + "' " + why);
+    };
+    if (token.empty()) return bad("has an empty token");
+    for (char c : token) {
+      if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\0')
+        return bad("contains whitespace");
+    }
+    const bool is_last = dot == std::string_view::npos;
+    if (token.find_first_of("*>") != std::string_view::npos) {
+      if (!allow_wildcards) return bad("contains a wildcard");
+      if (token.size() != 1) return bad("mixes a wildcard with other characters");
+      if (token == ">" && !is_last) return bad("has '>' before the last token");
+    }
+    if (is_last) return Status::Ok();
+    start = dot + 1;
+  }
+}
+
+}  // namespace
+
+Status ValidateTopic(std::string_view topic) { return Validate(topic, false, "topic"); }
+
+Status ValidatePattern(std::string_view pattern) { return Validate(pattern, true, "pattern"); }
+
+bool TopicMatches(std::string_view pattern, std::string_view topic) {
+  std::size_t p = 0, t = 0;
+  while (true) {
+    const std::size_t pd = pattern.find('.', p);
+    const std::size_t td = topic.find('.', t);
+    const std::string_view ptok = pattern.substr(p, pd == std::string_view::npos ? pd : pd - p);
+    const std::string_view ttok = topic.substr(t, td == std::string_view::npos ? td : td - t);
+    if (ptok == ">") return true;  // at least one token remains: ttok
+    if (ptok != "*" && ptok != ttok) return false;
+    const bool pend = pd == std::string_view::npos, tend = td == std::string_view::npos;
+    if (pend || tend) return pend && tend;
+    p = pd + 1;
+    t = td + 1;
+  }
+}
+
+}  // namespace ferry
