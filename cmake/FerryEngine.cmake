@@ -33,9 +33,10 @@ add_custom_target(ferry_engine_cargo
   USES_TERMINAL
   COMMENT "cargo build (engine)")
 
-add_library(ferry::engine STATIC IMPORTED GLOBAL)
-set_target_properties(ferry::engine PROPERTIES
-  IMPORTED_LOCATION ${_engine_lib}
-  INTERFACE_INCLUDE_DIRECTORIES ${FERRY_ENGINE_INCLUDE}
-  INTERFACE_LINK_LIBRARIES "Threads::Threads;dl;m;rt")
-add_dependencies(ferry::engine ferry_engine_cargo)
+add_library(ferry_engine_archive STATIC IMPORTED GLOBAL)
+set_target_properties(ferry_engine_archive PROPERTIES IMPORTED_LOCATION ${_engine_lib})
+add_library(ferry_engine INTERFACE)
+target_include_directories(ferry_engine SYSTEM INTERFACE ${FERRY_ENGINE_INCLUDE})
+target_link_libraries(ferry_engine INTERFACE ferry_engine_archive Threads::Threads dl m rt)
+add_dependencies(ferry_engine ferry_engine_cargo)
+add_library(ferry::engine ALIAS ferry_engine)
