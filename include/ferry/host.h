@@ -1,0 +1,74 @@
+// Embedding Ferry: load components, attach brokers, run. The `ferry` command
+// is built on exactly this header (and control.h), so a C++ program can do
+// whatever the command does.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ferry/message.h"
+#include "ferry/result.h"
+
+namespace ferry {
+
+struct HostOptions {
+  // Either a ferry.toml ...
+  std::filesystem::path config_file;
+  // ... or one component on the embedded broker, subscribed to these topics.
+  std::filesystem::path component;
+  std::vector<std::string> subscriptions;
+  // Overrides [host].control_socket when not empty.
+  std::filesystem::path control_socket;
+};
+
+struct ComponentStats {
+  std::string name;
+  std::uint64_t received = 0;
+  std::uint64_t handled = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t given_up = 0;
+  std::uint64_t released = 0;
+};
+
+class Host {
+ public:
+  // Reads the configuration and checks it; nothing runs yet.
+  static Result<std::unique_ptr<Host>> Create(const HostOptions& options);
+  virtual ~Host() = default;
+
+  // Connects brokers, compiles and instantiates components, subscribes, and
+  // opens the control socket. On error nothing is left running.
+  virtual Status Start() = 0;
+  // Stops taking messages, lets in-flight handling finish for up to `grace`,
+  // gives whatever is left back to the brokers, and closes everything.
+  virtual void Stop(std::chrono::milliseconds grace) = 0;
+
+  // Publishes through a configured broker ("default" is always there).
+  virtual Status Publish(std::string_view broker, const Message& message) = 0;
+  virtual Result<std::vector<Message>> Request(std::string_view broker, const Message& message,
+                                               std::chrono::milliseconds timeout,
+                                               std::uint32_t expected_replies) = 0;
+
+  virtual std::vector<ComponentStats> Stats() const = 0;
+};
+
+// What `ferry inspect` prints.
+struct ComponentDescription {
+  std::string shape;  // which wasi:messaging shape it speaks
+  std::vector<std::string> imports;
+  std::vector<std::string> exports;
+  Status runnable;    // why Ferry would refuse to run it, if it would
+};
+Result<ComponentDescription> DescribeComponent(const std::filesystem::path& path);
+
+// "off", "error", "warn", "info", "debug", "trace". Logs go to stderr.
+Status SetLogLevel(std::string_view level);
+
+std::string_view Version();
+
+}  // namespace ferry

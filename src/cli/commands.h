@@ -1,0 +1,32 @@
+// The subcommands of `ferry`, one function each.
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace ferry::cli {
+
+struct GlobalOptions {
+  int verbosity = 0;
+  std::string log_level;
+};
+
+// Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+void AddRunCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void AddPublishCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void AddRequestCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void AddSubscribeCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void AddInspectCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
+
+// Applies -v / --log-level; returns false (after printing why) on a bad level.
+bool ApplyLogLevel(const GlobalOptions& global, const char* default_level);
+// Where publish/request/subscribe find a running `ferry run` by default.
+std::string DefaultControlSocket();
+// One line on stderr: "ferry: <message>".
+void PrintError(const std::string& message);
+
+}  // namespace ferry::cli

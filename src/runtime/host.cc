@@ -1,0 +1,178 @@
+#include "ferry/host.h"
+
+#include <map>
+
+#include <spdlog/spdlog.h>
+
+#include "brokers/registry.h"
+#include "config/config.h"
+#include "runtime/component_runner.h"
+#include "runtime/control_server.h"
+#include "wasm/engine.h"
+#include "wasm/guest.h"
+
+namespace ferry {
+namespace {
+
+std::filesystem::path DefaultCacheDir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    return std::filesystem::path(xdg) / "ferry" / "components";
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return std::filesystem::path(home) / ".cache" / "ferry" / "components";
+  return {};
+}
+
+class HostImpl final : public Host {
+ public:
+  explicit HostImpl(config::Config config) : config_(std::move(config)) {}
+  ~HostImpl() override { Stop(std::chrono::milliseconds(0)); }
+
+  Status Start() override {
+    Status status = StartAll();
+    if (!status.ok()) Stop(std::chrono::milliseconds(0));
+    return status;
+  }
+
+  void Stop(std::chrono::milliseconds grace) override {
+    if (control_) control_->Stop();
+    control_.reset();
+    for (auto& runner : runners_) runner->StopIntake();
+    const Deadline deadline = Clock::now() + grace;
+    for (auto& runner : runners_) runner->Drain(deadline);
+    runners_.clear();
+    for (auto& [name, broker] : brokers_) broker->Close();
+  }
+
+  Status Publish(std::string_view name, const Message& message) override {
+    auto broker = FindBroker(name);
+    if (!broker.ok()) return broker.error();
+    return (*broker)->Publish(message, Clock::now() + std::chrono::seconds(30));
+  }
+
+  Result<std::vector<Message>> Request(std::string_view name, const Message& message,
+                                       std::chrono::milliseconds timeout,
+                                       std::uint32_t expected_replies) override {
+    auto broker = FindBroker(name);
+    if (!broker.ok()) return broker.error();
+    return (*broker)->Request(message, RequestOptions{timeout, expected_replies});
+  }
+
+  std::vector<ComponentStats> Stats() const override {
+    std::vector<ComponentStats> out;
+    for (const auto& runner : runners_) {
+      const auto& c = runner->counters();
+      out.push_back({runner->name(), c.received.load(), c.handled.load(), c.failed.load(),
+                     c.given_up.load(), c.released.load()});
+    }
+    return out;
+  }
+
+ private:
+  Result<Broker*> FindBroker(std::string_view name) {
+    auto it = brokers_.find(std::string(name));
+    if (it == brokers_.end())
+      return Error::Connection("no broker named '" + std::string(name) + "' is configured");
+    return it->second.get();
+  }
+
+  Status StartAll() {
+    // Brokers: one connection per configured name, shared by all components.
+    std::map<std::string, Broker*> by_url;
+    for (const auto& b : config_.brokers) {
+      auto broker = MakeBroker(b.url, b.options);
+      if (!broker.ok()) return broker.error().WithContext("broker '" + b.name + "'");
+      brokers_.emplace(b.name, std::move(broker).value());
+    }
+    for (auto& [name, broker] : brokers_) {
+      Status connected = broker->Connect();
+      if (!connected.ok())
+        return connected.error().WithContext("broker '" + name + "' (" + broker->DisplayUrl() + ")");
+    }
+
+    wasm::EngineOptions engine_options;
+    engine_options.cache_dir =
+        config_.host.cache_dir.empty() ? DefaultCacheDir() : config_.host.cache_dir;
+    auto engine = wasm::Engine::Create(engine_options);
+    if (!engine.ok()) return engine.error();
+    engine_ = std::move(engine).value();
+
+    for (const auto& component : config_.components) {
+      auto compiled = engine_->LoadComponent(component.path);
+      if (!compiled.ok()) return compiled.error();
+      spdlog::info("{}: {} speaks {}", component.name, component.path.string(),
+                   wasm::ShapeName((*compiled)->report().shape));
+      auto services = MakeServices(component);
+      auto runner = std::make_unique<ComponentRunner>(
+          component, std::move(compiled).value(), std::move(services),
+          *brokers_.at(component.broker), config_.limits.queue_depth, DeliveryPolicy{});
+      FERRY_RETURN_IF_ERROR(runner->Start());
+      runners_.push_back(std::move(runner));
+    }
+
+    if (!config_.host.control_socket.empty()) {
+      control_ = std::make_unique<ControlServer>(
+          config_.host.control_socket, [this](std::string_view name) -> Broker* {
+            auto broker = FindBroker(name);
+            return broker.ok() ? *broker : nullptr;
+          });
+      FERRY_RETURN_IF_ERROR(control_->Start());
+    }
+    return Status::Ok();
+  }
+
+  std::shared_ptr<const wasm::GuestServices> MakeServices(const config::ComponentConfig& component) {
+    auto services = std::make_shared<wasm::GuestServices>();
+    services->component_name = component.name;
+    services->max_message_bytes = config_.limits.max_message_bytes;
+    services->max_metadata_bytes = config_.limits.max_metadata_bytes;
+    services->max_request_wait = std::chrono::milliseconds(config_.limits.max_request_ms);
+    services->handler_timeout = std::chrono::milliseconds(config_.limits.handler_timeout_ms);
+    std::vector<std::string> granted = component.connect;
+    services->connect = [this, granted, name = component.name](std::string_view client) -> Result<Broker*> {
+      auto it = brokers_.find(std::string(client));
+      if (it == brokers_.end())
+        return Error::Connection("no broker named '" + std::string(client) + "' is configured");
+      if (std::find(granted.begin(), granted.end(), client) == granted.end())
+        return Error::PermissionDenied("component '" + name + "' may not connect to '" +
+                                       std::string(client) + "'");
+      return it->second.get();
+    };
+    return services;
+  }
+
+  config::Config config_;
+  std::map<std::string, std::unique_ptr<Broker>> brokers_;
+  std::unique_ptr<wasm::Engine> engine_;
+  std::vector<std::unique_ptr<ComponentRunner>> runners_;
+  std::unique_ptr<ControlServer> control_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Host>> Host::Create(const HostOptions& options) {
+  Result<config::Config> config =
+      options.config_file.empty()
+          ? config::SingleComponentConfig(options.component, options.subscriptions)
+          : config::LoadConfig(options.config_file);
+  if (!config.ok()) return config.error();
+  if (!options.control_socket.empty()) config->host.control_socket = options.control_socket;
+  return std::unique_ptr<Host>(new HostImpl(std::move(config).value()));
+}
+
+Result<ComponentDescription> DescribeComponent(const std::filesystem::path& path) {
+  auto engine = wasm::Engine::Create({DefaultCacheDir(), std::chrono::milliseconds(10)});
+  if (!engine.ok()) return engine.error();
+  auto report = wasm::InspectComponent(**engine, path);
+  if (!report.ok()) return report.error();
+  ComponentDescription out;
+  out.shape = std::string(wasm::ShapeName(report->shape));
+  out.imports = report->imports;
+  out.exports = report->exports;
+  auto loaded = (*engine)->LoadComponent(path);
+  if (!loaded.ok()) out.runnable = loaded.error();
+  return out;
+}
+
+std::string_view Version() { return FERRY_VERSION; }
+
+}  // namespace ferry

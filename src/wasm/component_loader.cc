@@ -1,0 +1,194 @@
+#include "wasm/component_loader.h"
+
+#include <array>
+#include <fstream>
+#include <set>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "wasm/glue.h"
+
+namespace ferry::wasm {
+namespace {
+
+namespace wc = wasmtime::component;
+
+// Part of the cache key: machine code from another engine build or
+// configuration must never be loaded.
+constexpr std::string_view kEngineFingerprint = "wasmtime-48.0.8;epoch;ferry-1";
+
+// Two independent 64-bit FNV-1a hashes of the file and the fingerprint.
+std::string CacheKey(std::span<const std::uint8_t> bytes) {
+  std::uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
+  auto mix = [&](std::uint8_t c) {
+    a = (a ^ c) * 0x100000001b3ull;
+    b = (b ^ static_cast<std::uint8_t>(c + 0x5b)) * 0x100000001b3ull;
+  };
+  for (char c : kEngineFingerprint) mix(static_cast<std::uint8_t>(c));
+  for (std::uint8_t c : bytes) mix(c);
+  return fmt::format("{:016x}{:016x}-{}", a, b, bytes.size());
+}
+
+bool Has(const std::vector<std::string>& names, std::string_view prefix) {
+  for (const auto& n : names)
+    if (n.starts_with(prefix)) return true;
+  return false;
+}
+
+// Interfaces outside wasi:messaging that the host links: WASI preview 2.
+bool IsProvidedWasi(std::string_view name) {
+  for (std::string_view pkg : {"wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/",
+                               "wasi:filesystem/", "wasi:sockets/"})
+    if (name.starts_with(pkg)) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string_view ShapeName(Shape shape) {
+  switch (shape) {
+    case Shape::kDraft2025: return "wasi:messaging@0.2.0-draft (2025: types, request-reply, incoming-handler)";
+    case Shape::kV010: return "wasi:messaging@0.1.0 (messaging-types, consumer, messaging-guest)";
+    case Shape::kDraft2024: return "wasi:messaging@0.2.0-draft (2024: the 0.1.0 interfaces)";
+  }
+  return "unknown";
+}
+
+Result<std::vector<std::uint8_t>> ReadComponentFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::NotFound(path.string() + ": cannot open the file");
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                  std::istreambuf_iterator<char>());
+  static constexpr std::array<std::uint8_t, 4> kMagic{0x00, 0x61, 0x73, 0x6d};
+  if (bytes.size() < 8 || !std::equal(kMagic.begin(), kMagic.end(), bytes.begin()))
+    return Error::InvalidArgument(path.string() + " is not a WebAssembly file");
+  // Bytes 4..7: a core module has version 1, layer 0; a component has layer 1.
+  if (bytes[6] == 0 && bytes[7] == 0)
+    return Error::InvalidArgument(
+        path.string() +
+        " is a core WebAssembly module, not a component (wrap it with `wasm-tools component new`)");
+  return bytes;
+}
+
+Result<wc::Component> CompileCached(Engine::Impl& engine, const std::filesystem::path& path,
+                                    std::span<const std::uint8_t> bytes) {
+  const auto& dir = engine.options.cache_dir;
+  std::filesystem::path cached;
+  if (!dir.empty()) {
+    cached = dir / (CacheKey(bytes) + ".cwasm");
+    std::error_code ec;
+    if (std::filesystem::exists(cached, ec)) {
+      auto loaded = wc::Component::deserialize_file(engine.engine, cached.string());
+      if (loaded) {
+        spdlog::debug("{}: loaded compiled code from {}", path.string(), cached.string());
+        return std::move(loaded).unwrap();
+      }
+      spdlog::warn("{}: ignoring unusable cache entry {}", path.string(), cached.string());
+    }
+  }
+  auto compiled = wc::Component::compile(
+      engine.engine, wasmtime::Span<std::uint8_t>(const_cast<std::uint8_t*>(bytes.data()), bytes.size()));
+  if (!compiled) return FromWasmtime(compiled.err(), path.string() + " is not a valid component");
+  wc::Component component = std::move(compiled).unwrap();
+  if (!cached.empty()) {
+    auto serialized = component.serialize();
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    const auto tmp = cached.string() + ".tmp" + std::to_string(::getpid());
+    std::ofstream out(tmp, std::ios::binary);
+    if (serialized && !ec && out) {
+      const auto& data = serialized.ok();
+      out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+      out.close();
+      std::filesystem::rename(tmp, cached, ec);  // atomic: readers see all or nothing
+    }
+    if (ec || !out) spdlog::warn("{}: could not write the compilation cache in {}", path.string(), dir.string());
+  }
+  return component;
+}
+
+Result<ComponentReport> Describe(Engine::Impl& engine, const std::filesystem::path& path,
+                                 const wc::Component& component) {
+  ComponentReport report;
+  const wc::ComponentType type = component.type();
+  for (std::size_t i = 0, n = type.import_count(engine.engine); i < n; ++i)
+    if (auto item = type.import_nth(engine.engine, i)) report.imports.emplace_back(item->first);
+  for (std::size_t i = 0, n = type.export_count(engine.engine); i < n; ++i)
+    if (auto item = type.export_nth(engine.engine, i)) report.exports.emplace_back(item->first);
+
+  std::vector<std::string> all = report.imports;
+  all.insert(all.end(), report.exports.begin(), report.exports.end());
+  const bool v010 = Has(all, "wasi:messaging/") &&
+                    std::any_of(all.begin(), all.end(), [](const std::string& n) {
+                      return n.starts_with("wasi:messaging/") && n.ends_with("@0.1.0");
+                    });
+  const bool old_ifaces = Has(all, "wasi:messaging/messaging-types@") ||
+                          Has(all, "wasi:messaging/consumer@") ||
+                          Has(all, "wasi:messaging/messaging-guest@");
+  const bool new_ifaces = Has(all, "wasi:messaging/types@") ||
+                          Has(all, "wasi:messaging/request-reply@") ||
+                          Has(all, "wasi:messaging/incoming-handler@");
+  if (old_ifaces && new_ifaces)
+    return Error::InvalidArgument(
+        path.string() + " mixes interfaces of two wasi:messaging versions (0.1.0-style "
+                        "messaging-types/consumer/messaging-guest with 2025 types/request-reply/"
+                        "incoming-handler); build it against one");
+  if (new_ifaces)
+    report.shape = Shape::kDraft2025;
+  else if (old_ifaces)
+    report.shape = v010 ? Shape::kV010 : Shape::kDraft2024;
+  else if (Has(all, "wasi:messaging/producer@0.2.0-draft"))
+    report.shape = Shape::kDraft2025;
+  else if (Has(all, "wasi:messaging/"))
+    report.shape = Shape::kV010;
+  else
+    return Error::InvalidArgument(path.string() +
+                                  " neither imports nor exports any wasi:messaging interface");
+  return report;
+}
+
+Result<std::shared_ptr<CompiledComponent>> LoadCompiledComponent(Engine::Impl& engine,
+                                                                 const std::filesystem::path& path) {
+  auto bytes = ReadComponentFile(path);
+  if (!bytes.ok()) return bytes.error();
+  auto component = CompileCached(engine, path, *bytes);
+  if (!component.ok()) return component.error();
+  auto report = Describe(engine, path, *component);
+  if (!report.ok()) return report.error();
+
+  std::set<std::string> provided;
+  std::string required_export;
+  switch (report->shape) {
+    case Shape::kDraft2025:
+      provided = {"wasi:messaging/types@0.2.0-draft", "wasi:messaging/producer@0.2.0-draft",
+                  "wasi:messaging/request-reply@0.2.0-draft"};
+      required_export = "wasi:messaging/incoming-handler@0.2.0-draft";
+      break;
+    case Shape::kV010:
+    case Shape::kDraft2024:
+      return Error::Unsupported(path.string() + " uses " + std::string(ShapeName(report->shape)) +
+                                ", which this build of Ferry does not run yet");
+  }
+  for (const std::string& name : report->imports) {
+    if (!provided.count(name) && !IsProvidedWasi(name))
+      return Error::InvalidArgument(path.string() + " imports " + name +
+                                    ", which Ferry does not provide");
+  }
+  if (std::find(report->exports.begin(), report->exports.end(), required_export) ==
+      report->exports.end())
+    return Error::InvalidArgument(path.string() + " does not export " + required_export +
+                                  ", so Ferry has nothing to deliver messages to");
+  return MakeDraft2025Component(engine, path, std::move(component).value(),
+                                std::move(report).value());
+}
+
+Result<ComponentReport> InspectComponent(Engine& engine, const std::filesystem::path& path) {
+  auto bytes = ReadComponentFile(path);
+  if (!bytes.ok()) return bytes.error();
+  auto component = CompileCached(engine.impl(), path, *bytes);
+  if (!component.ok()) return component.error();
+  return Describe(engine.impl(), path, *component);
+}
+
+}  // namespace ferry::wasm

@@ -1,0 +1,77 @@
+// What the runtime sees of a component: which shape of wasi:messaging it
+// speaks, and instances it can hand messages to. No wasmtime type appears
+// here; the runtime never touches the engine directly.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "brokers/broker.h"
+#include "ferry/message.h"
+#include "ferry/result.h"
+
+namespace ferry::wasm {
+
+class Engine;
+
+// The published shapes of the interface a component can be built against.
+enum class Shape {
+  kDraft2025,   // wasi:messaging@0.2.0-draft: types, producer, request-reply, incoming-handler
+  kV010,        // wasi:messaging@0.1.0: messaging-types, producer, consumer, messaging-guest
+  kDraft2024,   // wasi:messaging@0.2.0-draft with the 0.1.0 interfaces (Feb 2024)
+};
+std::string_view ShapeName(Shape shape);
+
+// Imports and exports of a component file, for `ferry inspect` and checks.
+struct ComponentReport {
+  Shape shape;
+  std::vector<std::string> imports;
+  std::vector<std::string> exports;
+};
+
+// Everything an instance needs from the host, for one component.
+struct GuestServices {
+  std::string component_name;
+  // Resolves the name a guest passes to client.connect. An unknown name is a
+  // Connection error naming it; a name not granted is PermissionDenied.
+  std::function<Result<Broker*>(std::string_view name)> connect;
+  std::uint64_t max_message_bytes = 8u << 20;
+  std::uint64_t max_metadata_bytes = 64u << 10;
+  // Bound on request-reply waits the guest asks to be unbounded.
+  std::chrono::milliseconds max_request_wait{30000};
+  // Longest a single guest call may run before it is interrupted.
+  std::chrono::milliseconds handler_timeout{30000};
+};
+
+// One live instance with its own store. Not thread-safe: a worker thread
+// owns it. After a trap the instance is poisoned and must be replaced.
+class GuestInstance {
+ public:
+  virtual ~GuestInstance() = default;
+  // Calls the component's handler with one delivered message. `origin` is the
+  // broker it came from (replies go back through it). Returns the guest's
+  // error, a trap or a timeout as an Error.
+  virtual Status Handle(const Message& message, Broker* origin) = 0;
+  // True once a trap has left the instance unusable.
+  virtual bool poisoned() const = 0;
+};
+
+class CompiledComponent {
+ public:
+  virtual ~CompiledComponent() = default;
+  virtual const ComponentReport& report() const = 0;
+  // Makes a fresh instance. Thread-safe.
+  virtual Result<std::unique_ptr<GuestInstance>> Instantiate(
+      std::shared_ptr<const GuestServices> services) = 0;
+};
+
+// Reads a component's imports and exports without running it.
+Result<ComponentReport> InspectComponent(Engine& engine, const std::filesystem::path& path);
+
+}  // namespace ferry::wasm
