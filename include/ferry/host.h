@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +36,12 @@ struct ComponentStats {
   std::uint64_t released = 0;
 };
 
+// Keeps a Host::Listen subscription alive; destroying it unsubscribes.
+class Listener {
+ public:
+  virtual ~Listener() = default;
+};
+
 class Host {
  public:
   // Reads the configuration and checks it; nothing runs yet.
@@ -53,6 +60,13 @@ class Host {
   virtual Result<std::vector<Message>> Request(std::string_view broker, const Message& message,
                                                std::chrono::milliseconds timeout,
                                                std::uint32_t expected_replies) = 0;
+
+  // Calls `on_message` (on a broker thread, one call at a time) for each
+  // message matching `pattern` on a configured broker, until the returned
+  // Listener is destroyed.
+  virtual Result<std::unique_ptr<Listener>> Listen(
+      std::string_view broker, std::string_view pattern,
+      std::function<void(const Message&)> on_message) = 0;
 
   virtual std::vector<ComponentStats> Stats() const = 0;
 };

@@ -22,6 +22,14 @@ std::filesystem::path DefaultCacheDir() {
   return {};
 }
 
+class SubscriptionListener final : public Listener {
+ public:
+  explicit SubscriptionListener(std::unique_ptr<Subscription> sub) : sub_(std::move(sub)) {}
+
+ private:
+  std::unique_ptr<Subscription> sub_;
+};
+
 class HostImpl final : public Host {
  public:
   explicit HostImpl(config::Config config) : config_(std::move(config)) {}
@@ -55,6 +63,19 @@ class HostImpl final : public Host {
     auto broker = FindBroker(name);
     if (!broker.ok()) return broker.error();
     return (*broker)->Request(message, RequestOptions{timeout, expected_replies});
+  }
+
+  Result<std::unique_ptr<Listener>> Listen(std::string_view name, std::string_view pattern,
+                                           std::function<void(const Message&)> on_message) override {
+    auto broker = FindBroker(name);
+    if (!broker.ok()) return broker.error();
+    SubscribeOptions options;
+    options.pattern = std::string(pattern);
+    options.manual_ack = false;
+    auto sub = (*broker)->Subscribe(
+        options, [fn = std::move(on_message)](Delivery d) { fn(d.message); });
+    if (!sub.ok()) return sub.error();
+    return std::unique_ptr<Listener>(new SubscriptionListener(std::move(sub).value()));
   }
 
   std::vector<ComponentStats> Stats() const override {
