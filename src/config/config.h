@@ -59,3 +59,12 @@ Result<Config> ParseConfig(std::string_view text, const std::filesystem::path& b
 Result<Config> LoadConfig(const std::filesystem::path& path);
 
 }  // namespace ferry::config
+
+namespace ferry::config {
+
+// The configuration `ferry run x.wasm --subscribe t` implies: one component
+// named after the file, on the embedded broker.
+Result<Config> SingleComponentConfig(const std::filesystem::path& component,
+                                     const std::vector<std::string>& subscriptions);
+
+}  // namespace ferry::config

@@ -1,0 +1,321 @@
+#include "brokers/mem/mem_broker.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <queue>
+#include <shared_mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "brokers/inbox_request.h"
+#include "core/topic.h"
+
+namespace ferry {
+namespace {
+
+class MemBroker;
+
+// One subscription: a bounded queue and the thread that hands its
+// deliveries to the handler, one at a time.
+struct Sub {
+  std::uint64_t id = 0;
+  SubscribeOptions options;
+  DeliveryHandler handler;
+  std::uint32_t capacity = 0;
+
+  std::mutex mutex;
+  std::condition_variable changed;  // queue, in-flight count or stopping changed
+  std::deque<Delivery> queue;
+  std::uint32_t in_flight = 0;      // delivered, not yet settled
+  bool stopping = false;
+  std::thread thread;
+  std::weak_ptr<Sub> self;  // handed to ackers, which may outlive the subscription
+
+  bool Full() const { return queue.size() >= capacity; }
+};
+
+// Redeliveries waiting for their delay to pass.
+struct Pending {
+  Clock::time_point due;
+  std::weak_ptr<Sub> sub;
+  std::shared_ptr<Delivery> delivery;
+  bool operator>(const Pending& o) const { return due > o.due; }
+};
+
+class MemAcker final : public Acker {
+ public:
+  MemAcker(std::weak_ptr<Sub> sub, MemBroker& broker, Delivery copy)
+      : sub_(std::move(sub)), broker_(broker), copy_(std::move(copy)) {}
+  Status Ack() override { return Settle(false, {}); }
+  Status Term() override { return Settle(false, {}); }
+  Status Nack(std::chrono::milliseconds delay) override { return Settle(true, delay); }
+
+ private:
+  Status Settle(bool redeliver, std::chrono::milliseconds delay);
+
+  std::weak_ptr<Sub> sub_;
+  MemBroker& broker_;
+  Delivery copy_;  // what a redelivery sends again (payload bytes are shared)
+  std::atomic<bool> settled_{false};
+};
+
+class MemSubscription final : public Subscription {
+ public:
+  MemSubscription(MemBroker& broker, std::shared_ptr<Sub> sub) : broker_(broker), sub_(std::move(sub)) {}
+  ~MemSubscription() override;
+
+ private:
+  MemBroker& broker_;
+  std::shared_ptr<Sub> sub_;
+};
+
+class MemBroker final : public Broker {
+ public:
+  explicit MemBroker(MemOptions options) : options_(options) {
+    timer_ = std::thread([this] { TimerLoop(); });
+  }
+  ~MemBroker() override {
+    {
+      std::lock_guard lock(timer_mutex_);
+      timer_stop_ = true;
+    }
+    timer_cv_.notify_all();
+    timer_.join();
+  }
+
+  std::string DisplayUrl() const override { return "mem://"; }
+  BrokerCapabilities Capabilities() const override {
+    return {.headers = true, .native_request_reply = true, .queue_groups = true,
+            .redelivery = true, .durable = false};
+  }
+
+  Status Connect() override {
+    SetState(ConnectionState::kConnected);
+    return Status::Ok();
+  }
+  void Close() override { SetState(ConnectionState::kClosed); }
+  ConnectionState State() const override { return state_.load(); }
+  void OnStateChange(std::function<void(ConnectionState)> callback) override {
+    std::lock_guard lock(state_mutex_);
+    on_state_ = std::move(callback);
+  }
+
+  Status Publish(const Message& message, Deadline deadline) override {
+    if (state_.load() != ConnectionState::kConnected)
+      return Error::Connection("the embedded broker is " +
+                               std::string(ConnectionStateName(state_.load())));
+    FERRY_RETURN_IF_ERROR(ValidateTopic(message.topic));
+    std::vector<std::shared_ptr<Sub>> targets = Route(message.topic);
+    for (const auto& sub : targets) {
+      Delivery d;
+      d.message = message;
+      d.pattern = sub->options.pattern;
+      FERRY_RETURN_IF_ERROR(Enqueue(sub, std::move(d), deadline));
+    }
+    return Status::Ok();
+  }
+
+  Result<std::unique_ptr<Subscription>> Subscribe(SubscribeOptions options,
+                                                  DeliveryHandler handler) override {
+    FERRY_RETURN_IF_ERROR(ValidatePattern(options.pattern));
+    if (state_.load() == ConnectionState::kClosed)
+      return Error::Connection("the embedded broker is closed");
+    auto sub = std::make_shared<Sub>();
+    sub->options = std::move(options);
+    sub->handler = std::move(handler);
+    sub->capacity = options_.queue_capacity;
+    if (sub->options.max_in_flight == 0) sub->options.max_in_flight = 1;
+    {
+      std::unique_lock lock(subs_mutex_);
+      sub->id = ++next_id_;
+      subs_.push_back(sub);
+    }
+    sub->self = sub;
+    // The thread holds the subscription alive until it returns, even when
+    // it was detached by a handler that unsubscribed itself.
+    sub->thread = std::thread([this, sub] { DeliveryLoop(*sub); });
+    return std::unique_ptr<Subscription>(new MemSubscription(*this, sub));
+  }
+
+  Result<std::vector<Message>> Request(const Message& message,
+                                       const RequestOptions& options) override {
+    return RequestViaInbox(*this, message, options);
+  }
+
+  void Remove(const std::shared_ptr<Sub>& sub) {
+    {
+      std::unique_lock lock(subs_mutex_);
+      std::erase(subs_, sub);
+    }
+    {
+      std::lock_guard lock(sub->mutex);
+      sub->stopping = true;
+      sub->queue.clear();  // in memory only: undelivered messages go with it
+    }
+    sub->changed.notify_all();
+    if (sub->thread.get_id() == std::this_thread::get_id())
+      sub->thread.detach();  // unsubscribing from inside its own handler
+    else if (sub->thread.joinable())
+      sub->thread.join();
+  }
+
+  // Puts a settled-for-redelivery delivery back after `delay`.
+  void Redeliver(std::weak_ptr<Sub> sub, Delivery delivery, std::chrono::milliseconds delay) {
+    {
+      std::lock_guard lock(timer_mutex_);
+      timers_.push({Clock::now() + delay, std::move(sub), std::make_shared<Delivery>(std::move(delivery))});
+    }
+    timer_cv_.notify_all();
+  }
+
+ private:
+  // The subscriptions a topic goes to: every matching plain subscription and
+  // one member of each matching queue group.
+  std::vector<std::shared_ptr<Sub>> Route(const std::string& topic) {
+    std::vector<std::shared_ptr<Sub>> out;
+    std::map<std::pair<std::string, std::string>, std::vector<std::shared_ptr<Sub>>> groups;
+    {
+      std::shared_lock lock(subs_mutex_);
+      for (const auto& sub : subs_) {
+        if (!TopicMatches(sub->options.pattern, topic)) continue;
+        if (sub->options.queue_group.empty())
+          out.push_back(sub);
+        else
+          groups[{sub->options.queue_group, sub->options.pattern}].push_back(sub);
+      }
+    }
+    for (auto& [key, members] : groups) {
+      // Round-robin, preferring a member with room in its queue.
+      const std::uint64_t start = round_robin_.fetch_add(1, std::memory_order_relaxed);
+      std::shared_ptr<Sub> chosen = members[start % members.size()];
+      for (std::size_t i = 0; i < members.size(); ++i) {
+        auto& candidate = members[(start + i) % members.size()];
+        std::lock_guard lock(candidate->mutex);
+        if (!candidate->Full()) {
+          chosen = candidate;
+          break;
+        }
+      }
+      out.push_back(std::move(chosen));
+    }
+    return out;
+  }
+
+  Status Enqueue(const std::shared_ptr<Sub>& sub, Delivery delivery, Deadline deadline) {
+    std::unique_lock lock(sub->mutex);
+    if (!sub->changed.wait_until(lock, deadline, [&] { return sub->stopping || !sub->Full(); }))
+      return Error::ResourceExhausted(
+          fmt::format("subscribers of {} are not keeping up: queue of {} full until the deadline",
+                      delivery.message.topic, sub->capacity));
+    if (sub->stopping) return Status::Ok();  // unsubscribed meanwhile: like never matched
+    sub->queue.push_back(std::move(delivery));
+    sub->changed.notify_all();
+    return Status::Ok();
+  }
+
+  void DeliveryLoop(Sub& sub) {
+    std::unique_lock lock(sub.mutex);
+    while (true) {
+      sub.changed.wait(lock, [&] {
+        return sub.stopping || (!sub.queue.empty() &&
+                                (!sub.options.manual_ack || sub.in_flight < sub.options.max_in_flight));
+      });
+      if (sub.stopping) return;
+      Delivery d = std::move(sub.queue.front());
+      sub.queue.pop_front();
+      if (sub.options.manual_ack) {
+        ++sub.in_flight;
+        d.acker = std::make_shared<MemAcker>(sub.self, *this, d);
+      }
+      sub.changed.notify_all();  // room for a waiting publisher
+      lock.unlock();
+      sub.handler(std::move(d));
+      lock.lock();
+    }
+  }
+
+  void TimerLoop() {
+    std::unique_lock lock(timer_mutex_);
+    while (!timer_stop_) {
+      if (timers_.empty()) {
+        timer_cv_.wait(lock);
+        continue;
+      }
+      if (Clock::now() < timers_.top().due) {
+        timer_cv_.wait_until(lock, timers_.top().due);
+        continue;
+      }
+      Pending p = timers_.top();
+      timers_.pop();
+      lock.unlock();
+      if (auto sub = p.sub.lock()) {
+        std::lock_guard sub_lock(sub->mutex);
+        if (!sub->stopping) {
+          // Redeliveries skip the capacity check: they were accepted once,
+          // and waiting here would stall every other timer.
+          sub->queue.push_back(std::move(*p.delivery));
+          sub->changed.notify_all();
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  void SetState(ConnectionState state) {
+    state_.store(state);
+    std::function<void(ConnectionState)> callback;
+    {
+      std::lock_guard lock(state_mutex_);
+      callback = on_state_;
+    }
+    if (callback) callback(state);
+  }
+
+  const MemOptions options_;
+  std::atomic<ConnectionState> state_{ConnectionState::kDisconnected};
+  std::mutex state_mutex_;
+  std::function<void(ConnectionState)> on_state_;
+
+  std::shared_mutex subs_mutex_;
+  std::vector<std::shared_ptr<Sub>> subs_;
+  std::uint64_t next_id_ = 0;
+  std::atomic<std::uint64_t> round_robin_{0};
+
+  std::mutex timer_mutex_;
+  std::condition_variable timer_cv_;
+  std::priority_queue<Pending, std::vector<Pending>, std::greater<>> timers_;
+  bool timer_stop_ = false;
+  std::thread timer_;
+};
+
+Status MemAcker::Settle(bool redeliver, std::chrono::milliseconds delay) {
+  if (settled_.exchange(true)) return Error::FailedPrecondition("delivery already settled");
+  auto sub = sub_.lock();
+  if (!sub) return Status::Ok();  // unsubscribed: nothing to settle against
+  {
+    std::lock_guard lock(sub->mutex);
+    if (sub->in_flight > 0) --sub->in_flight;
+  }
+  sub->changed.notify_all();
+  if (redeliver) {
+    Delivery again = copy_;
+    again.acker.reset();
+    ++again.attempt;
+    broker_.Redeliver(sub_, std::move(again), delay);
+  }
+  return Status::Ok();
+}
+
+MemSubscription::~MemSubscription() { broker_.Remove(sub_); }
+
+}  // namespace
+
+std::unique_ptr<Broker> MakeMemBroker(const MemOptions& options) {
+  return std::make_unique<MemBroker>(options);
+}
+
+}  // namespace ferry

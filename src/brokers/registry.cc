@@ -1,0 +1,58 @@
+#include "brokers/registry.h"
+
+#include <charconv>
+
+#include "brokers/mem/mem_broker.h"
+
+namespace ferry {
+namespace {
+
+using Factory = Result<std::unique_ptr<Broker>> (*)(std::string_view url,
+                                                    const std::map<std::string, std::string>&);
+
+Result<std::unique_ptr<Broker>> MakeMem(std::string_view url,
+                                        const std::map<std::string, std::string>& options) {
+  MemOptions mem;
+  for (const auto& [key, value] : options) {
+    if (key == "queue_capacity") {
+      std::uint32_t n = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || end != value.data() + value.size() || n == 0)
+        return Error::InvalidArgument("queue_capacity: expected a positive integer, got '" + value + "'");
+      mem.queue_capacity = n;
+    } else {
+      return Error::InvalidArgument("unknown option '" + key + "' for " + std::string(url));
+    }
+  }
+  return MakeMemBroker(mem);
+}
+
+struct Scheme {
+  std::string_view name;
+  Factory make;
+};
+
+// One line per adapter.
+constexpr Scheme kSchemes[] = {
+    {"mem", MakeMem},
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Broker>> MakeBroker(std::string_view url,
+                                           const std::map<std::string, std::string>& options) {
+  const auto sep = url.find("://");
+  if (sep == std::string_view::npos)
+    return Error::InvalidArgument("broker URL '" + std::string(url) +
+                                  "' has no scheme (expected e.g. mem://)");
+  const std::string_view scheme = url.substr(0, sep);
+  std::string known;
+  for (const Scheme& s : kSchemes) {
+    if (s.name == scheme) return s.make(url, options);
+    known += (known.empty() ? "" : ", ") + std::string(s.name);
+  }
+  return Error::InvalidArgument("unknown broker scheme '" + std::string(scheme) + "' in '" +
+                                std::string(url) + "'; known: " + known);
+}
+
+}  // namespace ferry

@@ -1,0 +1,332 @@
+#include "config/config.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "core/topic.h"
+
+namespace ferry::config {
+namespace {
+
+// Builds one-line errors that name the key and, when known, the line.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  Error Fail(const toml::node* node, const std::string& key, const std::string& what) const {
+    std::string where = file_;
+    if (node && node->source().begin.line > 0)
+      where += ":" + std::to_string(node->source().begin.line);
+    return Error::InvalidArgument(where + ": " + key + ": " + what);
+  }
+
+  Status CheckKeys(const toml::table& table, const std::string& prefix,
+                   std::initializer_list<std::string_view> allowed) const {
+    for (const auto& [key, node] : table) {
+      bool ok = false;
+      for (auto a : allowed) ok = ok || key.str() == a;
+      if (!ok)
+        return Fail(&node, prefix + std::string(key.str()),
+                    "unknown key (allowed: " + Join(allowed) + ")");
+    }
+    return Status::Ok();
+  }
+
+  Result<std::string> String(const toml::table& table, std::string_view key, const std::string& path,
+                             bool required = false) const {
+    const toml::node* node = table.get(key);
+    if (!node) {
+      if (required) return Fail(&table, path, "missing");
+      return std::string();
+    }
+    auto value = node->value<std::string>();
+    if (!node->is_string()) return Fail(node, path, "expected a string");
+    if (value->empty()) return Fail(node, path, "must not be empty");
+    return *value;
+  }
+
+  Result<std::uint64_t> Positive(const toml::table& table, std::string_view key,
+                                 const std::string& path, std::uint64_t fallback,
+                                 std::uint64_t max) const {
+    const toml::node* node = table.get(key);
+    if (!node) return fallback;
+    if (!node->is_integer() || *node->value<std::int64_t>() < 1 ||
+        static_cast<std::uint64_t>(*node->value<std::int64_t>()) > max)
+      return Fail(node, path, "expected an integer from 1 to " + std::to_string(max) + ", got " +
+                                  Show(*node));
+    return static_cast<std::uint64_t>(*node->value<std::int64_t>());
+  }
+
+  Result<std::vector<std::string>> Strings(const toml::table& table, std::string_view key,
+                                           const std::string& path) const {
+    std::vector<std::string> out;
+    const toml::node* node = table.get(key);
+    if (!node) return out;
+    const toml::array* array = node->as_array();
+    if (!array) return Fail(node, path, "expected an array of strings");
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      const toml::node& item = *array->get(i);
+      if (!item.is_string() || item.value<std::string>()->empty())
+        return Fail(&item, path + "[" + std::to_string(i) + "]", "expected a non-empty string");
+      out.push_back(*item.value<std::string>());
+    }
+    return out;
+  }
+
+  static std::string Show(const toml::node& node) {
+    std::ostringstream out;
+    if (node.is_string())
+      out << '"' << *node.value<std::string>() << '"';
+    else if (node.is_table())
+      out << "a table";
+    else if (node.is_array())
+      out << "an array";
+    else
+      node.visit([&](auto&& v) { out << v; });
+    return out.str();
+  }
+
+  static std::string Join(std::initializer_list<std::string_view> names) {
+    std::string out;
+    for (auto n : names) out += (out.empty() ? "" : ", ") + std::string(n);
+    return out;
+  }
+
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+};
+
+std::filesystem::path Resolve(const std::filesystem::path& base, const std::string& p) {
+  std::filesystem::path path(p);
+  return path.is_absolute() ? path : std::filesystem::absolute(base / path).lexically_normal();
+}
+
+Status ParseHost(const Reader& r, const toml::table& root, const std::filesystem::path& base,
+                 HostConfig& host) {
+  const toml::node* node = root.get("host");
+  if (!node) return Status::Ok();
+  const toml::table* t = node->as_table();
+  if (!t) return r.Fail(node, "host", "expected a table");
+  FERRY_RETURN_IF_ERROR(r.CheckKeys(*t, "host.", {"log_level", "control_socket", "cache_dir"}));
+  auto level = r.String(*t, "log_level", "host.log_level");
+  if (!level.ok()) return level.error();
+  if (!level->empty()) {
+    static const std::set<std::string> kLevels{"off", "error", "warn", "info", "debug", "trace"};
+    if (!kLevels.count(*level))
+      return r.Fail(t->get("log_level"), "host.log_level",
+                    "expected off, error, warn, info, debug or trace, got \"" + *level + "\"");
+    host.log_level = *level;
+  }
+  auto socket = r.String(*t, "control_socket", "host.control_socket");
+  if (!socket.ok()) return socket.error();
+  if (!socket->empty()) host.control_socket = Resolve(base, *socket);
+  auto cache = r.String(*t, "cache_dir", "host.cache_dir");
+  if (!cache.ok()) return cache.error();
+  if (!cache->empty()) host.cache_dir = Resolve(base, *cache);
+  return Status::Ok();
+}
+
+Status ParseLimits(const Reader& r, const toml::table& root, Limits& limits) {
+  const toml::node* node = root.get("limits");
+  if (!node) return Status::Ok();
+  const toml::table* t = node->as_table();
+  if (!t) return r.Fail(node, "limits", "expected a table");
+  FERRY_RETURN_IF_ERROR(r.CheckKeys(*t, "limits.",
+                                    {"max_message_bytes", "max_metadata_bytes", "queue_depth",
+                                     "max_request_ms", "handler_timeout_ms"}));
+  constexpr std::uint64_t kU32 = 0xffffffffu;
+  auto get = [&](std::string_view key, std::uint64_t fallback, std::uint64_t max) {
+    return r.Positive(*t, key, "limits." + std::string(key), fallback, max);
+  };
+  auto msg = get("max_message_bytes", limits.max_message_bytes, 1ull << 32);
+  if (!msg.ok()) return msg.error();
+  auto md = get("max_metadata_bytes", limits.max_metadata_bytes, 1ull << 30);
+  if (!md.ok()) return md.error();
+  auto depth = get("queue_depth", limits.queue_depth, 1u << 20);
+  if (!depth.ok()) return depth.error();
+  auto req = get("max_request_ms", limits.max_request_ms, kU32);
+  if (!req.ok()) return req.error();
+  auto handler = get("handler_timeout_ms", limits.handler_timeout_ms, kU32);
+  if (!handler.ok()) return handler.error();
+  limits.max_message_bytes = *msg;
+  limits.max_metadata_bytes = *md;
+  limits.queue_depth = static_cast<std::uint32_t>(*depth);
+  limits.max_request_ms = static_cast<std::uint32_t>(*req);
+  limits.handler_timeout_ms = static_cast<std::uint32_t>(*handler);
+  return Status::Ok();
+}
+
+Status ParseBrokers(const Reader& r, const toml::table& root, std::vector<BrokerConfig>& brokers) {
+  const toml::node* node = root.get("brokers");
+  if (node) {
+    const toml::table* t = node->as_table();
+    if (!t) return r.Fail(node, "brokers", "expected a table of name = URL");
+    for (const auto& [key, value] : *t) {
+      const std::string name(key.str());
+      const std::string path = "brokers." + name;
+      BrokerConfig b;
+      b.name = name;
+      if (value.is_string()) {
+        b.url = *value.value<std::string>();
+      } else if (const toml::table* bt = value.as_table()) {
+        auto url = r.String(*bt, "url", path + ".url", true);
+        if (!url.ok()) return url.error();
+        b.url = *url;
+        for (const auto& [okey, ovalue] : *bt) {
+          if (okey.str() == "url") continue;
+          if (!(ovalue.is_string() || ovalue.is_integer() || ovalue.is_boolean()))
+            return r.Fail(&ovalue, path + "." + std::string(okey.str()),
+                          "expected a string, integer or boolean");
+          std::ostringstream out;
+          if (ovalue.is_string())
+            out << *ovalue.value<std::string>();
+          else if (ovalue.is_boolean())
+            out << (*ovalue.value<bool>() ? "true" : "false");
+          else
+            out << *ovalue.value<std::int64_t>();
+          b.options[std::string(okey.str())] = out.str();
+        }
+      } else {
+        return r.Fail(&value, path, "expected a URL string or a table with url");
+      }
+      if (b.url.find("://") == std::string::npos)
+        return r.Fail(&value, path, "expected a URL like mem:// or nats://host:4222, got \"" + b.url + "\"");
+      brokers.push_back(std::move(b));
+    }
+  }
+  const bool has_default = std::any_of(brokers.begin(), brokers.end(),
+                                       [](const BrokerConfig& b) { return b.name == "default"; });
+  if (!has_default) brokers.insert(brokers.begin(), BrokerConfig{"default", "mem://", {}});
+  return Status::Ok();
+}
+
+Status ParseComponents(const Reader& r, const toml::table& root, const std::filesystem::path& base,
+                       Config& config) {
+  const toml::node* node = root.get("component");
+  if (!node) return Status::Ok();
+  const toml::array* array = node->as_array();
+  if (!array) return r.Fail(node, "component", "expected [[component]] tables");
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const std::string prefix = "component[" + std::to_string(i) + "]";
+    const toml::node& item = *array->get(i);
+    const toml::table* t = item.as_table();
+    if (!t) return r.Fail(&item, prefix, "expected a table");
+    FERRY_RETURN_IF_ERROR(r.CheckKeys(*t, prefix + ".",
+                                      {"name", "path", "broker", "subscribe", "queue_group",
+                                       "connect", "workers"}));
+    ComponentConfig c;
+    auto path = r.String(*t, "path", prefix + ".path", true);
+    if (!path.ok()) return path.error();
+    c.path = Resolve(base, *path);
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(c.path, ec))
+      return r.Fail(t->get("path"), prefix + ".path", "no such file: " + c.path.string());
+    auto name = r.String(*t, "name", prefix + ".name");
+    if (!name.ok()) return name.error();
+    c.name = name->empty() ? c.path.stem().string() : *name;
+    if (!names.insert(c.name).second)
+      return r.Fail(t->get("name") ? t->get("name") : t, prefix + ".name",
+                    "another component is already named \"" + c.name + "\"");
+    auto broker = r.String(*t, "broker", prefix + ".broker");
+    if (!broker.ok()) return broker.error();
+    c.broker = broker->empty() ? "default" : *broker;
+    if (!config.FindBroker(c.broker))
+      return r.Fail(t->get("broker"), prefix + ".broker", "no broker named \"" + c.broker + "\" in [brokers]");
+    auto subs = r.Strings(*t, "subscribe", prefix + ".subscribe");
+    if (!subs.ok()) return subs.error();
+    for (std::size_t s = 0; s < subs->size(); ++s) {
+      Status valid = ValidatePattern((*subs)[s]);
+      if (!valid.ok())
+        return r.Fail(t->get("subscribe"), prefix + ".subscribe[" + std::to_string(s) + "]",
+                      valid.error().message());
+    }
+    c.subscriptions = std::move(subs).value();
+    auto group = r.String(*t, "queue_group", prefix + ".queue_group");
+    if (!group.ok()) return group.error();
+    c.queue_group = *group;
+    auto connect = r.Strings(*t, "connect", prefix + ".connect");
+    if (!connect.ok()) return connect.error();
+    for (std::size_t k = 0; k < connect->size(); ++k)
+      if (!config.FindBroker((*connect)[k]))
+        return r.Fail(t->get("connect"), prefix + ".connect[" + std::to_string(k) + "]",
+                      "no broker named \"" + (*connect)[k] + "\" in [brokers]");
+    c.connect = connect->empty() ? std::vector<std::string>{c.broker} : std::move(connect).value();
+    auto workers = r.Positive(*t, "workers", prefix + ".workers", 1, 256);
+    if (!workers.ok()) return workers.error();
+    c.workers = static_cast<std::uint32_t>(*workers);
+    config.components.push_back(std::move(c));
+  }
+  return Status::Ok();
+}
+
+Result<Config> Parse(std::string_view text, const std::filesystem::path& base_dir,
+                     const std::string& file) {
+  Reader r(file);
+  toml::table root;
+  try {
+    root = toml::parse(text, file);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return Error::InvalidArgument(file + ":" + std::to_string(where.line) + ":" +
+                                  std::to_string(where.column) + ": TOML syntax error: " +
+                                  std::string(e.description()));
+  }
+  FERRY_RETURN_IF_ERROR(r.CheckKeys(root, "", {"host", "limits", "brokers", "component"}));
+  Config config;
+  FERRY_RETURN_IF_ERROR(ParseHost(r, root, base_dir, config.host));
+  FERRY_RETURN_IF_ERROR(ParseLimits(r, root, config.limits));
+  FERRY_RETURN_IF_ERROR(ParseBrokers(r, root, config.brokers));
+  FERRY_RETURN_IF_ERROR(ParseComponents(r, root, base_dir, config));
+  return config;
+}
+
+}  // namespace
+
+const BrokerConfig* Config::FindBroker(std::string_view name) const {
+  for (const auto& b : brokers)
+    if (b.name == name) return &b;
+  return nullptr;
+}
+
+Result<Config> ParseConfig(std::string_view text, const std::filesystem::path& base_dir) {
+  return Parse(text, base_dir, "ferry.toml");
+}
+
+Result<Config> LoadConfig(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return Error::NotFound(path.string() + ": cannot read the configuration file");
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto base = std::filesystem::absolute(path).parent_path();
+  return Parse(text.str(), base, path.filename().string());
+}
+
+Result<Config> SingleComponentConfig(const std::filesystem::path& component,
+                                     const std::vector<std::string>& subscriptions) {
+  Config config;
+  config.brokers.push_back({"default", "mem://", {}});
+  ComponentConfig c;
+  c.path = std::filesystem::absolute(component);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(c.path, ec))
+    return Error::NotFound(component.string() + ": no such file");
+  c.name = c.path.stem().string();
+  c.broker = "default";
+  c.connect = {"default"};
+  for (const auto& s : subscriptions) {
+    Status valid = ValidatePattern(s);
+    if (!valid.ok()) return Error::InvalidArgument("--subscribe: " + valid.error().message());
+  }
+  c.subscriptions = subscriptions;
+  config.components.push_back(std::move(c));
+  return config;
+}
+
+}  // namespace ferry::config
