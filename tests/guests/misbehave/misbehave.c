@@ -1,0 +1,187 @@
+// misbehave: does what the message says, for the host's tests. Answers go to
+// `misbehave.out` as text.
+//   "trap"            traps (unreachable)
+//   "fail"            returns error other("refused: fail")
+//   "connect-unknown" connects to client "nope"; sends "<kind>: <text>"
+//   "bad-topic"       sends to "bad..topic"; sends "<kind>: <text>" of the error
+//   "reply-no-inbox"  replies to a message that has no reply address; sends the error
+//   "disconnect"      disconnects, then sends on the same client; sends the error
+//   "inspect"         sends "topic=<t> content-type=<ct|none> metadata=<k=v,...|none> data=<data>"
+//   "echo-request"    requests "misbehave.svc" with no options; sends "<n>: <first reply>"
+//   anything else     sends "ok: <data>"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "messaging_request_reply.h"
+
+typedef messaging_request_reply_string_t str_t;
+typedef wasi_messaging_types_borrow_message_t msg_ref;
+
+static const char* kind(const wasi_messaging_types_error_t* e) {
+  switch (e->tag) {
+    case WASI_MESSAGING_TYPES_ERROR_TIMEOUT: return "timeout";
+    case WASI_MESSAGING_TYPES_ERROR_CONNECTION: return "connection";
+    case WASI_MESSAGING_TYPES_ERROR_PERMISSION_DENIED: return "permission-denied";
+    default: return "other";
+  }
+}
+
+static void describe(const wasi_messaging_types_error_t* e, char* out, size_t n) {
+  const str_t* text = e->tag == WASI_MESSAGING_TYPES_ERROR_CONNECTION          ? &e->val.connection
+                      : e->tag == WASI_MESSAGING_TYPES_ERROR_PERMISSION_DENIED ? &e->val.permission_denied
+                      : e->tag == WASI_MESSAGING_TYPES_ERROR_OTHER             ? &e->val.other
+                                                                               : NULL;
+  snprintf(out, n, "%s: %.*s", kind(e), text ? (int)text->len : 0, text ? (const char*)text->ptr : "");
+}
+
+static wasi_messaging_types_own_client_t connect_default(void) {
+  str_t name;
+  messaging_request_reply_string_set(&name, "default");
+  wasi_messaging_types_own_client_t client;
+  wasi_messaging_types_error_t e;
+  if (!wasi_messaging_types_static_client_connect(&name, &client, &e)) abort();
+  return client;
+}
+
+static void report(const char* text) {
+  wasi_messaging_types_own_client_t client = connect_default();
+  messaging_request_reply_list_u8_t body = {(uint8_t*)text, strlen(text)};
+  wasi_messaging_types_own_message_t m = wasi_messaging_types_constructor_message(&body);
+  str_t topic;
+  messaging_request_reply_string_set(&topic, "misbehave.out");
+  wasi_messaging_types_error_t e;
+  if (!wasi_messaging_producer_send(wasi_messaging_types_borrow_client(client), &topic, m, &e)) abort();
+  wasi_messaging_types_client_drop_own(client);
+}
+
+static void inspect(msg_ref m) {
+  char out[2048];
+  size_t at = 0;
+  wasi_messaging_types_topic_t topic;
+  bool has_topic = wasi_messaging_types_method_message_topic(m, &topic);
+  at += snprintf(out + at, sizeof out - at, "topic=%.*s", has_topic ? (int)topic.len : 4,
+                 has_topic ? (const char*)topic.ptr : "none");
+  if (has_topic) wasi_messaging_types_topic_free(&topic);
+  str_t ct;
+  bool has_ct = wasi_messaging_types_method_message_content_type(m, &ct);
+  at += snprintf(out + at, sizeof out - at, " content-type=%.*s", has_ct ? (int)ct.len : 4,
+                 has_ct ? (const char*)ct.ptr : "none");
+  if (has_ct) messaging_request_reply_string_free(&ct);
+  wasi_messaging_types_metadata_t md;
+  at += snprintf(out + at, sizeof out - at, " metadata=");
+  if (wasi_messaging_types_method_message_metadata(m, &md)) {
+    for (size_t i = 0; i < md.len; ++i)
+      at += snprintf(out + at, sizeof out - at, "%s%.*s=%.*s", i ? "," : "", (int)md.ptr[i].f0.len,
+                     (const char*)md.ptr[i].f0.ptr, (int)md.ptr[i].f1.len, (const char*)md.ptr[i].f1.ptr);
+    wasi_messaging_types_metadata_free(&md);
+  } else {
+    at += snprintf(out + at, sizeof out - at, "none");
+  }
+  messaging_request_reply_list_u8_t data;
+  wasi_messaging_types_method_message_data(m, &data);
+  snprintf(out + at, sizeof out - at, " data=%.*s", (int)data.len, (const char*)data.ptr);
+  messaging_request_reply_list_u8_free(&data);
+  report(out);
+}
+
+bool exports_wasi_messaging_incoming_handler_handle(
+    exports_wasi_messaging_incoming_handler_own_message_t message,
+    exports_wasi_messaging_incoming_handler_error_t* err) {
+  msg_ref m = wasi_messaging_types_borrow_message(message);
+  messaging_request_reply_list_u8_t data;
+  wasi_messaging_types_method_message_data(m, &data);
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "%.*s", (int)data.len, (const char*)data.ptr);
+  messaging_request_reply_list_u8_free(&data);
+  char text[512];
+  bool ok = true;
+
+  if (strcmp(cmd, "trap") == 0) {
+    __builtin_trap();
+  } else if (strcmp(cmd, "fail") == 0) {
+    err->tag = WASI_MESSAGING_TYPES_ERROR_OTHER;
+    messaging_request_reply_string_dup(&err->val.other, "refused: fail");
+    ok = false;
+  } else if (strcmp(cmd, "connect-unknown") == 0) {
+    str_t name;
+    messaging_request_reply_string_set(&name, "nope");
+    wasi_messaging_types_own_client_t client;
+    wasi_messaging_types_error_t e;
+    if (wasi_messaging_types_static_client_connect(&name, &client, &e)) {
+      wasi_messaging_types_client_drop_own(client);
+      report("connected");
+    } else {
+      describe(&e, text, sizeof text);
+      wasi_messaging_types_error_free(&e);
+      report(text);
+    }
+  } else if (strcmp(cmd, "bad-topic") == 0) {
+    wasi_messaging_types_own_client_t client = connect_default();
+    messaging_request_reply_list_u8_t body = {(uint8_t*)"x", 1};
+    str_t topic;
+    messaging_request_reply_string_set(&topic, "bad..topic");
+    wasi_messaging_types_error_t e;
+    if (wasi_messaging_producer_send(wasi_messaging_types_borrow_client(client), &topic,
+                                     wasi_messaging_types_constructor_message(&body), &e)) {
+      snprintf(text, sizeof text, "sent");
+    } else {
+      describe(&e, text, sizeof text);
+      wasi_messaging_types_error_free(&e);
+    }
+    wasi_messaging_types_client_drop_own(client);
+    report(text);
+  } else if (strcmp(cmd, "reply-no-inbox") == 0) {
+    messaging_request_reply_list_u8_t body = {(uint8_t*)"r", 1};
+    wasi_messaging_types_error_t e;
+    if (wasi_messaging_request_reply_reply(m, wasi_messaging_types_constructor_message(&body), &e)) {
+      snprintf(text, sizeof text, "replied");
+    } else {
+      describe(&e, text, sizeof text);
+      wasi_messaging_types_error_free(&e);
+    }
+    report(text);
+  } else if (strcmp(cmd, "disconnect") == 0) {
+    wasi_messaging_types_own_client_t client = connect_default();
+    wasi_messaging_types_borrow_client_t c = wasi_messaging_types_borrow_client(client);
+    wasi_messaging_types_error_t e;
+    if (!wasi_messaging_types_method_client_disconnect(c, &e)) abort();
+    messaging_request_reply_list_u8_t body = {(uint8_t*)"x", 1};
+    str_t topic;
+    messaging_request_reply_string_set(&topic, "misbehave.after");
+    if (wasi_messaging_producer_send(c, &topic, wasi_messaging_types_constructor_message(&body), &e)) {
+      snprintf(text, sizeof text, "sent after disconnect");
+    } else {
+      describe(&e, text, sizeof text);
+      wasi_messaging_types_error_free(&e);
+    }
+    wasi_messaging_types_client_drop_own(client);
+    report(text);
+  } else if (strcmp(cmd, "inspect") == 0) {
+    inspect(m);
+  } else if (strcmp(cmd, "echo-request") == 0) {
+    wasi_messaging_types_own_client_t client = connect_default();
+    str_t topic;
+    messaging_request_reply_string_set(&topic, "misbehave.svc");
+    wasi_messaging_request_reply_list_own_message_t replies;
+    wasi_messaging_types_error_t e;
+    if (wasi_messaging_request_reply_request(wasi_messaging_types_borrow_client(client), &topic, m, NULL,
+                                             &replies, &e)) {
+      messaging_request_reply_list_u8_t first = {NULL, 0};
+      if (replies.len) wasi_messaging_types_method_message_data(wasi_messaging_types_borrow_message(replies.ptr[0]), &first);
+      snprintf(text, sizeof text, "%zu: %.*s", replies.len, (int)first.len, (const char*)first.ptr);
+      if (replies.len) messaging_request_reply_list_u8_free(&first);
+      wasi_messaging_request_reply_list_own_message_free(&replies);
+    } else {
+      describe(&e, text, sizeof text);
+      wasi_messaging_types_error_free(&e);
+    }
+    wasi_messaging_types_client_drop_own(client);
+    report(text);
+  } else {
+    snprintf(text, sizeof text, "ok: %s", cmd);
+    report(text);
+  }
+  wasi_messaging_types_message_drop_own(message);
+  return ok;
+}
