@@ -52,7 +52,7 @@ TEST(Examples, EchoSendsDataContentTypeAndMetadata) {
   EXPECT_EQ(got[0].topic, "echo.out");
   EXPECT_EQ(got[0].content_type, "text/plain");
   EXPECT_THAT(got[0].metadata.entries(), ElementsAre(Pair("k1", "v1"), Pair("k2", "v2")));
-  EXPECT_EQ(h.StatsOf("echo").handled, 1u);
+  EXPECT_EQ(h.SettledStats("echo", 1).handled, 1u);
 }
 
 TEST(Examples, EchoKeepsBinaryPayloadsAndOrder) {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <thread>
 
 namespace ferry::testing {
 
@@ -93,6 +94,16 @@ ComponentStats RunningHost::StatsOf(const std::string& component) {
     if (s.name == component) return s;
   ADD_FAILURE() << "no component named " << component;
   return {};
+}
+
+ComponentStats RunningHost::SettledStats(const std::string& component, std::uint64_t n) {
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  ComponentStats s = StatsOf(component);
+  while (s.handled + s.failed < n && std::chrono::steady_clock::now() < limit) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    s = StatsOf(component);
+  }
+  return s;
 }
 
 std::string Text(const Message& m) { return std::string(m.data.view()); }

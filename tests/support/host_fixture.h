@@ -60,6 +60,9 @@ class RunningHost {
   Status Publish(const std::string& topic, const std::string& data, Metadata metadata = {},
                  std::optional<std::string> content_type = std::nullopt);
   ComponentStats StatsOf(const std::string& component);
+  // Stats once `component` has settled at least `n` deliveries (handled or
+  // failed), or after a generous limit.
+  ComponentStats SettledStats(const std::string& component, std::uint64_t n);
 
  private:
   TempDir dir_;

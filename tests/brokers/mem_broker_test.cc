@@ -1,0 +1,183 @@
+#include "brokers/mem/mem_broker.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "brokers/registry.h"
+#include "support/matchers.h"
+
+namespace ferry {
+namespace {
+
+using namespace std::chrono_literals;
+
+Message Msg(const std::string& topic, const std::string& data = "x") {
+  Message m;
+  m.topic = topic;
+  m.data = Bytes::FromString(data);
+  return m;
+}
+
+// Collects deliveries with waiting.
+struct Sink {
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<Delivery> got;
+  void Add(Delivery d) {
+    std::lock_guard lock(m);
+    got.push_back(std::move(d));
+    cv.notify_all();
+  }
+  std::size_t WaitFor(std::size_t n, std::chrono::milliseconds limit = 10s) {
+    std::unique_lock lock(m);
+    cv.wait_for(lock, limit, [&] { return got.size() >= n; });
+    return got.size();
+  }
+  std::size_t size() {
+    std::lock_guard lock(m);
+    return got.size();
+  }
+};
+
+class MemBrokerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = MakeMemBroker({.queue_capacity = 4});
+    ASSERT_OK(broker_->Connect());
+  }
+  std::unique_ptr<Subscription> Sub(const std::string& pattern, Sink& sink,
+                                    const std::string& group = "", bool manual_ack = false) {
+    auto s = broker_->Subscribe({.pattern = pattern, .queue_group = group, .manual_ack = manual_ack},
+                                [&sink](Delivery d) { sink.Add(std::move(d)); });
+    EXPECT_OK(s);
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+  Deadline Soon() { return Clock::now() + 5s; }
+
+  std::unique_ptr<Broker> broker_;
+};
+
+TEST_F(MemBrokerTest, WildcardsRouteByToken) {
+  Sink star, rest, exact;
+  auto a = Sub("orders.*", star);
+  auto b = Sub("orders.>", rest);
+  auto c = Sub("orders.new", exact);
+  ASSERT_OK(broker_->Publish(Msg("orders.new"), Soon()));
+  ASSERT_OK(broker_->Publish(Msg("orders.new.eu"), Soon()));
+  ASSERT_OK(broker_->Publish(Msg("invoices.new"), Soon()));
+  EXPECT_EQ(rest.WaitFor(2), 2u);
+  EXPECT_EQ(star.WaitFor(1), 1u);
+  EXPECT_EQ(exact.WaitFor(1), 1u);
+  ASSERT_OK(broker_->Publish(Msg("orders.old"), Soon()));
+  EXPECT_EQ(star.WaitFor(2), 2u);
+  EXPECT_EQ(exact.size(), 1u);
+}
+
+TEST_F(MemBrokerTest, QueueGroupGivesEachMessageToOneMember) {
+  Sink a, b, all;
+  auto sa = Sub("jobs", a, "workers");
+  auto sb = Sub("jobs", b, "workers");
+  auto s_all = Sub("jobs", all);
+  for (int i = 0; i < 40; ++i) ASSERT_OK(broker_->Publish(Msg("jobs", std::to_string(i)), Soon()));
+  ASSERT_EQ(all.WaitFor(40), 40u);
+  for (int i = 0; i < 100 && a.size() + b.size() < 40; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(a.size() + b.size(), 40u);
+  EXPECT_GT(a.size(), 0u);
+  EXPECT_GT(b.size(), 0u);
+}
+
+TEST_F(MemBrokerTest, FullQueueMakesPublisherWaitNotDrop) {
+  std::mutex gate;
+  gate.lock();  // the handler blocks until the test opens the gate
+  std::atomic<int> handled{0};
+  auto sub = broker_->Subscribe({.pattern = "slow", .manual_ack = false}, [&](Delivery) {
+    std::lock_guard lock(gate);
+    ++handled;
+  });
+  ASSERT_OK(sub);
+  // One in the handler plus a queue of 4: the sixth publish cannot finish.
+  for (int i = 0; i < 5; ++i) ASSERT_OK(broker_->Publish(Msg("slow"), Soon()));
+  Status late = broker_->Publish(Msg("slow"), Clock::now() + 100ms);
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code(), ErrorCode::kResourceExhausted);
+  std::thread publisher([&] { EXPECT_OK(broker_->Publish(Msg("slow"), Clock::now() + 10s)); });
+  gate.unlock();
+  publisher.join();
+  for (int i = 0; i < 500 && handled < 6; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(handled.load(), 6);
+}
+
+TEST_F(MemBrokerTest, NackRedeliversWithAttemptCount) {
+  Sink sink;
+  auto sub = Sub("retry", sink, "", /*manual_ack=*/true);
+  ASSERT_OK(broker_->Publish(Msg("retry", "again"), Soon()));
+  ASSERT_EQ(sink.WaitFor(1), 1u);
+  {
+    std::lock_guard lock(sink.m);
+    EXPECT_EQ(sink.got[0].attempt, 1u);
+    ASSERT_OK(sink.got[0].acker->Nack(20ms));
+    EXPECT_FALSE(sink.got[0].acker->Ack().ok());  // already settled
+  }
+  ASSERT_EQ(sink.WaitFor(2), 2u);
+  std::lock_guard lock(sink.m);
+  EXPECT_EQ(sink.got[1].attempt, 2u);
+  EXPECT_EQ(sink.got[1].message.data.view(), "again");
+  ASSERT_OK(sink.got[1].acker->Ack());
+}
+
+TEST_F(MemBrokerTest, RequestCollectsRepliesAndTimesOut) {
+  auto svc = [&](const std::string& answer) {
+    return broker_->Subscribe({.pattern = "svc", .manual_ack = false}, [this, answer](Delivery d) {
+      Message r = Msg(d.message.reply_to, answer);
+      (void)broker_->Publish(r, Clock::now() + 5s);
+    });
+  };
+  auto one = svc("a");
+  ASSERT_OK(one);
+  auto single = broker_->Request(Msg("svc"), {.timeout = 5s, .expected_replies = 1});
+  ASSERT_OK(single);
+  EXPECT_EQ(single->size(), 1u);
+  auto two = svc("b");
+  auto both = broker_->Request(Msg("svc"), {.timeout = 5s, .expected_replies = 2});
+  ASSERT_OK(both);
+  EXPECT_EQ(both->size(), 2u);
+  // Asking for three within a short timeout returns the two that came.
+  auto partial = broker_->Request(Msg("svc"), {.timeout = 200ms, .expected_replies = 3});
+  ASSERT_OK(partial);
+  EXPECT_EQ(partial->size(), 2u);
+  auto none = broker_->Request(Msg("nobody.home"), {.timeout = 50ms, .expected_replies = 1});
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code(), ErrorCode::kTimeout);
+}
+
+TEST_F(MemBrokerTest, InvalidTopicsAndClosedBroker) {
+  EXPECT_EQ(broker_->Publish(Msg("a..b"), Soon()).error().code(), ErrorCode::kInvalidArgument);
+  Sink sink;
+  EXPECT_FALSE(broker_->Subscribe({.pattern = "a.>.b"}, [](Delivery) {}).ok());
+  broker_->Close();
+  EXPECT_EQ(broker_->Publish(Msg("a"), Soon()).error().code(), ErrorCode::kConnection);
+}
+
+TEST_F(MemBrokerTest, UnsubscribeStopsDelivery) {
+  Sink sink;
+  auto sub = Sub("t", sink);
+  ASSERT_OK(broker_->Publish(Msg("t"), Soon()));
+  ASSERT_EQ(sink.WaitFor(1), 1u);
+  sub.reset();
+  ASSERT_OK(broker_->Publish(Msg("t"), Soon()));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(sink.size(), 1u);
+}
+
+TEST(BrokerRegistry, UnknownSchemeIsNamed) {
+  auto b = MakeBroker("carrier-pigeon://coop", {});
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.error().message().find("unknown broker scheme 'carrier-pigeon'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ferry
