@@ -14,15 +14,12 @@ namespace {
 class Connection {
  public:
   static Result<Connection> Open(const std::filesystem::path& path) {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
+    auto addr = control::SocketAddress(path);
+    if (!addr.ok()) return addr.error();
     const std::string s = path.string();
-    if (s.size() >= sizeof(addr.sun_path))
-      return Error::InvalidArgument("control socket path is too long: " + s);
-    std::memcpy(addr.sun_path, s.c_str(), s.size() + 1);
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return Error::Internal("cannot create a socket");
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) != 0) {
       ::close(fd);
       return Error::Connection("no ferry is listening on " + s +
                                " (start one with `ferry run`, or pass --control)");

@@ -128,6 +128,16 @@ Result<std::string> ReadFrame(int fd) {
   return body;
 }
 
+Result<sockaddr_un> SocketAddress(const std::filesystem::path& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string s = path.string();
+  if (s.size() >= sizeof(addr.sun_path))
+    return Error::InvalidArgument("control socket path is too long: " + s);
+  std::memcpy(addr.sun_path, s.c_str(), s.size() + 1);
+  return addr;
+}
+
 void PutStatus(Writer& w, const Status& status) {
   if (status.ok()) {
     w.U8(0);

@@ -12,7 +12,10 @@
 //   message  := topic:str data:str has_type:u8 [type:str] n:u32 (key:str value:str)*n reply_to:str
 #pragma once
 
+#include <sys/un.h>
+
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +61,9 @@ Status WriteFrame(int fd, const std::string& frame);
 Result<std::string> ReadFrame(int fd);
 
 void PutStatus(Writer& writer, const Status& status);
+
+// The socket address of `path`; fails when the path is too long for one.
+Result<sockaddr_un> SocketAddress(const std::filesystem::path& path);
 Status ReadStatus(Reader& reader);
 
 }  // namespace ferry::control

@@ -16,16 +16,6 @@
 namespace ferry {
 namespace {
 
-Result<sockaddr_un> Address(const std::filesystem::path& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  const std::string s = path.string();
-  if (s.size() >= sizeof(addr.sun_path))
-    return Error::InvalidArgument("control socket path is too long: " + s);
-  std::memcpy(addr.sun_path, s.c_str(), s.size() + 1);
-  return addr;
-}
-
 // Whether some process accepts connections on `path`.
 bool SomeoneListens(const sockaddr_un& addr) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -44,7 +34,7 @@ ControlServer::ControlServer(std::filesystem::path path,
 ControlServer::~ControlServer() { Stop(); }
 
 Status ControlServer::Start() {
-  auto addr = Address(path_);
+  auto addr = control::SocketAddress(path_);
   if (!addr.ok()) return addr.error();
   std::error_code ec;
   if (std::filesystem::exists(path_, ec)) {
