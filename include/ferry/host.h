@@ -25,6 +25,8 @@ struct HostOptions {
   std::vector<std::string> subscriptions;
   // Overrides [host].control_socket when not empty.
   std::filesystem::path control_socket;
+  // Overrides [host].log_level when not empty.
+  std::string log_level;
 };
 
 struct ComponentStats {

@@ -24,6 +24,8 @@ void AddInspectCommand(CLI::App& app, const GlobalOptions& global, int& exit_cod
 
 // Applies -v / --log-level; returns false (after printing why) on a bad level.
 bool ApplyLogLevel(const GlobalOptions& global, const char* default_level);
+// The level -v / --log-level ask for; empty when neither was given.
+std::string RequestedLogLevel(const GlobalOptions& global);
 // Where publish/request/subscribe find a running `ferry run` by default.
 std::string DefaultControlSocket();
 // One line on stderr: "ferry: <message>".

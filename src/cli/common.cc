@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -8,12 +9,15 @@
 
 namespace ferry::cli {
 
+std::string RequestedLogLevel(const GlobalOptions& global) {
+  if (!global.log_level.empty()) return global.log_level;
+  static const char* kByVerbosity[] = {"", "info", "debug", "trace"};
+  return kByVerbosity[std::clamp(global.verbosity, 0, 3)];
+}
+
 bool ApplyLogLevel(const GlobalOptions& global, const char* default_level) {
-  std::string level = global.log_level;
-  if (level.empty()) {
-    static const char* kByVerbosity[] = {nullptr, "info", "debug", "trace"};
-    level = global.verbosity == 0 ? default_level : kByVerbosity[std::min(global.verbosity, 3)];
-  }
+  std::string level = RequestedLogLevel(global);
+  if (level.empty()) level = default_level;
   Status status = SetLogLevel(level);
   if (!status.ok()) {
     PrintError(status.error().message());

@@ -27,6 +27,7 @@ int Run(const RunOptions& options, const GlobalOptions& global) {
   host_options.component = options.component;
   host_options.subscriptions = options.subscriptions;
   host_options.control_socket = options.control;
+  host_options.log_level = RequestedLogLevel(global);
   if (options.config.empty() && options.control.empty())
     host_options.control_socket = DefaultControlSocket();
 

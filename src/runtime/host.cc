@@ -177,6 +177,8 @@ Result<std::unique_ptr<Host>> Host::Create(const HostOptions& options) {
           : config::LoadConfig(options.config_file);
   if (!config.ok()) return config.error();
   if (!options.control_socket.empty()) config->host.control_socket = options.control_socket;
+  FERRY_RETURN_IF_ERROR(
+      SetLogLevel(options.log_level.empty() ? config->host.log_level : options.log_level));
   return std::unique_ptr<Host>(new HostImpl(std::move(config).value()));
 }
 
