@@ -1,6 +1,15 @@
 // Talking to a running `ferry run` through its local control socket: publish,
 // request and subscribe on any broker it has configured. This is how
-// `ferry publish` reaches the embedded broker, which lives inside that process.
+// `ferry publish` reaches the embedded broker, which lives inside that
+// process.
+//
+// Every call opens its own connection and blocks the calling thread; the
+// callbacks run on that thread. Errors:
+//   Connection        nobody listens on `socket`, or the host went away
+//   PermissionDenied  the socket belongs to another user
+//   ResourceExhausted the message does not fit in a control frame (64 MiB)
+//   anything else     what the host's broker answered (NotFound for an
+//                     unknown broker name, Timeout for no reply, ...)
 #pragma once
 
 #include <chrono>
@@ -15,17 +24,23 @@
 
 namespace ferry {
 
+// Publishes `message` to `message.topic` on the host's broker named `broker`
+// ("default" is the one every host has).
 Status ControlPublish(const std::filesystem::path& socket, std::string_view broker,
                       const Message& message);
 
+// Sends a request and returns its replies once `expected_replies` arrived,
+// or those that arrived within `timeout` (none at all is a Timeout error).
+// The host caps `timeout` at its own bound; zero asks for that bound.
 Result<std::vector<Message>> ControlRequest(const std::filesystem::path& socket,
                                             std::string_view broker, const Message& message,
                                             std::chrono::milliseconds timeout,
                                             std::uint32_t expected_replies);
 
 // Calls `on_message` for each message on `pattern` until `count` arrived (0:
-// no limit), `on_message` returns false, or the host stops. Once the
-// subscription is in place, `on_ready` runs (if given).
+// no limit), `on_message` returns false, or the host stops (a Connection
+// error). Once the subscription is in place, `on_ready` runs (if given):
+// messages published after that are seen.
 Status ControlSubscribe(const std::filesystem::path& socket, std::string_view broker,
                         std::string_view pattern, std::uint32_t count,
                         const std::function<bool(const Message&)>& on_message,

@@ -1,8 +1,12 @@
+// The client half of the control socket: ferry/control.h.
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <limits>
+#include <utility>
 
 #include "ferry/control.h"
 #include "runtime/control_protocol.h"
@@ -10,37 +14,47 @@
 namespace ferry {
 namespace {
 
-// An open connection to a host's control socket.
+// An open connection to a host's control socket; closes it when destroyed.
 class Connection {
  public:
   static Result<Connection> Open(const std::filesystem::path& path) {
     auto addr = control::SocketAddress(path);
     if (!addr.ok()) return addr.error();
-    const std::string s = path.string();
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return Error::Internal("cannot create a socket");
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) != 0) {
-      ::close(fd);
-      return Error::Connection("no ferry is listening on " + s +
-                               " (start one with `ferry run`, or pass --control)");
-    }
-    return Connection(fd);
+    Connection c(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (c.fd_ < 0) return Error::Internal(std::string("socket: ") + std::strerror(errno));
+    if (::connect(c.fd_, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) == 0) return c;
+    if (errno == EACCES || errno == EPERM)
+      return Error::PermissionDenied("cannot connect to control socket " + path.string() + ": " +
+                                     std::strerror(errno));
+    return Error::Connection("no ferry is listening on " + path.string() +
+                             " (start one with `ferry run`; one run with --config listens only"
+                             " where [host].control_socket or --control says)");
   }
-  Connection(Connection&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+
+  Connection(Connection&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Connection& operator=(Connection&&) = delete;
   ~Connection() {
     if (fd_ >= 0) ::close(fd_);
   }
-  int fd() const { return fd_; }
+
+  // Sends one request and reads the frame that answers it.
+  Result<std::string> Call(const control::Request& request) {
+    const std::string frame = control::EncodeRequest(request);
+    // The host would refuse it, but only after we pushed it all through.
+    if (frame.size() - 4 > control::kMaxFrame)
+      return Error::ResourceExhausted("a control request of " + std::to_string(frame.size()) +
+                                      " bytes is over the control socket's limit of " +
+                                      std::to_string(control::kMaxFrame));
+    FERRY_RETURN_IF_ERROR(control::WriteFrame(fd_, frame));
+    return control::ReadFrame(fd_);
+  }
+
+  Result<std::string> Next() { return control::ReadFrame(fd_); }
 
  private:
   explicit Connection(int fd) : fd_(fd) {}
   int fd_;
 };
-
-Result<std::string> Call(Connection& c, const control::Writer& request) {
-  FERRY_RETURN_IF_ERROR(control::WriteFrame(c.fd(), request.Frame()));
-  return control::ReadFrame(c.fd());
-}
 
 }  // namespace
 
@@ -48,14 +62,15 @@ Status ControlPublish(const std::filesystem::path& socket, std::string_view brok
                       const Message& message) {
   auto c = Connection::Open(socket);
   if (!c.ok()) return c.error();
-  control::Writer w;
-  w.U8(control::kPublish);
-  w.Str(broker);
-  w.Msg(message);
-  auto reply = Call(*c, w);
+  control::Request request;
+  request.op = control::kPublish;
+  request.broker = std::string(broker);
+  request.message = message;
+  auto reply = c->Call(request);
   if (!reply.ok()) return reply.error();
   control::Reader r(*reply);
-  return control::ReadStatus(r);
+  FERRY_RETURN_IF_ERROR(r.Outcome());
+  return r.End();
 }
 
 Result<std::vector<Message>> ControlRequest(const std::filesystem::path& socket,
@@ -64,25 +79,28 @@ Result<std::vector<Message>> ControlRequest(const std::filesystem::path& socket,
                                             std::uint32_t expected_replies) {
   auto c = Connection::Open(socket);
   if (!c.ok()) return c.error();
-  control::Writer w;
-  w.U8(control::kRequest);
-  w.Str(broker);
-  w.Msg(message);
-  w.U32(static_cast<std::uint32_t>(timeout.count()));
-  w.U32(expected_replies);
-  auto reply = Call(*c, w);
+  control::Request request;
+  request.op = control::kRequest;
+  request.broker = std::string(broker);
+  request.message = message;
+  constexpr auto kMaxMs = std::numeric_limits<std::uint32_t>::max();
+  request.timeout_ms = static_cast<std::uint32_t>(
+      std::clamp<std::chrono::milliseconds::rep>(timeout.count(), 0, kMaxMs));
+  request.expected_replies = expected_replies;
+  auto reply = c->Call(request);
   if (!reply.ok()) return reply.error();
   control::Reader r(*reply);
-  FERRY_RETURN_IF_ERROR(control::ReadStatus(r));
+  FERRY_RETURN_IF_ERROR(r.Outcome());
   auto n = r.U32();
   if (!n.ok()) return n.error();
-  std::vector<Message> out;
+  std::vector<Message> replies;
   for (std::uint32_t i = 0; i < *n; ++i) {
     auto m = r.Msg();
     if (!m.ok()) return m.error();
-    out.push_back(std::move(*m));
+    replies.push_back(std::move(*m));
   }
-  return out;
+  FERRY_RETURN_IF_ERROR(r.End());
+  return replies;
 }
 
 Status ControlSubscribe(const std::filesystem::path& socket, std::string_view broker,
@@ -91,23 +109,25 @@ Status ControlSubscribe(const std::filesystem::path& socket, std::string_view br
                         const std::function<void()>& on_ready) {
   auto c = Connection::Open(socket);
   if (!c.ok()) return c.error();
-  control::Writer w;
-  w.U8(control::kSubscribe);
-  w.Str(broker);
-  w.Str(pattern);
-  w.U32(count);
-  auto reply = Call(*c, w);
+  control::Request request;
+  request.op = control::kSubscribe;
+  request.broker = std::string(broker);
+  request.pattern = std::string(pattern);
+  request.count = count;
+  auto reply = c->Call(request);
   if (!reply.ok()) return reply.error();
   control::Reader r(*reply);
-  FERRY_RETURN_IF_ERROR(control::ReadStatus(r));
+  FERRY_RETURN_IF_ERROR(r.Outcome());
   if (on_ready) on_ready();
   while (true) {
-    auto frame = control::ReadFrame(c->fd());
-    if (!frame.ok()) return Error::Connection("the host closed the subscription");
+    auto frame = c->Next();
+    if (!frame.ok()) return Error::Connection("the ferry on " + socket.string() +
+                                              " ended the subscription: " +
+                                              frame.error().message());
     control::Reader fr(*frame);
     auto more = fr.U8();
     if (!more.ok()) return more.error();
-    if (*more == 0) return Status::Ok();
+    if (*more == 0) return Status::Ok();  // `count` messages were sent
     auto m = fr.Msg();
     if (!m.ok()) return m.error();
     if (!on_message(*m)) return Status::Ok();

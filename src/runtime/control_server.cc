@@ -2,58 +2,97 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <system_error>
 
 #include <spdlog/spdlog.h>
-
-#include "runtime/control_protocol.h"
 
 namespace ferry {
 namespace {
 
-// Whether some process accepts connections on `path`.
+// Whether some process accepts connections on `addr`.
 bool SomeoneListens(const sockaddr_un& addr) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   const bool live = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
   ::close(fd);
   return live;
 }
 
+// 0 turns the timeout off.
+void SetReceiveTimeout(int fd, std::chrono::milliseconds timeout) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+// Replies with a bare status. A client that is gone cannot be told.
+void Reply(int fd, const Status& status) {
+  control::Writer w;
+  w.Outcome(status);
+  (void)control::WriteFrame(fd, w.Frame());
+}
+
+Error PathError(const std::filesystem::path& path, std::string_view what, int err) {
+  return Error::FailedPrecondition("cannot " + std::string(what) + " control socket " +
+                                   path.string() + ": " + std::strerror(err));
+}
+
 }  // namespace
 
-ControlServer::ControlServer(std::filesystem::path path,
-                             std::function<Broker*(std::string_view)> find_broker)
-    : path_(std::move(path)), find_broker_(std::move(find_broker)) {}
+ControlServer::ControlServer(std::filesystem::path path, BrokerLookup find_broker,
+                             ControlServerOptions options)
+    : path_(std::move(path)), find_broker_(std::move(find_broker)), options_(options) {}
 
 ControlServer::~ControlServer() { Stop(); }
 
 Status ControlServer::Start() {
+  if (listen_fd_ >= 0) return Error::FailedPrecondition("control socket is already started");
   auto addr = control::SocketAddress(path_);
   if (!addr.ok()) return addr.error();
-  std::error_code ec;
-  if (std::filesystem::exists(path_, ec)) {
-    if (SomeoneListens(*addr))
+
+  struct stat st{};
+  if (::lstat(path_.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode))
       return Error::FailedPrecondition("control socket " + path_.string() +
-                                       " is in use by another ferry (choose another with --control)");
-    std::filesystem::remove(path_, ec);  // left behind by a process that died
+                                       " exists and is not a socket; not replacing it");
+    if (SomeoneListens(*addr))
+      return Error::FailedPrecondition(
+          "control socket " + path_.string() +
+          " is in use by another ferry (choose another with --control or [host].control_socket)");
+    // Left behind by a process that died without cleaning up.
+    if (::unlink(path_.c_str()) != 0 && errno != ENOENT)
+      return PathError(path_, "replace the stale", errno);
   }
-  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) return Error::Internal(std::string("socket: ") + std::strerror(errno));
-  const mode_t old_mask = ::umask(0177);  // the socket file is created 0600
-  const int bound = ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr));
+
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return PathError(path_, "create", errno);
+  // bind creates the file; the umask makes it 0600 from the first instant,
+  // leaving no window in which another user could connect.
+  const mode_t old_mask = ::umask(0177);
+  const int bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr));
+  const int bind_errno = errno;
   ::umask(old_mask);
-  if (bound != 0 || ::listen(listen_fd_, 16) != 0) {
-    const std::string why = std::strerror(errno);
-    ::close(listen_fd_);
-    listen_fd_ = -1;
-    return Error::FailedPrecondition("cannot listen on control socket " + path_.string() + ": " + why);
+  if (bound != 0) {
+    ::close(fd);
+    return PathError(path_, "bind", bind_errno);
   }
+  if (::listen(fd, SOMAXCONN) != 0 || ::lstat(path_.c_str(), &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(path_.c_str());
+    return PathError(path_, "listen on", err);
+  }
+  socket_inode_ = st.st_ino;
+  listen_fd_ = fd;
+  stopping_ = false;
   acceptor_ = std::thread([this] { AcceptLoop(); });
   spdlog::info("control socket listening on {}", path_.string());
   return Status::Ok();
@@ -62,145 +101,198 @@ Status ControlServer::Start() {
 void ControlServer::Stop() {
   if (listen_fd_ < 0) return;
   stopping_ = true;
-  ::shutdown(listen_fd_, SHUT_RDWR);
-  if (acceptor_.joinable()) acceptor_.join();
+  ::shutdown(listen_fd_, SHUT_RDWR);  // wakes accept()
+  acceptor_.join();
   ::close(listen_fd_);
   listen_fd_ = -1;
-  std::vector<std::thread> clients;
+
+  std::list<std::unique_ptr<Connection>> connections;
   {
     std::lock_guard lock(mutex_);
-    for (int fd : client_fds_) ::shutdown(fd, SHUT_RDWR);
-    clients.swap(clients_);
+    // Wakes every connection thread blocked on its socket.
+    for (auto& c : connections_)
+      if (c->fd >= 0) ::shutdown(c->fd, SHUT_RDWR);
+    connections.swap(connections_);
   }
-  for (auto& t : clients) t.join();
-  std::error_code ec;
-  std::filesystem::remove(path_, ec);
+  for (auto& c : connections) c->thread.join();
+
+  // Another host may have replaced a file we could not have known was taken.
+  struct stat st{};
+  if (::lstat(path_.c_str(), &st) == 0 && st.st_ino == socket_inode_) ::unlink(path_.c_str());
 }
 
 void ControlServer::AcceptLoop() {
-  while (!stopping_) {
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR) continue;
-      return;  // shut down
+  while (true) {
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (stopping_) {
+      if (fd >= 0) ::close(fd);
+      return;
     }
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors or memory: wait for connections to end.
+        spdlog::warn("control socket: cannot accept: {}", std::strerror(errno));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      spdlog::error("control socket {} stops accepting: {}", path_.string(), std::strerror(errno));
+      return;
+    }
+    ReapFinished();
     std::lock_guard lock(mutex_);
-    client_fds_.push_back(fd);
-    clients_.emplace_back([this, fd] {
-      Serve(fd);
-      std::lock_guard inner(mutex_);
-      std::erase(client_fds_, fd);
+    auto connection = std::make_unique<Connection>();
+    Connection* c = connection.get();
+    c->fd = fd;
+    try {
+      c->thread = std::thread([this, c] {
+        Serve(c->fd);
+        std::lock_guard inner(mutex_);
+        ::close(c->fd);
+        c->fd = -1;
+        c->finished = true;
+      });
+    } catch (const std::system_error& e) {
+      spdlog::warn("control socket: no thread for a connection: {}", e.what());
       ::close(fd);
-    });
+      continue;
+    }
+    connections_.push_back(std::move(connection));
   }
 }
 
+// Joins the threads of connections that ended, so a long-running host does
+// not collect one per `ferry publish`.
+void ControlServer::ReapFinished() {
+  std::list<std::unique_ptr<Connection>> finished;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = connections_.begin(); it != connections_.end();) {
+      auto next = std::next(it);
+      if ((*it)->finished) finished.splice(finished.end(), connections_, it);
+      it = next;
+    }
+  }
+  for (auto& c : finished) c->thread.join();
+}
+
 void ControlServer::Serve(int fd) {
-  using namespace control;
-  auto frame = ReadFrame(fd);
-  if (!frame.ok()) return;
-  Reader in(*frame);
-  Writer out;
-  auto op = in.U8();
-  auto broker_name = in.Str();
-  if (!op.ok() || !broker_name.ok()) {
-    PutStatus(out, Error::InvalidArgument("malformed control request"));
-    (void)WriteFrame(fd, out.Frame());
+  // A client that connects and says nothing must not hold a thread forever.
+  SetReceiveTimeout(fd, options_.read_timeout);
+  auto frame = control::ReadFrame(fd);
+  if (!frame.ok()) {
+    // An oversized length deserves an answer; a broken transport has no one
+    // to answer.
+    if (frame.error().code() == ErrorCode::kResourceExhausted) Reply(fd, frame.error());
     return;
   }
-  Broker* broker = find_broker_(*broker_name);
+  SetReceiveTimeout(fd, std::chrono::milliseconds(0));
+
+  auto request = control::DecodeRequest(*frame);
+  if (!request.ok()) {
+    spdlog::debug("control socket: {}", request.error().message());
+    Reply(fd, request.error());
+    return;
+  }
+  Broker* broker = find_broker_(request->broker);
   if (!broker) {
-    PutStatus(out, Error::NotFound("no broker named '" + *broker_name + "' in this ferry"));
-    (void)WriteFrame(fd, out.Frame());
+    Reply(fd, Error::NotFound("no broker named \"" + request->broker + "\" in this ferry"));
     return;
   }
-  switch (*op) {
-    case kPublish: {
-      auto m = in.Msg();
-      PutStatus(out, m.ok() ? broker->Publish(*m, Clock::now() + std::chrono::seconds(30))
-                            : Status(m.error()));
-      (void)WriteFrame(fd, out.Frame());
-      return;
+  switch (request->op) {
+    case control::kPublish:
+      return ServePublish(fd, *broker, *request);
+    case control::kRequest:
+      return ServeRequest(fd, *broker, *request);
+    case control::kSubscribe:
+      return ServeSubscribe(fd, *broker, *request);
+  }
+}
+
+void ControlServer::ServePublish(int fd, Broker& broker, const control::Request& request) {
+  Reply(fd, broker.Publish(request.message, Clock::now() + options_.max_wait));
+}
+
+void ControlServer::ServeRequest(int fd, Broker& broker, const control::Request& request) {
+  RequestOptions options;
+  options.timeout = request.timeout_ms == 0
+                        ? options_.max_wait
+                        : std::min(options_.max_wait, std::chrono::milliseconds(request.timeout_ms));
+  options.expected_replies = std::max<std::uint32_t>(request.expected_replies, 1);
+  auto replies = broker.Request(request.message, options);
+  control::Writer w;
+  if (!replies.ok()) {
+    w.Outcome(replies.error());
+  } else {
+    w.Outcome(Status::Ok());
+    w.U32(static_cast<std::uint32_t>(replies->size()));
+    for (const auto& reply : *replies) w.Msg(reply);
+  }
+  if (w.size() > control::kMaxFrame) {
+    Reply(fd, Error::ResourceExhausted("the replies do not fit in one control frame"));
+    return;
+  }
+  (void)control::WriteFrame(fd, w.Frame());
+}
+
+void ControlServer::ServeSubscribe(int fd, Broker& broker, const control::Request& request) {
+  // Shared by this thread and the broker's delivery thread.
+  std::mutex mutex;
+  std::condition_variable ready_cv;
+  bool ready = false;  // the ok reply is out; messages may follow it
+  bool done = false;   // no more messages: count reached or client gone
+  bool count_reached = false;
+  std::uint32_t sent = 0;
+
+  SubscribeOptions options;
+  options.pattern = request.pattern;
+  options.manual_ack = false;  // a tap, not a consumer: nothing to settle
+  auto subscription = broker.Subscribe(std::move(options), [&](Delivery delivery) {
+    std::unique_lock lock(mutex);
+    ready_cv.wait(lock, [&] { return ready || done; });
+    if (done) return;
+    control::Writer w;
+    w.U8(1);
+    w.Msg(delivery.message);
+    const bool written = w.size() <= control::kMaxFrame && control::WriteFrame(fd, w.Frame()).ok();
+    count_reached = written && request.count != 0 && ++sent >= request.count;
+    if (!written || count_reached) {
+      done = true;
+      ::shutdown(fd, SHUT_RD);  // wakes the recv() below
     }
-    case kRequest: {
-      auto m = in.Msg();
-      auto timeout = in.U32();
-      auto expected = in.U32();
-      if (!m.ok() || !timeout.ok() || !expected.ok()) {
-        PutStatus(out, Error::InvalidArgument("malformed control request"));
-        (void)WriteFrame(fd, out.Frame());
-        return;
-      }
-      auto replies = broker->Request(
-          *m, RequestOptions{std::chrono::milliseconds(*timeout), std::max<std::uint32_t>(*expected, 1)});
-      if (!replies.ok()) {
-        PutStatus(out, replies.error());
-      } else {
-        PutStatus(out, Status::Ok());
-        out.U32(static_cast<std::uint32_t>(replies->size()));
-        for (const auto& r : *replies) out.Msg(r);
-      }
-      (void)WriteFrame(fd, out.Frame());
-      return;
-    }
-    case kSubscribe: {
-      auto pattern = in.Str();
-      auto count = in.U32();
-      if (!pattern.ok() || !count.ok()) {
-        PutStatus(out, Error::InvalidArgument("malformed control request"));
-        (void)WriteFrame(fd, out.Frame());
-        return;
-      }
-      // Messages are written from the broker's thread; the connection ends
-      // when the count is reached or the client goes away.
-      std::mutex m;
-      std::condition_variable done_cv;
-      bool done = false;
-      std::uint32_t sent = 0;
-      SubscribeOptions options;
-      options.pattern = *pattern;
-      options.manual_ack = false;
-      auto sub = broker->Subscribe(options, [&](Delivery d) {
-        std::lock_guard lock(m);
-        if (done) return;
-        Writer w;
-        w.U8(1);
-        w.Msg(d.message);
-        if (!WriteFrame(fd, w.Frame()).ok() || (*count != 0 && ++sent >= *count)) {
-          done = true;
-          done_cv.notify_all();
-        }
-      });
-      PutStatus(out, sub.ok() ? Status::Ok() : Status(sub.error()));
-      {
-        std::lock_guard lock(m);
-        if (!WriteFrame(fd, out.Frame()).ok() || !sub.ok()) return;
-      }
-      // Wait for the count, or for the client to hang up (recv returns 0),
-      // or for Stop (shutdown makes recv return).
-      std::thread watcher([&] {
-        char byte;
-        while (::recv(fd, &byte, 1, 0) > 0) {
-        }
-        std::lock_guard lock(m);
-        done = true;
-        done_cv.notify_all();
-      });
-      {
-        std::unique_lock lock(m);
-        done_cv.wait(lock, [&] { return done; });
-      }
-      sub->reset();
-      Writer end;
-      end.U8(0);
-      (void)WriteFrame(fd, end.Frame());
-      ::shutdown(fd, SHUT_RDWR);
-      watcher.join();
-      return;
-    }
-    default:
-      PutStatus(out, Error::InvalidArgument("unknown control operation"));
-      (void)WriteFrame(fd, out.Frame());
+  });
+  if (!subscription.ok()) {
+    Reply(fd, subscription.error());
+    return;
+  }
+  {
+    std::lock_guard lock(mutex);
+    control::Writer w;
+    w.Outcome(Status::Ok());
+    ready = true;
+    if (!control::WriteFrame(fd, w.Frame()).ok()) done = true;
+  }
+  ready_cv.notify_all();
+
+  // Clients send nothing more: recv() returns when the client hangs up, the
+  // count is reached or Stop shuts the socket down.
+  char byte;
+  while (true) {
+    const ssize_t n = ::recv(fd, &byte, 1, 0);
+    if (n > 0 || (n < 0 && errno == EINTR)) continue;
+    break;
+  }
+  {
+    std::lock_guard lock(mutex);
+    done = true;
+  }
+  ready_cv.notify_all();
+  subscription->reset();  // waits out a running handler call
+
+  if (count_reached) {
+    control::Writer end;
+    end.U8(0);
+    (void)control::WriteFrame(fd, end.Frame());
   }
 }
 

@@ -1,44 +1,86 @@
 // The local control socket of a running host: lets `ferry publish`,
-// `ferry request` and `ferry subscribe` reach its brokers, the embedded one
-// above all. Unix domain socket, mode 0600: only the same user may talk.
+// `ferry request` and `ferry subscribe` (through ferry/control.h) reach the
+// host's brokers, above all the embedded one, which no other process can.
+// A Unix domain socket created with mode 0600: only the same user may talk.
+// The wire format is described in runtime/control_protocol.h.
+//
+// Threading: one thread accepts; each connection is served on a thread of
+// its own. Subscribed messages are written from the broker's delivery thread.
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <functional>
+#include <list>
+#include <memory>
 #include <mutex>
 #include <string_view>
 #include <thread>
-#include <vector>
 
 #include "brokers/broker.h"
+#include "runtime/control_protocol.h"
 
 namespace ferry {
 
+struct ControlServerOptions {
+  // The longest a control request waits for replies (a client's timeout is
+  // capped to it; 0 means this) and a publish waits out back-pressure.
+  // Stop waits for calls in flight, so this also bounds how long Stop takes.
+  std::chrono::milliseconds max_wait{30000};
+  // How long a client that connected may take to send its request.
+  std::chrono::milliseconds read_timeout{10000};
+};
+
+// Maps a configured broker name to its broker, or null. Called on
+// connection threads; the brokers must outlive the server.
+using BrokerLookup = std::function<Broker*(std::string_view name)>;
+
 class ControlServer {
  public:
-  // `find_broker` maps a configured broker name to the broker, or null.
-  ControlServer(std::filesystem::path path, std::function<Broker*(std::string_view)> find_broker);
-  ~ControlServer();
+  ControlServer(std::filesystem::path path, BrokerLookup find_broker,
+                ControlServerOptions options = {});
+  ~ControlServer();  // Stop()
 
-  // Binds and starts accepting. A stale socket file is replaced; a socket
-  // another live process listens on is an error.
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  // Binds and starts accepting. A socket file nobody listens on (left by a
+  // process that died) is replaced; one a live process listens on, or a
+  // path that is not a socket, is an error and is left alone.
   Status Start();
-  // Stops accepting, ends every connection, removes the socket file.
+  // Stops accepting, ends every connection (subscribers see the stream
+  // close), waits for calls in flight and removes the socket file.
+  // Idempotent; not to be called concurrently with Start.
   void Stop();
 
- private:
-  void AcceptLoop();
-  void Serve(int fd);
+  const std::filesystem::path& path() const { return path_; }
 
-  std::filesystem::path path_;
-  std::function<Broker*(std::string_view)> find_broker_;
+ private:
+  struct Connection {
+    int fd = -1;  // -1 once closed; guarded by mutex_
+    bool finished = false;
+    std::thread thread;
+  };
+
+  void AcceptLoop();
+  void ReapFinished();
+  void Serve(int fd);
+  void ServePublish(int fd, Broker& broker, const control::Request& request);
+  void ServeRequest(int fd, Broker& broker, const control::Request& request);
+  void ServeSubscribe(int fd, Broker& broker, const control::Request& request);
+
+  const std::filesystem::path path_;
+  const BrokerLookup find_broker_;
+  const ControlServerOptions options_;
   int listen_fd_ = -1;
+  ino_t socket_inode_ = 0;  // Stop removes the file only if it is still ours
   std::atomic<bool> stopping_{false};
   std::thread acceptor_;
   std::mutex mutex_;
-  std::vector<int> client_fds_;
-  std::vector<std::thread> clients_;
+  std::list<std::unique_ptr<Connection>> connections_;
 };
 
 }  // namespace ferry
