@@ -1,6 +1,8 @@
 #include "config/config.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -36,17 +38,18 @@ class Reader {
     return Status::Ok();
   }
 
-  Result<std::string> String(const toml::table& table, std::string_view key, const std::string& path,
+  Result<std::string> String(const toml::table& table, std::string_view key,
+                             const std::string& path,
                              bool required = false) const {
     const toml::node* node = table.get(key);
     if (!node) {
       if (required) return Fail(&table, path, "missing");
       return std::string();
     }
-    auto value = node->value<std::string>();
-    if (!node->is_string()) return Fail(node, path, "expected a string");
-    if (value->empty()) return Fail(node, path, "must not be empty");
-    return *value;
+    if (!node->is_string()) return Fail(node, path, "expected a string, got " + Show(*node));
+    std::string value = *node->value<std::string>();
+    if (value.empty()) return Fail(node, path, "must not be empty");
+    return value;
   }
 
   Result<std::uint64_t> Positive(const toml::table& table, std::string_view key,
@@ -67,11 +70,12 @@ class Reader {
     const toml::node* node = table.get(key);
     if (!node) return out;
     const toml::array* array = node->as_array();
-    if (!array) return Fail(node, path, "expected an array of strings");
+    if (!array) return Fail(node, path, "expected an array of strings, got " + Show(*node));
     for (std::size_t i = 0; i < array->size(); ++i) {
       const toml::node& item = *array->get(i);
       if (!item.is_string() || item.value<std::string>()->empty())
-        return Fail(&item, path + "[" + std::to_string(i) + "]", "expected a non-empty string");
+        return Fail(&item, path + "[" + std::to_string(i) + "]",
+                    "expected a non-empty string, got " + Show(item));
       out.push_back(*item.value<std::string>());
     }
     return out;
@@ -80,7 +84,7 @@ class Reader {
   static std::string Show(const toml::node& node) {
     std::ostringstream out;
     if (node.is_string())
-      out << '"' << *node.value<std::string>() << '"';
+      out << Quote(*node.value<std::string>());
     else if (node.is_table())
       out << "a table";
     else if (node.is_array())
@@ -88,6 +92,21 @@ class Reader {
     else
       node.visit([&](auto&& v) { out << v; });
     return out.str();
+  }
+
+  // A string value as errors show it: quoted, on one line, not too long.
+  static std::string Quote(std::string_view text) {
+    constexpr std::size_t kMaxShown = 60;
+    std::string out = "\"";
+    for (char c : text.substr(0, kMaxShown)) {
+      if (c == '\n')
+        out += "\\n";
+      else if (c == '"')
+        out += "\\\"";
+      else
+        out += c;
+    }
+    return out + (text.size() > kMaxShown ? "...\"" : "\"");
   }
 
   static std::string Join(std::initializer_list<std::string_view> names) {
@@ -120,7 +139,8 @@ Status ParseHost(const Reader& r, const toml::table& root, const std::filesystem
     static const std::set<std::string> kLevels{"off", "error", "warn", "info", "debug", "trace"};
     if (!kLevels.count(*level))
       return r.Fail(t->get("log_level"), "host.log_level",
-                    "expected off, error, warn, info, debug or trace, got \"" + *level + "\"");
+                    "expected off, error, warn, info, debug or trace, got " +
+                        Reader::Quote(*level));
     host.log_level = *level;
   }
   auto socket = r.String(*t, "control_socket", "host.control_socket");
@@ -170,6 +190,7 @@ Status ParseBrokers(const Reader& r, const toml::table& root, std::vector<Broker
     for (const auto& [key, value] : *t) {
       const std::string name(key.str());
       const std::string path = "brokers." + name;
+      if (name.empty()) return r.Fail(&value, "brokers", "a broker name must not be empty");
       BrokerConfig b;
       b.name = name;
       if (value.is_string()) {
@@ -196,7 +217,9 @@ Status ParseBrokers(const Reader& r, const toml::table& root, std::vector<Broker
         return r.Fail(&value, path, "expected a URL string or a table with url");
       }
       if (b.url.find("://") == std::string::npos)
-        return r.Fail(&value, path, "expected a URL like mem:// or nats://host:4222, got \"" + b.url + "\"");
+        return r.Fail(&value, path,
+                      "expected a URL like mem:// or nats://host:4222, got " +
+                          Reader::Quote(b.url));
       brokers.push_back(std::move(b));
     }
   }
@@ -238,14 +261,15 @@ Status ParseComponents(const Reader& r, const toml::table& root, const std::file
     if (!broker.ok()) return broker.error();
     c.broker = broker->empty() ? "default" : *broker;
     if (!config.FindBroker(c.broker))
-      return r.Fail(t->get("broker"), prefix + ".broker", "no broker named \"" + c.broker + "\" in [brokers]");
+      return r.Fail(t->get("broker"), prefix + ".broker",
+                    "no broker named \"" + c.broker + "\" in [brokers]");
     auto subs = r.Strings(*t, "subscribe", prefix + ".subscribe");
     if (!subs.ok()) return subs.error();
     for (std::size_t s = 0; s < subs->size(); ++s) {
       Status valid = ValidatePattern((*subs)[s]);
       if (!valid.ok())
-        return r.Fail(t->get("subscribe"), prefix + ".subscribe[" + std::to_string(s) + "]",
-                      valid.error().message());
+        return r.Fail(t->get("subscribe")->as_array()->get(s),
+                      prefix + ".subscribe[" + std::to_string(s) + "]", valid.error().message());
     }
     c.subscriptions = std::move(subs).value();
     auto group = r.String(*t, "queue_group", prefix + ".queue_group");
@@ -255,7 +279,8 @@ Status ParseComponents(const Reader& r, const toml::table& root, const std::file
     if (!connect.ok()) return connect.error();
     for (std::size_t k = 0; k < connect->size(); ++k)
       if (!config.FindBroker((*connect)[k]))
-        return r.Fail(t->get("connect"), prefix + ".connect[" + std::to_string(k) + "]",
+        return r.Fail(t->get("connect")->as_array()->get(k),
+                      prefix + ".connect[" + std::to_string(k) + "]",
                       "no broker named \"" + (*connect)[k] + "\" in [brokers]");
     c.connect = connect->empty() ? std::vector<std::string>{c.broker} : std::move(connect).value();
     auto workers = r.Positive(*t, "workers", prefix + ".workers", 1, 256);
@@ -274,9 +299,11 @@ Result<Config> Parse(std::string_view text, const std::filesystem::path& base_di
     root = toml::parse(text, file);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
+    std::string description(e.description());
+    std::replace(description.begin(), description.end(), '\n', ' ');  // errors are one line
     return Error::InvalidArgument(file + ":" + std::to_string(where.line) + ":" +
                                   std::to_string(where.column) + ": TOML syntax error: " +
-                                  std::string(e.description()));
+                                  description);
   }
   FERRY_RETURN_IF_ERROR(r.CheckKeys(root, "", {"host", "limits", "brokers", "component"}));
   Config config;
@@ -300,10 +327,17 @@ Result<Config> ParseConfig(std::string_view text, const std::filesystem::path& b
 }
 
 Result<Config> LoadConfig(const std::filesystem::path& path) {
+  // A folder opens as a stream on Linux and would read as an empty config.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    return Error::NotFound(path.string() + ": cannot read the configuration file: is a folder");
   std::ifstream in(path);
-  if (!in) return Error::NotFound(path.string() + ": cannot read the configuration file");
+  if (!in)
+    return Error::NotFound(path.string() + ": cannot read the configuration file: " +
+                           std::strerror(errno));
   std::stringstream text;
   text << in.rdbuf();
+  if (in.bad()) return Error::NotFound(path.string() + ": cannot read the configuration file");
   const auto base = std::filesystem::absolute(path).parent_path();
   return Parse(text.str(), base, path.filename().string());
 }

@@ -43,7 +43,8 @@ Error Truncated() { return Error::InvalidArgument("malformed control frame: trun
 }  // namespace
 
 void Writer::U32(std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out_.push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out_.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 void Writer::Str(std::string_view s) {
@@ -122,7 +123,8 @@ Result<Message> Reader::Msg() {
   m.data = Bytes::FromString(*data);
   auto has_type = U8();
   if (!has_type.ok()) return has_type.error();
-  if (*has_type > 1) return Error::InvalidArgument("malformed control frame: bad content-type flag");
+  if (*has_type > 1)
+    return Error::InvalidArgument("malformed control frame: bad content-type flag");
   if (*has_type == 1) {
     auto type = Str();
     if (!type.ok()) return type.error();

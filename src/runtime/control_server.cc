@@ -215,9 +215,8 @@ void ControlServer::ServePublish(int fd, Broker& broker, const control::Request&
 
 void ControlServer::ServeRequest(int fd, Broker& broker, const control::Request& request) {
   RequestOptions options;
-  options.timeout = request.timeout_ms == 0
-                        ? options_.max_wait
-                        : std::min(options_.max_wait, std::chrono::milliseconds(request.timeout_ms));
+  const std::chrono::milliseconds asked(request.timeout_ms);
+  options.timeout = asked.count() == 0 ? options_.max_wait : std::min(options_.max_wait, asked);
   options.expected_replies = std::max<std::uint32_t>(request.expected_replies, 1);
   auto replies = broker.Request(request.message, options);
   control::Writer w;

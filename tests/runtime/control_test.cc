@@ -118,10 +118,11 @@ class ControlTest : public ::testing::Test {
 
   // Replies "<answer>:<request data>" to every request on `topic`.
   std::unique_ptr<Subscription> Responder(const std::string& topic, const std::string& answer) {
-    auto sub = default_->Subscribe({.pattern = topic, .manual_ack = false}, [this, answer](Delivery d) {
+    auto respond = [this, answer](Delivery d) {
       Message reply = Msg(d.message.reply_to, answer + ":" + std::string(d.message.data.view()));
       (void)default_->Publish(reply, Clock::now() + 5s);
-    });
+    };
+    auto sub = default_->Subscribe({.pattern = topic, .manual_ack = false}, respond);
     EXPECT_OK(sub);
     return sub.ok() ? std::move(sub).value() : nullptr;
   }
