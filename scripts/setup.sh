@@ -15,6 +15,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 lld-14 llvm-14 wasi-libc libc++-14-dev-wasm32 libc++abi-14-dev-wasm32
   libclang-rt-14-dev-wasm32
+  libnats-dev libmosquitto-dev libhiredis-dev
+  nats-server mosquitto mosquitto-clients redis-server redis-tools
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -182,6 +182,29 @@ Status ParseLimits(const Reader& r, const toml::table& root, Limits& limits) {
   return Status::Ok();
 }
 
+// A table of adapter settings: every value a string, integer or boolean,
+// kept in string form. `skip` names a key that is not a setting.
+Result<std::map<std::string, std::string>> SettingsTable(const Reader& r, const toml::table& t,
+                                                         const std::string& path,
+                                                         std::string_view skip = {}) {
+  std::map<std::string, std::string> settings;
+  for (const auto& [key, value] : t) {
+    if (!skip.empty() && key.str() == skip) continue;
+    if (!(value.is_string() || value.is_integer() || value.is_boolean()))
+      return r.Fail(&value, path + "." + std::string(key.str()),
+                    "expected a string, integer or boolean");
+    std::ostringstream out;
+    if (value.is_string())
+      out << *value.value<std::string>();
+    else if (value.is_boolean())
+      out << (*value.value<bool>() ? "true" : "false");
+    else
+      out << *value.value<std::int64_t>();
+    settings[std::string(key.str())] = out.str();
+  }
+  return settings;
+}
+
 Status ParseBrokers(const Reader& r, const toml::table& root, std::vector<BrokerConfig>& brokers) {
   const toml::node* node = root.get("brokers");
   if (node) {
@@ -199,20 +222,9 @@ Status ParseBrokers(const Reader& r, const toml::table& root, std::vector<Broker
         auto url = r.String(*bt, "url", path + ".url", true);
         if (!url.ok()) return url.error();
         b.url = *url;
-        for (const auto& [okey, ovalue] : *bt) {
-          if (okey.str() == "url") continue;
-          if (!(ovalue.is_string() || ovalue.is_integer() || ovalue.is_boolean()))
-            return r.Fail(&ovalue, path + "." + std::string(okey.str()),
-                          "expected a string, integer or boolean");
-          std::ostringstream out;
-          if (ovalue.is_string())
-            out << *ovalue.value<std::string>();
-          else if (ovalue.is_boolean())
-            out << (*ovalue.value<bool>() ? "true" : "false");
-          else
-            out << *ovalue.value<std::int64_t>();
-          b.options[std::string(okey.str())] = out.str();
-        }
+        auto options = SettingsTable(r, *bt, path, "url");
+        if (!options.ok()) return options.error();
+        b.options = std::move(options).value();
       } else {
         return r.Fail(&value, path, "expected a URL string or a table with url");
       }
@@ -243,7 +255,7 @@ Status ParseComponents(const Reader& r, const toml::table& root, const std::file
     if (!t) return r.Fail(&item, prefix, "expected a table");
     FERRY_RETURN_IF_ERROR(r.CheckKeys(*t, prefix + ".",
                                       {"name", "path", "broker", "subscribe", "queue_group",
-                                       "connect", "workers"}));
+                                       "connect", "workers", "extensions"}));
     ComponentConfig c;
     auto path = r.String(*t, "path", prefix + ".path", true);
     if (!path.ok()) return path.error();
@@ -286,6 +298,13 @@ Status ParseComponents(const Reader& r, const toml::table& root, const std::file
     auto workers = r.Positive(*t, "workers", prefix + ".workers", 1, 256);
     if (!workers.ok()) return workers.error();
     c.workers = static_cast<std::uint32_t>(*workers);
+    if (const toml::node* ext = t->get("extensions")) {
+      const toml::table* et = ext->as_table();
+      if (!et) return r.Fail(ext, prefix + ".extensions", "expected a table of broker settings");
+      auto settings = SettingsTable(r, *et, prefix + ".extensions");
+      if (!settings.ok()) return settings.error();
+      c.extensions = std::move(settings).value();
+    }
     config.components.push_back(std::move(c));
   }
   return Status::Ok();

@@ -41,6 +41,9 @@ struct ComponentConfig {
   std::string queue_group;               // optional: share deliveries with other hosts
   std::vector<std::string> connect;      // broker names client.connect may open
   std::uint32_t workers = 1;             // instances handling messages at once
+  // Broker-specific subscription settings (JetStream stream and durable,
+  // MQTT qos, ...), passed to the adapter with every subscription.
+  std::map<std::string, std::string> extensions;
 };
 
 struct Config {

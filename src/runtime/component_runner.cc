@@ -33,6 +33,7 @@ Status ComponentRunner::Start() {
     SubscribeOptions options;
     options.pattern = pattern;
     options.queue_group = config_.queue_group;
+    options.extensions = config_.extensions;
     // Enough unsettled deliveries to keep every worker and the queue busy.
     options.max_in_flight = static_cast<std::uint32_t>(queue_.capacity_hint() + config_.workers);
     auto sub = broker_.Subscribe(options, [this](Delivery d) { OnDelivery(std::move(d)); });

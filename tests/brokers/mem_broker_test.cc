@@ -8,10 +8,13 @@
 #include <thread>
 
 #include "brokers/registry.h"
+#include "brokers/conformance.h"
 #include "support/matchers.h"
 
 namespace ferry {
 namespace {
+
+using testing::BrokerConformance;
 
 using namespace std::chrono_literals;
 
@@ -172,6 +175,18 @@ TEST_F(MemBrokerTest, UnsubscribeStopsDelivery) {
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(sink.size(), 1u);
 }
+
+testing::BrokerTarget MemTarget() {
+  // The embedded broker has no server: both "connections" share one broker.
+  auto shared = std::shared_ptr<Broker>(MakeMemBroker({}));
+  return {.name = "Mem",
+          .make = [shared]() -> Result<std::unique_ptr<Broker>> {
+            return testing::ShareBroker(shared);
+          }};
+}
+
+INSTANTIATE_TEST_SUITE_P(Mem, BrokerConformance, ::testing::Values(MemTarget()),
+                         testing::TargetName);
 
 TEST(BrokerRegistry, UnknownSchemeIsNamed) {
   auto b = MakeBroker("carrier-pigeon://coop", {});

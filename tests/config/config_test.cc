@@ -245,6 +245,25 @@ TEST_F(ConfigTest, MissingOrUnreadableFile) {
   EXPECT_THAT(folder.error().message(), HasSubstr(dir_.path().string()));
 }
 
+TEST_F(ConfigTest, ComponentExtensionsReachTheAdapterAsStrings) {
+  auto c = Parse(R"(
+[[component]]
+path = "echo.wasm"
+subscribe = ["orders.>"]
+extensions = { stream = "ORDERS", durable = "billing", max_deliver = 5, ack_sync = false }
+)");
+  ASSERT_OK(c);
+  const auto& e = c->components[0].extensions;
+  EXPECT_EQ(e.at("stream"), "ORDERS");
+  EXPECT_EQ(e.at("durable"), "billing");
+  EXPECT_EQ(e.at("max_deliver"), "5");
+  EXPECT_EQ(e.at("ack_sync"), "false");
+  EXPECT_THAT(ErrorOf("[[component]]\npath = \"echo.wasm\"\nextensions = 3\n"),
+              HasSubstr("component[0].extensions: expected a table of broker settings"));
+  EXPECT_THAT(ErrorOf("[[component]]\npath = \"echo.wasm\"\nextensions = { a = [1] }\n"),
+              HasSubstr("component[0].extensions.a: expected a string, integer or boolean"));
+}
+
 TEST_F(ConfigTest, SingleComponent) {
   auto c = SingleComponentConfig(dir_.path() / "echo.wasm", {"echo.in", "orders.*"});
   ASSERT_TRUE(c.ok()) << c.error().message();
