@@ -33,9 +33,11 @@ struct ComponentStats {
   std::string name;
   std::uint64_t received = 0;
   std::uint64_t handled = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t given_up = 0;
-  std::uint64_t released = 0;
+  std::uint64_t failed = 0;     // failed attempts (errors, traps, timeouts)
+  std::uint64_t abandoned = 0;  // attempts the component gave back (0.1.0 abandon-message)
+  std::uint64_t given_up = 0;   // deliveries dropped after the last attempt
+  std::uint64_t released = 0;   // returned to the broker unhandled at shutdown
+  std::vector<std::string> subscriptions;  // patterns subscribed to now
 };
 
 // Keeps a Host::Listen subscription alive; destroying it unsubscribes.

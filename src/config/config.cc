@@ -55,13 +55,27 @@ class Reader {
   Result<std::uint64_t> Positive(const toml::table& table, std::string_view key,
                                  const std::string& path, std::uint64_t fallback,
                                  std::uint64_t max) const {
+    return Integer(table, key, path, fallback, 1, max);
+  }
+
+  Result<std::uint64_t> Integer(const toml::table& table, std::string_view key,
+                                const std::string& path, std::uint64_t fallback,
+                                std::uint64_t min, std::uint64_t max) const {
     const toml::node* node = table.get(key);
     if (!node) return fallback;
-    if (!node->is_integer() || *node->value<std::int64_t>() < 1 ||
+    if (!node->is_integer() || *node->value<std::int64_t>() < static_cast<std::int64_t>(min) ||
         static_cast<std::uint64_t>(*node->value<std::int64_t>()) > max)
-      return Fail(node, path, "expected an integer from 1 to " + std::to_string(max) + ", got " +
-                                  Show(*node));
+      return Fail(node, path, "expected an integer from " + std::to_string(min) + " to " +
+                                  std::to_string(max) + ", got " + Show(*node));
     return static_cast<std::uint64_t>(*node->value<std::int64_t>());
+  }
+
+  Result<bool> Bool(const toml::table& table, std::string_view key, const std::string& path,
+                    bool fallback) const {
+    const toml::node* node = table.get(key);
+    if (!node) return fallback;
+    if (!node->is_boolean()) return Fail(node, path, "expected true or false, got " + Show(*node));
+    return *node->value<bool>();
   }
 
   Result<std::vector<std::string>> Strings(const toml::table& table, std::string_view key,
@@ -255,7 +269,9 @@ Status ParseComponents(const Reader& r, const toml::table& root, const std::file
     if (!t) return r.Fail(&item, prefix, "expected a table");
     FERRY_RETURN_IF_ERROR(r.CheckKeys(*t, prefix + ".",
                                       {"name", "path", "broker", "subscribe", "queue_group",
-                                       "connect", "workers", "extensions"}));
+                                       "connect", "workers", "extensions", "batch_size",
+                                       "batch_linger_ms", "reuse_instances", "max_attempts",
+                                       "retry_delay_ms"}));
     ComponentConfig c;
     auto path = r.String(*t, "path", prefix + ".path", true);
     if (!path.ok()) return path.error();
@@ -298,6 +314,22 @@ Status ParseComponents(const Reader& r, const toml::table& root, const std::file
     auto workers = r.Positive(*t, "workers", prefix + ".workers", 1, 256);
     if (!workers.ok()) return workers.error();
     c.workers = static_cast<std::uint32_t>(*workers);
+    auto batch = r.Positive(*t, "batch_size", prefix + ".batch_size", 1, 10000);
+    if (!batch.ok()) return batch.error();
+    c.batch_size = static_cast<std::uint32_t>(*batch);
+    auto linger = r.Integer(*t, "batch_linger_ms", prefix + ".batch_linger_ms", 0, 0, 60000);
+    if (!linger.ok()) return linger.error();
+    c.batch_linger = std::chrono::milliseconds(*linger);
+    auto reuse = r.Bool(*t, "reuse_instances", prefix + ".reuse_instances", false);
+    if (!reuse.ok()) return reuse.error();
+    c.reuse_instances = *reuse;
+    auto attempts = r.Positive(*t, "max_attempts", prefix + ".max_attempts", c.max_attempts, 1000);
+    if (!attempts.ok()) return attempts.error();
+    c.max_attempts = static_cast<std::uint32_t>(*attempts);
+    auto delay = r.Integer(*t, "retry_delay_ms", prefix + ".retry_delay_ms",
+                           static_cast<std::uint64_t>(c.retry_delay.count()), 0, 3600000);
+    if (!delay.ok()) return delay.error();
+    c.retry_delay = std::chrono::milliseconds(*delay);
     if (const toml::node* ext = t->get("extensions")) {
       const toml::table* et = ext->as_table();
       if (!et) return r.Fail(ext, prefix + ".extensions", "expected a table of broker settings");

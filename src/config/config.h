@@ -2,6 +2,7 @@
 // about wasm or brokers; the runtime turns these into live objects.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -44,6 +45,17 @@ struct ComponentConfig {
   // Broker-specific subscription settings (JetStream stream and durable,
   // MQTT qos, ...), passed to the adapter with every subscription.
   std::map<std::string, std::string> extensions;
+  // Handlers that take a list (0.1.0 shapes): up to batch_size messages per
+  // call, waiting up to batch_linger for the batch to fill.
+  std::uint32_t batch_size = 1;
+  std::chrono::milliseconds batch_linger{0};
+  // 0.1.0 shapes get a fresh instance for every handler call, as the
+  // proposal describes; true keeps instances (and their memory) between calls.
+  bool reuse_instances = false;
+  // A failed or abandoned delivery is tried again up to max_attempts in all,
+  // after retry_delay, doubling each time.
+  std::uint32_t max_attempts = 5;
+  std::chrono::milliseconds retry_delay{100};
 };
 
 struct Config {

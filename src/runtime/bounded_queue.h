@@ -35,6 +35,19 @@ class BoundedQueue {
     return item;
   }
 
+  // Like Pop, but gives up at `deadline` (a deadline in the past only takes
+  // what is already there).
+  template <typename TimePoint>
+  std::optional<T> PopUntil(TimePoint deadline) {
+    std::unique_lock lock(mutex_);
+    not_empty_.wait_until(lock, deadline, [&] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return std::nullopt;
+    T item = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return item;
+  }
+
   // Stops intake: blocked and later Pushes hand their item back; Pop drains
   // what is left, then returns nullopt.
   void Close() {

@@ -2,18 +2,29 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/topic.h"
+
 namespace ferry {
 
 ComponentRunner::ComponentRunner(config::ComponentConfig config,
                                  std::shared_ptr<wasm::CompiledComponent> compiled,
                                  std::shared_ptr<const wasm::GuestServices> services,
-                                 Broker& broker, std::uint32_t queue_depth, DeliveryPolicy policy)
+                                 Broker& broker, std::uint32_t queue_depth)
     : config_(std::move(config)),
       compiled_(std::move(compiled)),
-      services_(std::move(services)),
       broker_(broker),
-      policy_(policy),
-      queue_(queue_depth) {}
+      policy_{config_.max_attempts, config_.retry_delay},
+      fresh_instances_(compiled_->takes_batches() && !config_.reuse_instances),
+      batch_size_(compiled_->takes_batches() ? config_.batch_size : 1),
+      queue_(queue_depth) {
+  auto own = std::make_shared<wasm::GuestServices>(*services);
+  if (compiled_->takes_batches())
+    own->reconfigure = [this](const wasm::GuestConfiguration& gc) { return Reconfigure(gc); };
+  services_ = std::move(own);
+  if (!compiled_->takes_batches() && config_.batch_size > 1)
+    spdlog::warn("{}: batch_size is ignored: its handler takes one message at a time",
+                 config_.name);
+}
 
 ComponentRunner::~ComponentRunner() {
   StopIntake();
@@ -21,28 +32,128 @@ ComponentRunner::~ComponentRunner() {
 }
 
 Status ComponentRunner::Start() {
+  const std::string who = "component " + config_.name;
   std::vector<std::unique_ptr<wasm::GuestInstance>> instances;
   for (std::uint32_t i = 0; i < config_.workers; ++i) {
     auto instance = compiled_->Instantiate(services_);
-    if (!instance.ok()) return instance.error().WithContext("component " + config_.name);
+    if (!instance.ok()) return instance.error().WithContext(who);
     instances.push_back(std::move(instance).value());
   }
+  // configure() runs on an instance of its own, thrown away afterwards.
+  std::optional<wasm::GuestConfiguration> asked;
+  {
+    auto instance = compiled_->Instantiate(services_);
+    if (!instance.ok()) return instance.error().WithContext(who);
+    auto configured = (*instance)->Configure();
+    if (!configured.ok()) return configured.error().WithContext(who);
+    asked = std::move(configured).value();
+  }
+  if (asked) {
+    for (const std::string& channel : asked->channels) {
+      Status valid = ValidatePattern(channel);
+      if (!valid.ok())
+        return valid.error().WithContext(who + ": configure asked for channel '" + channel + "'");
+    }
+  }
+
+  reaper_ = std::thread([this] { ReaperLoop(); });
   for (auto& instance : instances)
     workers_.emplace_back([this, inst = std::move(instance)]() mutable { WorkerLoop(std::move(inst)); });
+
+  std::lock_guard lock(subs_mutex_);
   for (const std::string& pattern : config_.subscriptions) {
-    SubscribeOptions options;
-    options.pattern = pattern;
-    options.queue_group = config_.queue_group;
-    options.extensions = config_.extensions;
-    // Enough unsettled deliveries to keep every worker and the queue busy.
-    options.max_in_flight = static_cast<std::uint32_t>(queue_.capacity_hint() + config_.workers);
-    auto sub = broker_.Subscribe(options, [this](Delivery d) { OnDelivery(std::move(d)); });
-    if (!sub.ok())
-      return sub.error().WithContext("component " + config_.name + ": subscribing to " + pattern);
-    subscriptions_.push_back(std::move(sub).value());
-    spdlog::info("{}: subscribed to {} on {}", config_.name, pattern, broker_.DisplayUrl());
+    if (configured_subs_.count(pattern)) continue;
+    auto sub = SubscribeTo(pattern);
+    if (!sub.ok()) return sub.error().WithContext(who + ": subscribing to " + pattern);
+    configured_subs_.emplace(pattern, std::move(sub).value());
+  }
+  if (asked) {
+    for (const auto& [k, v] : asked->extensions) guest_extensions_[k] = v;
+    for (const std::string& channel : asked->channels) {
+      if (configured_subs_.count(channel) || guest_subs_.count(channel)) continue;
+      auto sub = SubscribeTo(channel);
+      if (!sub.ok()) return sub.error().WithContext(who + ": subscribing to " + channel);
+      guest_subs_.emplace(channel, std::move(sub).value());
+    }
   }
   return Status::Ok();
+}
+
+// Caller holds subs_mutex_.
+Result<std::unique_ptr<Subscription>> ComponentRunner::SubscribeTo(const std::string& pattern) {
+  SubscribeOptions options;
+  options.pattern = pattern;
+  options.queue_group = config_.queue_group;
+  // What ferry.toml says wins over what the guest asked for.
+  options.extensions = guest_extensions_;
+  for (const auto& [k, v] : config_.extensions) options.extensions[k] = v;
+  // Enough unsettled deliveries to keep every worker and the queue busy.
+  options.max_in_flight =
+      static_cast<std::uint32_t>(queue_.capacity_hint() + config_.workers * batch_size_);
+  auto sub = broker_.Subscribe(options, [this](Delivery d) { OnDelivery(std::move(d)); });
+  if (sub.ok()) spdlog::info("{}: subscribed to {} on {}", config_.name, pattern, broker_.DisplayUrl());
+  return sub;
+}
+
+Status ComponentRunner::Reconfigure(const wasm::GuestConfiguration& gc) {
+  for (const std::string& channel : gc.channels)
+    FERRY_RETURN_IF_ERROR(ValidatePattern(channel));
+  std::lock_guard lock(subs_mutex_);
+  if (intake_stopped_) return Error::Cancelled("the host is shutting down");
+  guest_extensions_.clear();
+  for (const auto& [k, v] : gc.extensions) guest_extensions_[k] = v;
+  std::set<std::string> wanted;
+  for (const std::string& channel : gc.channels)
+    if (!configured_subs_.count(channel)) wanted.insert(channel);
+
+  std::vector<std::string> added;
+  for (const std::string& channel : wanted) {
+    if (guest_subs_.count(channel)) continue;
+    auto sub = SubscribeTo(channel);
+    if (!sub.ok()) {
+      // All or nothing: undo what this call added.
+      for (const std::string& a : added) {
+        retired_.push_back(std::move(guest_subs_[a]));
+        guest_subs_.erase(a);
+      }
+      reaper_cv_.notify_all();
+      return sub.error().WithContext("subscribing to " + channel);
+    }
+    guest_subs_.emplace(channel, std::move(sub).value());
+    added.push_back(channel);
+  }
+  for (auto it = guest_subs_.begin(); it != guest_subs_.end();) {
+    if (wanted.count(it->first)) {
+      ++it;
+      continue;
+    }
+    spdlog::info("{}: unsubscribed from {}", config_.name, it->first);
+    retired_.push_back(std::move(it->second));
+    it = guest_subs_.erase(it);
+  }
+  reaper_cv_.notify_all();
+  return Status::Ok();
+}
+
+std::vector<std::string> ComponentRunner::Subscriptions() const {
+  std::lock_guard lock(subs_mutex_);
+  std::vector<std::string> out;
+  for (const auto& [pattern, sub] : configured_subs_) out.push_back(pattern);
+  for (const auto& [pattern, sub] : guest_subs_) out.push_back(pattern);
+  return out;
+}
+
+void ComponentRunner::ReaperLoop() {
+  std::unique_lock lock(subs_mutex_);
+  while (true) {
+    reaper_cv_.wait(lock, [&] { return reaper_stop_ || !retired_.empty(); });
+    std::vector<std::unique_ptr<Subscription>> doomed;
+    doomed.swap(retired_);
+    if (doomed.empty() && reaper_stop_) return;
+    lock.unlock();
+    doomed.clear();  // may wait for a delivery callback; never under the lock
+    lock.lock();
+  }
 }
 
 void ComponentRunner::OnDelivery(Delivery delivery) {
@@ -50,10 +161,26 @@ void ComponentRunner::OnDelivery(Delivery delivery) {
   if (auto rejected = queue_.Push(std::move(delivery))) Release(*rejected, counters_);
 }
 
+std::vector<Delivery> ComponentRunner::NextBatch() {
+  std::vector<Delivery> batch;
+  auto first = queue_.Pop();
+  if (!first) return batch;
+  batch.push_back(std::move(*first));
+  const Deadline linger_until = Clock::now() + config_.batch_linger;
+  while (batch.size() < batch_size_) {
+    auto next = queue_.PopUntil(linger_until);
+    if (!next) break;
+    batch.push_back(std::move(*next));
+  }
+  return batch;
+}
+
 void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) {
-  while (auto delivery = queue_.Pop()) {
+  while (true) {
+    std::vector<Delivery> batch = NextBatch();
+    if (batch.empty()) return;
     if (draining_past_deadline_.load(std::memory_order_relaxed)) {
-      Release(*delivery, counters_);
+      for (Delivery& d : batch) Release(d, counters_);
       continue;
     }
     if (!instance || instance->poisoned()) {
@@ -61,20 +188,52 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
       auto fresh = compiled_->Instantiate(services_);
       if (!fresh.ok()) {
         spdlog::error("{}: cannot make a new instance: {}", config_.name, fresh.error().message());
-        instance.reset();
-        Settle(policy_, config_.name, *delivery, fresh.error(), counters_);
+        for (Delivery& d : batch) Settle(policy_, config_.name, d, fresh.error(), counters_);
         continue;
       }
       instance = std::move(fresh).value();
     }
-    Status outcome = instance->Handle(delivery->message, &broker_);
-    Settle(policy_, config_.name, *delivery, outcome, counters_);
+    std::vector<wasm::Inbound> inbound;
+    inbound.reserve(batch.size());
+    for (const Delivery& d : batch) inbound.push_back({&d.message, &broker_});
+    wasm::CallOutcome outcome = instance->Handle(inbound);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      switch (outcome.verdicts[i]) {
+        case wasm::Verdict::kComplete:
+          Settle(policy_, config_.name, batch[i], Status::Ok(), counters_);
+          break;
+        case wasm::Verdict::kAbandon:
+          Abandon(policy_, config_.name, batch[i], counters_);
+          break;
+        case wasm::Verdict::kNone:
+          Settle(policy_, config_.name, batch[i], outcome.status, counters_);
+          break;
+      }
+    }
+    if (fresh_instances_) {
+      // The next call gets a new instance; making it now keeps it off the
+      // next message's path. A failure is retried when a message comes.
+      instance.reset();
+      auto fresh = compiled_->Instantiate(services_);
+      if (fresh.ok()) instance = std::move(fresh).value();
+    }
   }
 }
 
 void ComponentRunner::StopIntake() {
   queue_.Close();
-  subscriptions_.clear();  // waits for delivery callbacks that are running
+  std::map<std::string, std::unique_ptr<Subscription>> configured, guest;
+  {
+    std::lock_guard lock(subs_mutex_);
+    intake_stopped_ = true;
+    configured.swap(configured_subs_);
+    guest.swap(guest_subs_);
+    reaper_stop_ = true;
+  }
+  reaper_cv_.notify_all();
+  configured.clear();  // waits for delivery callbacks that are running
+  guest.clear();
+  if (reaper_.joinable()) reaper_.join();
 }
 
 void ComponentRunner::Drain(Deadline deadline) {

@@ -1,9 +1,14 @@
 // Runs one configured component: its subscriptions feed a bounded queue that
-// a pool of worker threads drains, each worker owning one guest instance.
+// a pool of worker threads drains, each worker owning one guest instance (or
+// a fresh one per call, for 0.1.0 shapes).
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,11 +25,12 @@ class ComponentRunner {
  public:
   ComponentRunner(config::ComponentConfig config, std::shared_ptr<wasm::CompiledComponent> compiled,
                   std::shared_ptr<const wasm::GuestServices> services, Broker& broker,
-                  std::uint32_t queue_depth, DeliveryPolicy policy);
+                  std::uint32_t queue_depth);
   ~ComponentRunner();
 
-  // Instantiates the workers (an instantiation error fails here, before any
-  // message is taken), then subscribes.
+  // Instantiates the workers and, for shapes that configure themselves, asks
+  // the component for its channels (any error fails here, before a message
+  // is taken); then subscribes.
   Status Start();
   // Stops taking messages: unsubscribes; deliveries waiting for queue room go
   // back to the broker.
@@ -35,21 +41,46 @@ class ComponentRunner {
 
   const std::string& name() const { return config_.name; }
   const DeliveryCounters& counters() const { return counters_; }
+  // The patterns subscribed to right now (configured and guest-chosen).
+  std::vector<std::string> Subscriptions() const;
 
  private:
   void OnDelivery(Delivery delivery);  // broker thread
   void WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance);
+  // Up to batch_size deliveries: waits for the first, then up to the linger.
+  std::vector<Delivery> NextBatch();
+  // Replaces the guest-chosen channels (update-guest-configuration); runs on
+  // a worker thread.
+  Status Reconfigure(const wasm::GuestConfiguration& gc);
+  Result<std::unique_ptr<Subscription>> SubscribeTo(const std::string& pattern);
+  void ReaperLoop();
 
   config::ComponentConfig config_;
   std::shared_ptr<wasm::CompiledComponent> compiled_;
   std::shared_ptr<const wasm::GuestServices> services_;
   Broker& broker_;
   DeliveryPolicy policy_;
+  bool fresh_instances_;  // a new instance for every handler call
+  std::size_t batch_size_;
   DeliveryCounters counters_;
   BoundedQueue<Delivery> queue_;
-  std::vector<std::unique_ptr<Subscription>> subscriptions_;
   std::vector<std::thread> workers_;
   std::atomic<bool> draining_past_deadline_{false};
+
+  // Subscriptions. Configured ones stay for the runner's life; the guest's
+  // own channels change with update-guest-configuration.
+  mutable std::mutex subs_mutex_;
+  bool intake_stopped_ = false;
+  std::map<std::string, std::unique_ptr<Subscription>> configured_subs_;
+  std::map<std::string, std::unique_ptr<Subscription>> guest_subs_;
+  std::map<std::string, std::string> guest_extensions_;
+  // Dropping a subscription waits for its delivery callback, which may be
+  // waiting for queue room that only the workers make; so subscriptions a
+  // worker drops are destroyed on this thread instead.
+  std::thread reaper_;
+  std::condition_variable reaper_cv_;
+  std::vector<std::unique_ptr<Subscription>> retired_;
+  bool reaper_stop_ = false;
 };
 
 }  // namespace ferry

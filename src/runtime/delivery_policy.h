@@ -22,6 +22,7 @@ struct DeliveryCounters {
   std::atomic<std::uint64_t> received{0};
   std::atomic<std::uint64_t> handled{0};     // handler returned ok
   std::atomic<std::uint64_t> failed{0};      // every failed attempt
+  std::atomic<std::uint64_t> abandoned{0};   // given back by the guest (0.1.0 abandon-message)
   std::atomic<std::uint64_t> retried{0};     // failed attempts released for another try
   std::atomic<std::uint64_t> given_up{0};    // failed on the last attempt
   std::atomic<std::uint64_t> released{0};    // unhandled at shutdown, given back to the broker
@@ -30,6 +31,11 @@ struct DeliveryCounters {
 // Settles `delivery` according to `outcome` of its handling by `component`.
 void Settle(const DeliveryPolicy& policy, const std::string& component, Delivery& delivery,
             const Status& outcome, DeliveryCounters& counters);
+
+// The guest abandoned `delivery`: deliver it again later, as a failed attempt
+// would be, until max_attempts.
+void Abandon(const DeliveryPolicy& policy, const std::string& component, Delivery& delivery,
+             DeliveryCounters& counters);
 
 // Gives an unhandled delivery back to the broker (shutdown, no instance).
 void Release(Delivery& delivery, DeliveryCounters& counters);

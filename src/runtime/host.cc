@@ -82,8 +82,16 @@ class HostImpl final : public Host {
     std::vector<ComponentStats> out;
     for (const auto& runner : runners_) {
       const auto& c = runner->counters();
-      out.push_back({runner->name(), c.received.load(), c.handled.load(), c.failed.load(),
-                     c.given_up.load(), c.released.load()});
+      ComponentStats st;
+      st.name = runner->name();
+      st.received = c.received.load();
+      st.handled = c.handled.load();
+      st.failed = c.failed.load();
+      st.abandoned = c.abandoned.load();
+      st.given_up = c.given_up.load();
+      st.released = c.released.load();
+      st.subscriptions = runner->Subscriptions();
+      out.push_back(std::move(st));
     }
     return out;
   }
@@ -125,7 +133,7 @@ class HostImpl final : public Host {
       auto services = MakeServices(component);
       auto runner = std::make_unique<ComponentRunner>(
           component, std::move(compiled).value(), std::move(services),
-          *brokers_.at(component.broker), config_.limits.queue_depth, DeliveryPolicy{});
+          *brokers_.at(component.broker), config_.limits.queue_depth);
       FERRY_RETURN_IF_ERROR(runner->Start());
       runners_.push_back(std::move(runner));
     }

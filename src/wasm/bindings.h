@@ -29,4 +29,8 @@ Result<wc::Val> OwnedResource(wasmtime::Store::Context cx, std::uint32_t rep, st
 // wasi:messaging@0.2.0-draft (July 2025): types, producer, request-reply.
 Status AddDraft2025(wc::Linker& linker);
 
+// wasi:messaging 0.1.0-style interfaces at `version`: "0.1.0", or
+// "0.2.0-draft" for the February 2024 publication of the same interfaces.
+Status AddV010(wc::Linker& linker, std::string_view version);
+
 }  // namespace ferry::wasm

@@ -157,19 +157,25 @@ Result<std::shared_ptr<CompiledComponent>> LoadCompiledComponent(Engine::Impl& e
   auto report = Describe(engine, path, *component);
   if (!report.ok()) return report.error();
 
-  std::set<std::string> provided;
+  std::string version;
+  std::vector<std::string> interfaces;
   std::string required_export;
   switch (report->shape) {
     case Shape::kDraft2025:
-      provided = {"wasi:messaging/types@0.2.0-draft", "wasi:messaging/producer@0.2.0-draft",
-                  "wasi:messaging/request-reply@0.2.0-draft"};
-      required_export = "wasi:messaging/incoming-handler@0.2.0-draft";
+      version = "0.2.0-draft";
+      interfaces = {"types", "producer", "request-reply"};
+      required_export = "incoming-handler";
       break;
     case Shape::kV010:
     case Shape::kDraft2024:
-      return Error::Unsupported(path.string() + " uses " + std::string(ShapeName(report->shape)) +
-                                ", which this build of Ferry does not run yet");
+      version = report->shape == Shape::kV010 ? "0.1.0" : "0.2.0-draft";
+      interfaces = {"messaging-types", "producer", "consumer"};
+      required_export = "messaging-guest";
+      break;
   }
+  std::set<std::string> provided;
+  for (const std::string& i : interfaces) provided.insert("wasi:messaging/" + i + "@" + version);
+  required_export = "wasi:messaging/" + required_export + "@" + version;
   for (const std::string& name : report->imports) {
     if (!provided.count(name) && !IsProvidedWasi(name))
       return Error::InvalidArgument(path.string() + " imports " + name +
@@ -179,8 +185,11 @@ Result<std::shared_ptr<CompiledComponent>> LoadCompiledComponent(Engine::Impl& e
       report->exports.end())
     return Error::InvalidArgument(path.string() + " does not export " + required_export +
                                   ", so Ferry has nothing to deliver messages to");
-  return MakeDraft2025Component(engine, path, std::move(component).value(),
-                                std::move(report).value());
+  if (report->shape == Shape::kDraft2025)
+    return MakeDraft2025Component(engine, path, std::move(component).value(),
+                                  std::move(report).value());
+  return MakeV010Component(engine, path, std::move(component).value(), std::move(report).value(),
+                           version);
 }
 
 Result<ComponentReport> InspectComponent(Engine& engine, const std::filesystem::path& path) {

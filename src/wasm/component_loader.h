@@ -32,5 +32,9 @@ Result<std::shared_ptr<CompiledComponent>> LoadCompiledComponent(
 Result<std::shared_ptr<CompiledComponent>> MakeDraft2025Component(
     Engine::Impl& engine, const std::filesystem::path& path,
     wasmtime::component::Component component, ComponentReport report);
+// 0.1.0 and the 2024 draft differ only in `version` ("0.1.0", "0.2.0-draft").
+Result<std::shared_ptr<CompiledComponent>> MakeV010Component(
+    Engine::Impl& engine, const std::filesystem::path& path,
+    wasmtime::component::Component component, ComponentReport report, std::string_view version);
 
 }  // namespace ferry::wasm

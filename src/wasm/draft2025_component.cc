@@ -5,67 +5,53 @@
 #include "wasm/bindings.h"
 #include "wasm/component_loader.h"
 #include "wasm/glue.h"
-#include "wasm/guest_output.h"
+#include "wasm/instance_base.h"
 
 namespace ferry::wasm {
 namespace {
 
 constexpr std::string_view kHandlerInterface = "wasi:messaging/incoming-handler@0.2.0-draft";
 
-class Draft2025Instance final : public GuestInstance {
+class Draft2025Instance final : public InstanceBase {
  public:
   Draft2025Instance(Engine::Impl& engine, std::shared_ptr<const GuestServices> services)
-      : engine_(engine), store_(engine.engine) {
-    state_.services = std::move(services);
-    store_.context().set_data(&state_);
-  }
+      : InstanceBase(engine, std::move(services)) {}
 
   Status Init(wc::Linker& linker, const wc::Component& component,
               const wc::ExportIndex& handle_index) {
-    auto cx = store_.context();
-    wasmtime::WasiConfig wasi;
-    RouteGuestOutput(wasi, state_.services->component_name);
-    auto set = cx.set_wasi(std::move(wasi));
-    if (!set) return FromWasmtime(set.err(), "setting up WASI");
-    SetDeadline();
-    auto instance = linker.instantiate(cx, component);
-    if (!instance) return FromWasmtime(instance.err(), "instantiating");
-    instance_ = std::move(instance).unwrap();
-    auto func = instance_->get_func(cx, handle_index);
-    if (!func) return Error::InvalidArgument("the component has no handle function");
+    FERRY_RETURN_IF_ERROR(Instantiate(linker, component));
+    auto func = ExportedFunc(handle_index, "handle");
+    if (!func.ok()) return func.error();
     handle_ = *func;
     return Status::Ok();
   }
 
-  Status Handle(const Message& message, Broker* origin) override {
-    if (poisoned_) return Error::FailedPrecondition("instance is unusable after a trap");
-    auto cx = store_.context();
-    const std::uint32_t rep = state_.messages.Insert({message, origin});
-    auto arg = OwnedResource(cx, rep, kMessageType);
-    if (!arg.ok()) return arg.error();
-    SetDeadline();
-    std::array<wc::Val, 1> args{std::move(arg).value()};
-    std::array<wc::Val, 1> results{wc::Val(false)};
-    auto called = handle_->call(cx, args, results);
-    if (!called) {
-      poisoned_ = true;
-      return FromWasmtime(called.err(), "handle");
-    }
-    auto post = handle_->post_return(cx);
-    if (!post) {
-      poisoned_ = true;
-      return FromWasmtime(post.err(), "handle");
-    }
-    return GuestResult(results[0]);
+  // This shape has nothing to configure: subscriptions come from ferry.toml.
+  Result<std::optional<GuestConfiguration>> Configure() override {
+    return std::optional<GuestConfiguration>();
   }
 
-  bool poisoned() const override { return poisoned_; }
+  // The handler takes one message: a batch is handled in order, stopping at
+  // the first failure (the rest stay unsettled and fail with it).
+  CallOutcome Handle(std::span<const Inbound> batch) override {
+    CallOutcome out{Status::Ok(), std::vector<Verdict>(batch.size(), Verdict::kNone)};
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      out.status = HandleOne(*batch[i].message, batch[i].origin);
+      if (!out.status.ok()) break;
+      out.verdicts[i] = Verdict::kComplete;
+    }
+    return out;
+  }
 
  private:
-  void SetDeadline() {
-    const auto tick = engine_.options.epoch_tick.count();
-    const auto limit = state_.services->handler_timeout.count();
-    store_.context().set_epoch_deadline(static_cast<std::uint64_t>((limit + tick - 1) / tick));
+  Status HandleOne(const Message& message, Broker* origin) {
+    const std::uint32_t rep = state().messages.Insert({message, origin});
+    auto arg = OwnedResource(cx(), rep, kMessageType);
+    if (!arg.ok()) return arg.error();
+    std::array<wc::Val, 1> args{std::move(arg).value()};
+    std::array<wc::Val, 1> results{wc::Val(false)};
+    FERRY_RETURN_IF_ERROR(Call(*handle_, args, results, "handle"));
+    return GuestResult(results[0]);
   }
 
   // result<_, error> → Status. The error variant keeps its case in the text.
@@ -82,12 +68,7 @@ class Draft2025Instance final : public GuestInstance {
     return Error::Guest(std::move(text));
   }
 
-  Engine::Impl& engine_;
-  HostState state_;
-  wasmtime::Store store_;
-  std::optional<wc::Instance> instance_;
   std::optional<wc::Func> handle_;
-  bool poisoned_ = false;
 };
 
 class Draft2025Component final : public CompiledComponent {

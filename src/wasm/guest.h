@@ -8,8 +8,11 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "brokers/broker.h"
@@ -35,6 +38,18 @@ struct ComponentReport {
   std::vector<std::string> exports;
 };
 
+// What a component asks for when configured (0.1.0's `configure()` and
+// `update-guest-configuration`): channels to subscribe to and settings for
+// the broker adapter, in the guest's order.
+struct GuestConfiguration {
+  std::vector<std::string> channels;
+  std::vector<std::pair<std::string, std::string>> extensions;
+};
+
+// Changes a running component's subscriptions (0.1.0's
+// update-guest-configuration); outlives the instance that asked.
+using Reconfigure = std::function<Status(const GuestConfiguration&)>;
+
 // Everything an instance needs from the host, for one component.
 struct GuestServices {
   std::string component_name;
@@ -47,6 +62,28 @@ struct GuestServices {
   std::chrono::milliseconds max_request_wait{30000};
   // Longest a single guest call may run before it is interrupted.
   std::chrono::milliseconds handler_timeout{30000};
+  // Set for components that may change their own subscriptions.
+  Reconfigure reconfigure;
+};
+
+// What a guest decided about one message while handling it.
+enum class Verdict : std::uint8_t {
+  kNone,      // nothing: the call's result decides
+  kComplete,  // complete-message: handled, never deliver again
+  kAbandon,   // abandon-message: deliver again later
+};
+
+// One message handed to a guest, with the broker it came from (replies go
+// back through it).
+struct Inbound {
+  const Message* message;
+  Broker* origin;
+};
+
+// The result of one handler call.
+struct CallOutcome {
+  Status status;                  // the guest's error, a trap or a timeout
+  std::vector<Verdict> verdicts;  // one per message handed in
 };
 
 // One live instance with its own store. Not thread-safe: a worker thread
@@ -54,10 +91,12 @@ struct GuestServices {
 class GuestInstance {
  public:
   virtual ~GuestInstance() = default;
-  // Calls the component's handler with one delivered message. `origin` is the
-  // broker it came from (replies go back through it). Returns the guest's
-  // error, a trap or a timeout as an Error.
-  virtual Status Handle(const Message& message, Broker* origin) = 0;
+  // Components that say what to subscribe to (0.1.0's configure()) return
+  // it; the others return nullopt. Called once on a fresh instance.
+  virtual Result<std::optional<GuestConfiguration>> Configure() = 0;
+  // Calls the component's handler with `batch` (shapes whose handler takes
+  // one message get batches of one).
+  virtual CallOutcome Handle(std::span<const Inbound> batch) = 0;
   // True once a trap has left the instance unusable.
   virtual bool poisoned() const = 0;
 };
@@ -66,6 +105,8 @@ class CompiledComponent {
  public:
   virtual ~CompiledComponent() = default;
   virtual const ComponentReport& report() const = 0;
+  // True for shapes whose handler takes a list of messages.
+  bool takes_batches() const { return report().shape != Shape::kDraft2025; }
   // Makes a fresh instance. Thread-safe.
   virtual Result<std::unique_ptr<GuestInstance>> Instantiate(
       std::shared_ptr<const GuestServices> services) = 0;

@@ -21,6 +21,7 @@ namespace ferry::wasm {
 inline constexpr std::uint32_t kClientType = 1;
 inline constexpr std::uint32_t kMessageType = 2;
 inline constexpr std::uint32_t kRequestOptionsType = 3;
+inline constexpr std::uint32_t kErrorType = 4;  // 0.1.0's error resource
 
 // A table of live objects addressed by a 32-bit "rep" (index + 1, so 0 is
 // never valid). Freed slots are reused.
@@ -72,12 +73,23 @@ struct RequestOptionsEntry {
   std::optional<std::uint32_t> expected_replies;
 };
 
+// A message handed to the guest during the current call, found again by the
+// tag it carries in its metadata (0.1.0 messages are records, not handles).
+struct CallDelivery {
+  std::string tag;
+  Verdict verdict = Verdict::kNone;
+  bool pulled = false;  // from subscribe-receive: consumed when received
+};
+
 struct HostState {
   std::shared_ptr<const GuestServices> services;
   Slab<ClientEntry> clients;
   Slab<MessageEntry> messages;
   Slab<RequestOptionsEntry> request_options;
-  std::string last_error;  // what 0.1.0's error.trace() returns
+  Slab<std::string> errors;         // 0.1.0 error resources: their text
+  std::string last_error;           // what 0.1.0's error.trace() returns
+  std::vector<CallDelivery> call;   // messages of the current handler call
+  Deadline call_deadline{};         // when the current guest call is cut off
 };
 
 inline HostState& StateOf(wasmtime::Store::Context cx) {

@@ -1,7 +1,13 @@
 #include "wasm/operations.h"
 
+#include <atomic>
+#include <condition_variable>
 #include <limits>
+#include <mutex>
+#include <random>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "core/topic.h"
 
@@ -59,6 +65,49 @@ Status ReplyTo(HostState& state, const MessageEntry& original, Message reply) {
   reply.topic = original.message.reply_to;
   reply.reply_to.clear();
   return original.origin->Publish(reply, Clock::now() + state.services->handler_timeout);
+}
+
+}  // namespace ferry::wasm
+
+namespace ferry::wasm {
+
+Result<std::vector<Message>> PullMessages(HostState& state, Broker& broker, std::string_view pattern,
+                                          std::chrono::milliseconds wait) {
+  FERRY_RETURN_IF_ERROR(ValidatePattern(pattern));
+  struct Pulled {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::vector<Message> messages;
+  };
+  auto pulled = std::make_shared<Pulled>();
+  SubscribeOptions options;
+  options.pattern = std::string(pattern);
+  options.manual_ack = false;
+  auto sub = broker.Subscribe(options, [pulled](Delivery d) {
+    std::lock_guard lock(pulled->mutex);
+    pulled->messages.push_back(std::move(d.message));
+    pulled->cv.notify_all();
+  });
+  if (!sub.ok()) return sub.error();
+  // Leave the guest a moment to use what it got before the call is cut off.
+  const Deadline until =
+      std::min(Clock::now() + wait, state.call_deadline - std::chrono::milliseconds(50));
+  {
+    std::unique_lock lock(pulled->mutex);
+    pulled->cv.wait_until(lock, until, [&] { return !pulled->messages.empty(); });
+  }
+  sub->reset();  // no delivery starts after this
+  std::lock_guard lock(pulled->mutex);
+  return std::move(pulled->messages);
+}
+
+std::string NewDeliveryTag() {
+  static const std::uint64_t nonce = [] {
+    std::random_device rd;
+    return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  }();
+  static std::atomic<std::uint64_t> counter{0};
+  return fmt::format("{:016x}-{}", nonce, counter.fetch_add(1, std::memory_order_relaxed) + 1);
 }
 
 }  // namespace ferry::wasm

@@ -3,7 +3,9 @@
 // returns errors; never traps.
 #pragma once
 
+#include <chrono>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -32,5 +34,19 @@ Status ReplyTo(HostState& state, const MessageEntry& original, Message reply);
 
 // Checks data and metadata against the component's limits.
 Status CheckMessageLimits(const HostState& state, const Message& message);
+
+}  // namespace ferry::wasm
+
+namespace ferry::wasm {
+
+// Subscribes to `pattern` on `broker` for as long as it takes one message to
+// arrive, bounded by `wait` and the current call's deadline. Returns every
+// message that arrived meanwhile (at-most-once: the ephemeral subscription
+// consumes them), empty when none did.
+Result<std::vector<Message>> PullMessages(HostState& state, Broker& broker, std::string_view pattern,
+                                          std::chrono::milliseconds wait);
+
+// A tag no other delivery of this process carries.
+std::string NewDeliveryTag();
 
 }  // namespace ferry::wasm

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "support/host_fixture.h"
 
 namespace ferry::testing {
@@ -59,7 +61,8 @@ TEST(BadComponents, DescribeNamesShapeImportsAndExports) {
 
 class Misbehave : public ::testing::Test {
  protected:
-  Misbehave() : host_(OneComponent("misbehave", "misbehave.in")) {}
+  // One attempt per message: these tests count failures one by one.
+  Misbehave() : host_(OneComponent("misbehave", "misbehave.in") + "max_attempts = 1\n") {}
   void SetUp() override {
     ASSERT_OK(host_.start_status());
     out_ = &host_.Listen("misbehave.out");
@@ -83,7 +86,23 @@ TEST_F(Misbehave, TrapFailsOneDeliveryAndTheHostGoesOn) {
   EXPECT_EQ(Ask("after the trap"), "ok: after the trap");
   auto stats = host_.SettledStats("misbehave", 2);
   EXPECT_EQ(stats.failed, 1u);
+  EXPECT_EQ(stats.given_up, 1u);
   EXPECT_EQ(stats.handled, 1u);
+}
+
+TEST(Retries, AFailedDeliveryIsTriedMaxAttemptsTimesThenGivenUp) {
+  RunningHost host(OneComponent("misbehave", "misbehave.in") +
+                   "max_attempts = 3\nretry_delay_ms = 10\n");
+  ASSERT_OK(host.start_status());
+  ASSERT_OK(host.Publish("misbehave.in", "fail"));
+  auto stats = host.SettledStats("misbehave", 3);
+  EXPECT_EQ(stats.failed, 3u);
+  EXPECT_EQ(stats.received, 3u);  // the first delivery and two redeliveries
+  for (int i = 0; i < 200 && host.StatsOf("misbehave").given_up == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(host.StatsOf("misbehave").given_up, 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(host.StatsOf("misbehave").failed, 3u);  // nothing after giving up
 }
 
 TEST_F(Misbehave, HandlerErrorIsCountedAsFailed) {
