@@ -1,4 +1,4 @@
-# ferry_add_component(<name> WORLD <world> SOURCES <files...> [WIT <dir>] [CXX] [CORE_ONLY])
+# ferry_add_component(<name> WORLD <world> SOURCES <files...> [WIT <dir>] [DEFINES <d>...] [CXX] [CORE_ONLY])
 #
 # Builds a WebAssembly component from C or C++ sources:
 #   wit-bindgen c      → bindings for <world> of the WIT package in <dir>
@@ -29,7 +29,7 @@ set(FERRY_COMPONENT_OUT ${CMAKE_BINARY_DIR}/components)
 set(FERRY_DEFAULT_WIT ${PROJECT_SOURCE_DIR}/wit/messaging-0.2.0-draft)
 
 function(ferry_add_component name)
-  cmake_parse_arguments(arg "CXX;CORE_ONLY" "WORLD;WIT" "SOURCES" ${ARGN})
+  cmake_parse_arguments(arg "CXX;CORE_ONLY" "WORLD;WIT" "SOURCES;DEFINES" ${ARGN})
   if(NOT arg_WIT)
     set(arg_WIT ${FERRY_DEFAULT_WIT})
   endif()
@@ -43,6 +43,9 @@ function(ferry_add_component name)
     COMMENT "wit-bindgen ${arg_WORLD} for ${name}")
 
   set(common_flags --target=wasm32-wasi --sysroot=/usr -O2 -I${gen} -Wall)
+  foreach(def ${arg_DEFINES})
+    list(APPEND common_flags -D${def})
+  endforeach()
   set(objects)
   set(index 0)
   foreach(src ${arg_SOURCES} ${gen}/${world_c}.c)

@@ -80,7 +80,7 @@ Status ComponentRunner::Start() {
 }
 
 // Caller holds subs_mutex_.
-Result<std::unique_ptr<Subscription>> ComponentRunner::SubscribeTo(const std::string& pattern) {
+Result<ComponentRunner::Sub> ComponentRunner::SubscribeTo(const std::string& pattern) {
   SubscribeOptions options;
   options.pattern = pattern;
   options.queue_group = config_.queue_group;
@@ -90,9 +90,23 @@ Result<std::unique_ptr<Subscription>> ComponentRunner::SubscribeTo(const std::st
   // Enough unsettled deliveries to keep every worker and the queue busy.
   options.max_in_flight =
       static_cast<std::uint32_t>(queue_.capacity_hint() + config_.workers * batch_size_);
-  auto sub = broker_.Subscribe(options, [this](Delivery d) { OnDelivery(std::move(d)); });
-  if (sub.ok()) spdlog::info("{}: subscribed to {} on {}", config_.name, pattern, broker_.DisplayUrl());
-  return sub;
+  auto live = std::make_shared<std::atomic<bool>>(true);
+  auto sub = broker_.Subscribe(options, [this, live](Delivery d) {
+    if (live->load(std::memory_order_acquire)) {
+      OnDelivery(std::move(d));
+    } else if (d.acker) {
+      (void)d.acker->Nack(std::chrono::milliseconds(0));  // not ours any more
+    }
+  });
+  if (!sub.ok()) return sub.error();
+  spdlog::info("{}: subscribed to {} on {}", config_.name, pattern, broker_.DisplayUrl());
+  return Sub{std::move(sub).value(), std::move(live)};
+}
+
+void ComponentRunner::Retire(Sub sub) {
+  sub.live->store(false, std::memory_order_release);
+  retired_.push_back(std::move(sub.subscription));
+  reaper_cv_.notify_all();
 }
 
 Status ComponentRunner::Reconfigure(const wasm::GuestConfiguration& gc) {
@@ -113,10 +127,9 @@ Status ComponentRunner::Reconfigure(const wasm::GuestConfiguration& gc) {
     if (!sub.ok()) {
       // All or nothing: undo what this call added.
       for (const std::string& a : added) {
-        retired_.push_back(std::move(guest_subs_[a]));
+        Retire(std::move(guest_subs_[a]));
         guest_subs_.erase(a);
       }
-      reaper_cv_.notify_all();
       return sub.error().WithContext("subscribing to " + channel);
     }
     guest_subs_.emplace(channel, std::move(sub).value());
@@ -128,10 +141,9 @@ Status ComponentRunner::Reconfigure(const wasm::GuestConfiguration& gc) {
       continue;
     }
     spdlog::info("{}: unsubscribed from {}", config_.name, it->first);
-    retired_.push_back(std::move(it->second));
+    Retire(std::move(it->second));
     it = guest_subs_.erase(it);
   }
-  reaper_cv_.notify_all();
   return Status::Ok();
 }
 
@@ -222,7 +234,7 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
 
 void ComponentRunner::StopIntake() {
   queue_.Close();
-  std::map<std::string, std::unique_ptr<Subscription>> configured, guest;
+  std::map<std::string, Sub> configured, guest;
   {
     std::lock_guard lock(subs_mutex_);
     intake_stopped_ = true;

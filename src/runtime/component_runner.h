@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,7 +53,15 @@ class ComponentRunner {
   // Replaces the guest-chosen channels (update-guest-configuration); runs on
   // a worker thread.
   Status Reconfigure(const wasm::GuestConfiguration& gc);
-  Result<std::unique_ptr<Subscription>> SubscribeTo(const std::string& pattern);
+  // A live subscription. `live` turns false the moment the guest drops the
+  // channel, so nothing more is delivered from it even before the
+  // subscription itself is gone.
+  struct Sub {
+    std::unique_ptr<Subscription> subscription;
+    std::shared_ptr<std::atomic<bool>> live;
+  };
+  Result<Sub> SubscribeTo(const std::string& pattern);
+  void Retire(Sub sub);  // caller holds subs_mutex_
   void ReaperLoop();
 
   config::ComponentConfig config_;
@@ -71,8 +80,8 @@ class ComponentRunner {
   // own channels change with update-guest-configuration.
   mutable std::mutex subs_mutex_;
   bool intake_stopped_ = false;
-  std::map<std::string, std::unique_ptr<Subscription>> configured_subs_;
-  std::map<std::string, std::unique_ptr<Subscription>> guest_subs_;
+  std::map<std::string, Sub> configured_subs_;
+  std::map<std::string, Sub> guest_subs_;
   std::map<std::string, std::string> guest_extensions_;
   // Dropping a subscription waits for its delivery callback, which may be
   // waiting for queue room that only the workers make; so subscriptions a

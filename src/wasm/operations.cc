@@ -89,9 +89,11 @@ Result<std::vector<Message>> PullMessages(HostState& state, Broker& broker, std:
     pulled->cv.notify_all();
   });
   if (!sub.ok()) return sub.error();
-  // Leave the guest a moment to use what it got before the call is cut off.
-  const Deadline until =
-      std::min(Clock::now() + wait, state.call_deadline - std::chrono::milliseconds(50));
+  // Leave the guest a tenth of its time (at least 50 ms) to use what it got
+  // before the call is cut off.
+  const auto margin = std::max<std::chrono::milliseconds>(
+      std::chrono::milliseconds(50), state.services->handler_timeout / 10);
+  const Deadline until = std::min(Clock::now() + wait, state.call_deadline - margin);
   {
     std::unique_lock lock(pulled->mutex);
     pulled->cv.wait_until(lock, until, [&] { return !pulled->messages.empty(); });

@@ -97,9 +97,15 @@ ComponentStats RunningHost::StatsOf(const std::string& component) {
 }
 
 ComponentStats RunningHost::SettledStats(const std::string& component, std::uint64_t n) {
+  return WaitForStats(component,
+                      [n](const ComponentStats& s) { return s.handled + s.failed >= n; });
+}
+
+ComponentStats RunningHost::WaitForStats(const std::string& component,
+                                         const std::function<bool(const ComponentStats&)>& done) {
   const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   ComponentStats s = StatsOf(component);
-  while (s.handled + s.failed < n && std::chrono::steady_clock::now() < limit) {
+  while (!done(s) && std::chrono::steady_clock::now() < limit) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     s = StatsOf(component);
   }

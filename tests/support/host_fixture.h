@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -63,6 +64,9 @@ class RunningHost {
   // Stats once `component` has settled at least `n` deliveries (handled or
   // failed), or after a generous limit.
   ComponentStats SettledStats(const std::string& component, std::uint64_t n);
+  // Stats once `done` holds for them, or after a generous limit.
+  ComponentStats WaitForStats(const std::string& component,
+                              const std::function<bool(const ComponentStats&)>& done);
 
  private:
   TempDir dir_;
