@@ -1,6 +1,27 @@
 #include "brokers/broker.h"
 
+#include <mutex>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
 namespace ferry {
+
+void WarnUnknownExtensions(std::string_view adapter,
+                           const std::map<std::string, std::string>& extensions,
+                           std::initializer_list<std::string_view> known) {
+  static std::mutex mutex;
+  static std::set<std::string> warned;
+  for (const auto& [key, value] : extensions) {
+    bool ok = false;
+    for (std::string_view k : known) ok = ok || k == key;
+    if (ok) continue;
+    std::lock_guard lock(mutex);
+    if (warned.insert(std::string(adapter) + "/" + key).second)
+      spdlog::warn("{}: ignoring the subscription setting '{}' (not one this broker knows)", adapter,
+                   key);
+  }
+}
 
 std::string_view ConnectionStateName(ConnectionState state) {
   switch (state) {

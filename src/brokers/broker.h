@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -119,5 +120,11 @@ class Broker {
   virtual Result<std::vector<Message>> Request(const Message& message,
                                                const RequestOptions& options) = 0;
 };
+
+// Logs, once per process and key, each extension key `adapter` does not
+// know. Adapters call it from Subscribe.
+void WarnUnknownExtensions(std::string_view adapter,
+                           const std::map<std::string, std::string>& extensions,
+                           std::initializer_list<std::string_view> known);
 
 }  // namespace ferry

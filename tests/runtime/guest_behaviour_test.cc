@@ -50,6 +50,15 @@ TEST(BadComponents, MissingHandlerExport) {
               HasSubstr("does not export wasi:messaging/incoming-handler@0.2.0-draft"));
 }
 
+TEST(BadComponents, MixingInterfaceVersionsIsRefused) {
+  Status s = StartWith(OneComponent("mixed", "x"));
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.error().message(), HasSubstr("mixes interfaces of two wasi:messaging versions"));
+  auto d = DescribeComponent(Component("mixed"));
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(d.error().message(), HasSubstr("mixes interfaces"));
+}
+
 TEST(BadComponents, DescribeNamesShapeImportsAndExports) {
   auto d = DescribeComponent(Component("echo"));
   ASSERT_OK(d);

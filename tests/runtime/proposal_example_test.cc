@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "support/host_fixture.h"
+#include "support/log_capture.h"
 
 namespace ferry::testing {
 namespace {
@@ -71,6 +72,26 @@ TEST_P(ProposalExample, OnBPullsFromDWithATimeoutAndCompletes) {
   feeder.join();
   EXPECT_THAT(busy, MatchesRegex("b: pulled [1-9][0-9]* from d"));
   EXPECT_EQ(host_->SettledStats("proposal", 2).handled, 2u);
+}
+
+TEST(GuestOutput, StdoutReachesTheLogTaggedWithTheComponent) {
+  LogCapture log;
+  // The host applies its own log level; guest output is logged at info.
+  RunningHost host("[[component]]\nname = \"proposal\"\npath = \"$COMPONENTS/proposal.wasm\"\n",
+                   "info");
+  ASSERT_OK(host.start_status());
+  ASSERT_OK(host.Publish("c", "x"));
+  EXPECT_TRUE(log.WaitFor("[proposal] c: sent to d"));
+}
+
+TEST(Extensions, UnknownSubscriptionSettingsAreWarnedAboutOnce) {
+  LogCapture log;
+  RunningHost host(
+      "[[component]]\nname = \"proposal\"\npath = \"$COMPONENTS/proposal.wasm\"\n"
+      "extensions = { partition = \"7\" }\n");
+  ASSERT_OK(host.start_status());
+  // Three subscriptions (a, b, c) carry the setting; one warning names it.
+  EXPECT_EQ(log.Count("ignoring the subscription setting 'partition'"), 1u);
 }
 
 TEST_P(ProposalExample, OnAUnsubscribesFromAAndAbandons) {

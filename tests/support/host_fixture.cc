@@ -47,7 +47,7 @@ std::vector<Message> Inbox::Snapshot() {
   return messages_;
 }
 
-RunningHost::RunningHost(const std::string& config_toml) {
+RunningHost::RunningHost(const std::string& config_toml, const std::string& log_level) {
   std::string text = config_toml;
   const std::string marker = "$COMPONENTS";
   for (auto pos = text.find(marker); pos != std::string::npos; pos = text.find(marker))
@@ -56,7 +56,8 @@ RunningHost::RunningHost(const std::string& config_toml) {
   // test so each component compiles once per run.
   text = "[host]\ncache_dir = \"" +
          (std::filesystem::temp_directory_path() / "ferry-test-cache").string() + "\"\n" + text;
-  auto created = Host::Create({.config_file = dir_.Write("ferry.toml", text)});
+  auto created =
+      Host::Create({.config_file = dir_.Write("ferry.toml", text), .log_level = log_level});
   if (!created.ok()) {
     start_ = created.error();
     return;

@@ -51,7 +51,8 @@ class Inbox {
 // "$COMPONENTS" in it is replaced by the components folder.
 class RunningHost {
  public:
-  explicit RunningHost(const std::string& config_toml);
+  // `log_level` overrides [host].log_level (which the fixture writes).
+  explicit RunningHost(const std::string& config_toml, const std::string& log_level = "");
   ~RunningHost();
 
   Host& host() { return *host_; }

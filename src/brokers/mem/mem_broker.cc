@@ -122,6 +122,7 @@ class MemBroker final : public Broker {
   Result<std::unique_ptr<Subscription>> Subscribe(SubscribeOptions options,
                                                   DeliveryHandler handler) override {
     FERRY_RETURN_IF_ERROR(ValidatePattern(options.pattern));
+    WarnUnknownExtensions("mem://", options.extensions, {});
     if (state_.load() == ConnectionState::kClosed)
       return Error::Connection("the embedded broker is closed");
     auto sub = std::make_shared<Sub>();
