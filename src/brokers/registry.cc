@@ -3,6 +3,9 @@
 #include <charconv>
 
 #include "brokers/mem/mem_broker.h"
+#if FERRY_WITH_NATS
+#include "brokers/nats/nats_broker.h"
+#endif
 
 namespace ferry {
 namespace {
@@ -27,6 +30,15 @@ Result<std::unique_ptr<Broker>> MakeMem(std::string_view url,
   return MakeMemBroker(mem);
 }
 
+#if FERRY_WITH_NATS
+Result<std::unique_ptr<Broker>> MakeNats(std::string_view url,
+                                         const std::map<std::string, std::string>& options) {
+  auto nats = NatsOptionsFrom(url, options);
+  if (!nats.ok()) return nats.error();
+  return MakeNatsBroker(*nats);
+}
+#endif
+
 struct Scheme {
   std::string_view name;
   Factory make;
@@ -35,6 +47,10 @@ struct Scheme {
 // One line per adapter.
 constexpr Scheme kSchemes[] = {
     {"mem", MakeMem},
+#if FERRY_WITH_NATS
+    {"nats", MakeNats},
+    {"tls", MakeNats},
+#endif
 };
 
 }  // namespace

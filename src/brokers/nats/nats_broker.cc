@@ -1,0 +1,454 @@
+#include "brokers/nats/nats_broker.h"
+
+#include <nats/nats.h>
+
+#include <atomic>
+#include <charconv>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "core/topic.h"
+
+namespace ferry {
+namespace {
+
+constexpr const char* kContentTypeHeader = "Content-Type";
+
+// The one place cnats status codes become Ferry errors.
+Error NatsError(natsStatus s, std::string_view context) {
+  std::string text = std::string(context) + ": " + natsStatus_GetText(s);
+  switch (s) {
+    case NATS_TIMEOUT:
+      return Error::Timeout(std::move(text));
+    case NATS_NO_SERVER:
+    case NATS_CONNECTION_CLOSED:
+    case NATS_CONNECTION_DISCONNECTED:
+    case NATS_IO_ERROR:
+    case NATS_STALE_CONNECTION:
+    case NATS_NOT_YET_CONNECTED:
+    case NATS_CONNECTION_AUTH_FAILED:
+    case NATS_SECURE_CONNECTION_REQUIRED:
+    case NATS_SSL_ERROR:
+      return Error::Connection(std::move(text));
+    case NATS_NOT_PERMITTED:
+      return Error::PermissionDenied(std::move(text));
+    case NATS_MAX_PAYLOAD:
+      return Error::ResourceExhausted(std::move(text));
+    case NATS_INVALID_ARG:
+    case NATS_INVALID_SUBJECT:
+      return Error::InvalidArgument(std::move(text));
+    default:
+      return Error::Internal(std::move(text));
+  }
+}
+
+// Owners of cnats handles.
+struct OptionsDeleter {
+  void operator()(natsOptions* o) const { natsOptions_Destroy(o); }
+};
+struct ConnectionDeleter {
+  void operator()(natsConnection* c) const { natsConnection_Destroy(c); }
+};
+struct SubscriptionDeleter {
+  void operator()(natsSubscription* s) const { natsSubscription_Destroy(s); }
+};
+struct MsgDeleter {
+  void operator()(natsMsg* m) const { natsMsg_Destroy(m); }
+};
+using OptionsPtr = std::unique_ptr<natsOptions, OptionsDeleter>;
+using ConnectionPtr = std::unique_ptr<natsConnection, ConnectionDeleter>;
+using SubscriptionPtr = std::unique_ptr<natsSubscription, SubscriptionDeleter>;
+using MsgPtr = std::unique_ptr<natsMsg, MsgDeleter>;
+
+// The URL list with any user:password@ removed.
+std::string Redact(std::string_view urls) {
+  std::string out;
+  std::size_t start = 0;
+  while (start <= urls.size()) {
+    std::size_t comma = urls.find(',', start);
+    std::string one(urls.substr(start, comma == std::string_view::npos ? std::string_view::npos
+                                                                         : comma - start));
+    const auto scheme = one.find("://");
+    const auto at = one.find('@');
+    if (scheme != std::string::npos && at != std::string::npos && at > scheme)
+      one = one.substr(0, scheme + 3) + one.substr(at + 1);
+    out += (out.empty() ? "" : ",") + one;
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+Message ToMessage(natsMsg* msg) {
+  Message m;
+  m.topic = natsMsg_GetSubject(msg);
+  if (const char* reply = natsMsg_GetReply(msg)) m.reply_to = reply;
+  m.data = Bytes(std::vector<std::uint8_t>(
+      reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(msg)),
+      reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(msg)) + natsMsg_GetDataLength(msg)));
+  const char** keys = nullptr;
+  int count = 0;
+  if (natsMsgHeader_Keys(msg, &keys, &count) == NATS_OK) {
+    for (int i = 0; i < count; ++i) {
+      const char* value = nullptr;
+      if (natsMsgHeader_Get(msg, keys[i], &value) != NATS_OK || !value) continue;
+      if (std::string_view(keys[i]) == kContentTypeHeader)
+        m.content_type = value;
+      else
+        m.metadata.Set(keys[i], value);
+    }
+    std::free(keys);
+  }
+  return m;
+}
+
+Result<MsgPtr> ToNatsMsg(const Message& message, const char* reply) {
+  natsMsg* raw = nullptr;
+  natsStatus s = natsMsg_Create(&raw, message.topic.c_str(), reply,
+                                reinterpret_cast<const char*>(message.data.span().data()),
+                                static_cast<int>(message.data.size()));
+  if (s != NATS_OK) return NatsError(s, "building a message for " + message.topic);
+  MsgPtr msg(raw);
+  for (const auto& [key, value] : message.metadata) {
+    s = natsMsgHeader_Set(msg.get(), key.c_str(), value.c_str());
+    if (s != NATS_OK) return NatsError(s, "header '" + key + "'");
+  }
+  if (message.content_type) {
+    s = natsMsgHeader_Set(msg.get(), kContentTypeHeader, message.content_type->c_str());
+    if (s != NATS_OK) return NatsError(s, "content type");
+  }
+  return msg;
+}
+
+// Core NATS has no acknowledgements: settling records the first call only.
+class AtMostOnceAcker final : public Acker {
+ public:
+  Status Ack() override { return Settle(); }
+  Status Nack(std::chrono::milliseconds) override { return Settle(); }
+  Status Term() override { return Settle(); }
+
+ private:
+  Status Settle() {
+    if (settled_.exchange(true)) return Error::FailedPrecondition("delivery already settled");
+    return Status::Ok();
+  }
+  std::atomic<bool> settled_{false};
+};
+
+// A subscription's handler and the lock that keeps it from running after
+// the subscription is gone. cnats calls OnMessage on the subscription's own
+// delivery thread, one message at a time, and OnComplete once that thread is
+// done with it; OnComplete frees the state, so a last OnMessage racing the
+// unsubscribe still finds it.
+struct SubState {
+  std::mutex mutex;
+  bool closed = false;
+  SubscribeOptions options;
+  DeliveryHandler handler;
+
+  static void OnMessage(natsConnection*, natsSubscription*, natsMsg* raw, void* closure) {
+    MsgPtr msg(raw);
+    auto* self = static_cast<SubState*>(closure);
+    std::lock_guard lock(self->mutex);
+    if (self->closed) return;
+    Delivery d;
+    d.message = ToMessage(msg.get());
+    d.pattern = self->options.pattern;
+    if (self->options.manual_ack) d.acker = std::make_shared<AtMostOnceAcker>();
+    self->handler(std::move(d));
+  }
+
+  static void OnComplete(void* closure) { delete static_cast<SubState*>(closure); }
+};
+
+class NatsSubscription final : public Subscription {
+ public:
+  // `state` belongs to cnats from here on (freed by SubState::OnComplete).
+  NatsSubscription(SubState* state, SubscriptionPtr sub) : state_(state), sub_(std::move(sub)) {}
+  ~NatsSubscription() override {
+    {
+      // Waits for a running handler; none starts after this.
+      std::lock_guard lock(state_->mutex);
+      state_->closed = true;
+    }
+    natsSubscription_Unsubscribe(sub_.get());
+  }
+
+ private:
+  SubState* state_;
+  SubscriptionPtr sub_;
+};
+
+class NatsBroker final : public Broker {
+ public:
+  explicit NatsBroker(NatsOptions options) : options_(std::move(options)) {}
+  ~NatsBroker() override { Close(); }
+
+  std::string DisplayUrl() const override { return Redact(options_.url); }
+
+  BrokerCapabilities Capabilities() const override {
+    return {.headers = true, .native_request_reply = true, .queue_groups = true,
+            .redelivery = false, .durable = false};
+  }
+
+  Status Connect() override {
+    std::lock_guard lock(connect_mutex_);
+    if (conn_) return Status::Ok();
+    natsOptions* raw = nullptr;
+    natsStatus s = natsOptions_Create(&raw);
+    if (s != NATS_OK) return NatsError(s, "creating options");
+    OptionsPtr opts(raw);
+    auto check = [&](natsStatus st, const char* what) -> Status {
+      if (st != NATS_OK) return NatsError(st, DisplayUrl() + ": " + what);
+      return Status::Ok();
+    };
+    FERRY_RETURN_IF_ERROR(check(natsOptions_SetURL(opts.get(), options_.url.c_str()), "url"));
+    FERRY_RETURN_IF_ERROR(check(natsOptions_SetName(opts.get(), options_.client_name.c_str()), "name"));
+    FERRY_RETURN_IF_ERROR(check(natsOptions_SetTimeout(opts.get(), options_.connect_timeout.count()), "timeout"));
+    FERRY_RETURN_IF_ERROR(check(natsOptions_SetMaxReconnect(opts.get(), -1), "reconnect"));
+    FERRY_RETURN_IF_ERROR(
+        check(natsOptions_SetReconnectWait(opts.get(), options_.reconnect_wait.count()), "reconnect wait"));
+    // While disconnected, publishing must fail at once rather than pile up
+    // in a buffer that a crash would lose; Publish checks the state first.
+    FERRY_RETURN_IF_ERROR(check(natsOptions_SetAllowReconnect(opts.get(), true), "reconnect"));
+    if (!options_.user.empty())
+      FERRY_RETURN_IF_ERROR(check(natsOptions_SetUserInfo(opts.get(), options_.user.c_str(),
+                                                          options_.password.c_str()), "user"));
+    if (!options_.token.empty())
+      FERRY_RETURN_IF_ERROR(check(natsOptions_SetToken(opts.get(), options_.token.c_str()), "token"));
+    if (!options_.creds_file.empty())
+      FERRY_RETURN_IF_ERROR(check(natsOptions_SetUserCredentialsFromFiles(
+                                      opts.get(), options_.creds_file.c_str(), nullptr),
+                                  "creds file"));
+    if (options_.tls) FERRY_RETURN_IF_ERROR(check(natsOptions_SetSecure(opts.get(), true), "tls"));
+    if (!options_.tls_ca_file.empty())
+      FERRY_RETURN_IF_ERROR(check(natsOptions_LoadCATrustedCertificates(
+                                      opts.get(), options_.tls_ca_file.c_str()), "tls_ca"));
+    if (!options_.tls_cert_file.empty())
+      FERRY_RETURN_IF_ERROR(check(natsOptions_LoadCertificatesChain(
+                                      opts.get(), options_.tls_cert_file.c_str(),
+                                      options_.tls_key_file.c_str()), "tls_cert"));
+    natsOptions_SetDisconnectedCB(opts.get(), &NatsBroker::OnDisconnected, this);
+    natsOptions_SetReconnectedCB(opts.get(), &NatsBroker::OnReconnected, this);
+    natsOptions_SetClosedCB(opts.get(), &NatsBroker::OnClosed, this);
+    natsOptions_SetErrorHandler(opts.get(), &NatsBroker::OnAsyncError, this);
+
+    SetState(ConnectionState::kConnecting);
+    natsConnection* conn = nullptr;
+    s = natsConnection_Connect(&conn, opts.get());
+    if (s != NATS_OK) {
+      SetState(ConnectionState::kDisconnected);
+      return Error::Connection("cannot connect to " + DisplayUrl() + ": " + natsStatus_GetText(s));
+    }
+    conn_.reset(conn);
+    SetState(ConnectionState::kConnected);
+    return Status::Ok();
+  }
+
+  void Close() override {
+    std::lock_guard lock(connect_mutex_);
+    if (!conn_) return;
+    natsConnection_Close(conn_.get());
+    conn_.reset();
+    SetState(ConnectionState::kClosed);
+  }
+
+  ConnectionState State() const override { return state_.load(); }
+
+  void OnStateChange(std::function<void(ConnectionState)> callback) override {
+    on_state_ = std::move(callback);
+  }
+
+  Status Publish(const Message& message, Deadline) override {
+    FERRY_RETURN_IF_ERROR(ValidateTopic(message.topic));
+    natsConnection* conn = Connected();
+    if (!conn) return NotConnected();
+    auto msg = ToNatsMsg(message, message.reply_to.empty() ? nullptr : message.reply_to.c_str());
+    if (!msg.ok()) return msg.error();
+    natsStatus s = natsConnection_PublishMsg(conn, msg->get());
+    if (s != NATS_OK) return NatsError(s, "publishing to " + message.topic);
+    return Status::Ok();
+  }
+
+  Result<std::unique_ptr<Subscription>> Subscribe(SubscribeOptions options,
+                                                  DeliveryHandler handler) override {
+    FERRY_RETURN_IF_ERROR(ValidatePattern(options.pattern));
+    WarnUnknownExtensions("nats", options.extensions, {});
+    natsConnection* conn = Connected();
+    if (!conn) return NotConnected();
+    auto state = std::make_unique<SubState>();
+    state->options = std::move(options);
+    state->handler = std::move(handler);
+    const std::string pattern = state->options.pattern;
+    const std::string group = state->options.queue_group;
+    natsSubscription* raw = nullptr;
+    natsStatus s =
+        group.empty()
+            ? natsConnection_Subscribe(&raw, conn, pattern.c_str(), &SubState::OnMessage, state.get())
+            : natsConnection_QueueSubscribe(&raw, conn, pattern.c_str(), group.c_str(),
+                                            &SubState::OnMessage, state.get());
+    if (s != NATS_OK) return NatsError(s, "subscribing to " + pattern);
+    SubscriptionPtr sub(raw);
+    s = natsSubscription_SetOnCompleteCB(sub.get(), &SubState::OnComplete, state.get());
+    if (s != NATS_OK) {
+      natsSubscription_Unsubscribe(sub.get());
+      (void)state.release();  // a late OnMessage may still read it: leak rather than crash
+      return NatsError(s, "subscribing to " + pattern);
+    }
+    auto out = std::make_unique<NatsSubscription>(state.release(), std::move(sub));
+    // The subscription is live on the server once this returns, so a
+    // publish that follows is seen.
+    s = natsConnection_FlushTimeout(conn, options_.connect_timeout.count());
+    if (s != NATS_OK) return NatsError(s, "subscribing to " + pattern);
+    return std::unique_ptr<Subscription>(std::move(out));
+  }
+
+  Result<std::vector<Message>> Request(const Message& message,
+                                       const RequestOptions& options) override {
+    FERRY_RETURN_IF_ERROR(ValidateTopic(message.topic));
+    natsConnection* conn = Connected();
+    if (!conn) return NotConnected();
+    natsInbox* inbox = nullptr;
+    natsStatus s = natsInbox_Create(&inbox);
+    if (s != NATS_OK) return NatsError(s, "creating an inbox");
+    const std::string reply = inbox;
+    natsInbox_Destroy(inbox);
+    natsSubscription* raw = nullptr;
+    s = natsConnection_SubscribeSync(&raw, conn, reply.c_str());
+    if (s != NATS_OK) return NatsError(s, "subscribing to the reply inbox");
+    SubscriptionPtr sub(raw);
+    auto msg = ToNatsMsg(message, reply.c_str());
+    if (!msg.ok()) return msg.error();
+    s = natsConnection_PublishMsg(conn, msg->get());
+    if (s != NATS_OK) return NatsError(s, "publishing to " + message.topic);
+
+    std::vector<Message> replies;
+    const Deadline until = Clock::now() + options.timeout;
+    while (replies.size() < options.expected_replies) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+      if (left <= 0) break;
+      natsMsg* got = nullptr;
+      s = natsSubscription_NextMsg(&got, sub.get(), left);
+      if (s == NATS_TIMEOUT) break;
+      if (s != NATS_OK) return NatsError(s, "waiting for replies");
+      MsgPtr owned(got);
+      if (natsMsg_IsNoResponders(got)) {
+        if (replies.empty())
+          return Error::Timeout("no one is listening on " + message.topic);
+        break;
+      }
+      replies.push_back(ToMessage(got));
+    }
+    natsSubscription_Unsubscribe(sub.get());
+    if (replies.empty())
+      return Error::Timeout("no reply on " + message.topic + " within " +
+                            std::to_string(options.timeout.count()) + " ms");
+    return replies;
+  }
+
+ private:
+  natsConnection* Connected() {
+    std::lock_guard lock(connect_mutex_);
+    if (!conn_ || state_.load() != ConnectionState::kConnected) return nullptr;
+    return conn_.get();
+  }
+
+  Error NotConnected() const {
+    return Error::Connection(DisplayUrl() + " is " +
+                             std::string(ConnectionStateName(state_.load())));
+  }
+
+  void SetState(ConnectionState next) {
+    if (state_.exchange(next) == next) return;
+    if (on_state_) on_state_(next);
+  }
+
+  // cnats calls these on its own threads.
+  static void OnDisconnected(natsConnection*, void* self) {
+    auto* b = static_cast<NatsBroker*>(self);
+    if (b->state_.load() == ConnectionState::kClosed) return;
+    spdlog::warn("{}: connection lost, reconnecting", b->DisplayUrl());
+    b->SetState(ConnectionState::kReconnecting);
+  }
+  static void OnReconnected(natsConnection*, void* self) {
+    auto* b = static_cast<NatsBroker*>(self);
+    spdlog::info("{}: reconnected", b->DisplayUrl());
+    b->SetState(ConnectionState::kConnected);
+  }
+  static void OnClosed(natsConnection*, void* self) {
+    static_cast<NatsBroker*>(self)->SetState(ConnectionState::kClosed);
+  }
+  static void OnAsyncError(natsConnection*, natsSubscription* sub, natsStatus s, void* self) {
+    auto* b = static_cast<NatsBroker*>(self);
+    if (s == NATS_SLOW_CONSUMER)
+      spdlog::warn("{}: a subscription fell behind and the client dropped messages (core NATS "
+                   "is at-most-once; use JetStream for delivery guarantees)",
+                   b->DisplayUrl());
+    else
+      spdlog::warn("{}: {}", b->DisplayUrl(), natsStatus_GetText(s));
+  }
+
+  NatsOptions options_;
+  std::mutex connect_mutex_;
+  ConnectionPtr conn_;
+  std::atomic<ConnectionState> state_{ConnectionState::kDisconnected};
+  std::function<void(ConnectionState)> on_state_;
+};
+
+Result<std::chrono::milliseconds> Millis(const std::string& key, const std::string& value) {
+  std::uint32_t n = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || end != value.data() + value.size())
+    return Error::InvalidArgument(key + ": expected milliseconds, got '" + value + "'");
+  return std::chrono::milliseconds(n);
+}
+
+}  // namespace
+
+std::unique_ptr<Broker> MakeNatsBroker(const NatsOptions& options) {
+  return std::make_unique<NatsBroker>(options);
+}
+
+Result<NatsOptions> NatsOptionsFrom(std::string_view url,
+                                    const std::map<std::string, std::string>& settings) {
+  NatsOptions o;
+  o.url = std::string(url);
+  if (url.starts_with("tls://")) o.tls = true;
+  for (const auto& [key, value] : settings) {
+    if (key == "user") o.user = value;
+    else if (key == "password") o.password = value;
+    else if (key == "token") o.token = value;
+    else if (key == "creds") o.creds_file = value;
+    else if (key == "tls") o.tls = value == "true";
+    else if (key == "tls_ca") o.tls_ca_file = value;
+    else if (key == "tls_cert") o.tls_cert_file = value;
+    else if (key == "tls_key") o.tls_key_file = value;
+    else if (key == "name") o.client_name = value;
+    else if (key == "connect_timeout_ms") {
+      auto ms = Millis(key, value);
+      if (!ms.ok()) return ms.error();
+      o.connect_timeout = *ms;
+    } else if (key == "reconnect_wait_ms") {
+      auto ms = Millis(key, value);
+      if (!ms.ok()) return ms.error();
+      o.reconnect_wait = *ms;
+    } else {
+      return Error::InvalidArgument("unknown option '" + key + "' for " + Redact(url) +
+                                    " (known: user, password, token, creds, tls, tls_ca, "
+                                    "tls_cert, tls_key, name, connect_timeout_ms, reconnect_wait_ms)");
+    }
+  }
+  auto env = [](const char* name, std::string& into) {
+    if (const char* v = std::getenv(name); into.empty() && v && *v) into = v;
+  };
+  env("FERRY_NATS_USER", o.user);
+  env("FERRY_NATS_PASSWORD", o.password);
+  env("FERRY_NATS_TOKEN", o.token);
+  return o;
+}
+
+}  // namespace ferry

@@ -1,0 +1,41 @@
+// NATS through cnats (Debian libnats-dev): core subjects, queue groups,
+// headers, and native request-reply. Ferry's topics are NATS subjects as they
+// are: '.'-separated, '*' for one token and '>' for the rest.
+//
+// Core NATS delivers at most once: Ack and Nack are accepted and change
+// nothing, and Capabilities() says so (no redelivery, not durable).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "brokers/broker.h"
+
+namespace ferry {
+
+struct NatsOptions {
+  // One or more server URLs, comma-separated: nats://host:4222, tls://...
+  // Credentials in a URL (nats://user:pass@host) are used, never logged.
+  std::string url = "nats://127.0.0.1:4222";
+  std::string user, password;  // or in the URL
+  std::string token;
+  std::string creds_file;      // a NATS .creds file (JWT and nkey seed)
+  bool tls = false;            // also implied by tls:// URLs
+  std::string tls_ca_file, tls_cert_file, tls_key_file;
+  std::string client_name = "ferry";
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds reconnect_wait{250};  // between reconnect attempts
+};
+
+std::unique_ptr<Broker> MakeNatsBroker(const NatsOptions& options);
+
+// The options a `[brokers]` entry describes: the URL and its settings
+// (user, password, token, creds, tls, tls_ca, tls_cert, tls_key, name,
+// connect_timeout_ms, reconnect_wait_ms). FERRY_NATS_USER,
+// FERRY_NATS_PASSWORD and FERRY_NATS_TOKEN fill in what the config leaves
+// out, so secrets need not be written into ferry.toml.
+Result<NatsOptions> NatsOptionsFrom(std::string_view url,
+                                    const std::map<std::string, std::string>& settings);
+
+}  // namespace ferry
