@@ -251,6 +251,7 @@ class NatsBroker final : public Broker {
   void Close() override {
     std::lock_guard lock(connect_mutex_);
     if (!conn_) return;
+    SetState(ConnectionState::kClosed);  // before cnats reports the disconnect
     natsConnection_Close(conn_.get());
     conn_.reset();
     SetState(ConnectionState::kClosed);
@@ -334,6 +335,10 @@ class NatsBroker final : public Broker {
       natsMsg* got = nullptr;
       s = natsSubscription_NextMsg(&got, sub.get(), left);
       if (s == NATS_TIMEOUT) break;
+      if (s == NATS_NO_RESPONDERS) {
+        if (replies.empty()) return Error::Timeout("no one is listening on " + message.topic);
+        break;
+      }
       if (s != NATS_OK) return NatsError(s, "waiting for replies");
       MsgPtr owned(got);
       if (natsMsg_IsNoResponders(got)) {

@@ -1,0 +1,75 @@
+#include "support/ferry_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace ferry::testing {
+
+FerryProcess::FerryProcess(const std::string& config_toml) {
+  std::string text = config_toml;
+  const std::string marker = "$COMPONENTS";
+  for (auto pos = text.find(marker); pos != std::string::npos; pos = text.find(marker))
+    text.replace(pos, marker.size(), FERRY_COMPONENT_DIR);
+  text = "[host]\ncache_dir = \"" +
+         (std::filesystem::temp_directory_path() / "ferry-test-cache").string() + "\"\n" + text;
+  config_ = dir_.Write("ferry.toml", text);
+  socket_ = dir_.path() / "ctl.sock";
+}
+
+FerryProcess::~FerryProcess() { Kill(); }
+
+Status FerryProcess::Start() {
+  const std::string log = (dir_.path() / "stderr.log").string();
+  const pid_t pid = ::fork();
+  if (pid < 0) return Error::Internal("fork failed");
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) ::dup2(fd, 2);
+    ::execl(FERRY_BINARY, "ferry", "run", "--config", config_.c_str(), "--control",
+            socket_.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  pid_ = pid;
+  for (int i = 0; i < 1500; ++i) {
+    if (std::filesystem::exists(socket_)) return Status::Ok();
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return Error::Internal("ferry exited before it was ready: " + Log());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Error::Timeout("ferry was not ready within 30 s: " + Log());
+}
+
+int FerryProcess::Stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void FerryProcess::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+std::string FerryProcess::Log() const {
+  std::ifstream in(dir_.path() / "stderr.log");
+  std::stringstream all;
+  all << in.rdbuf();
+  return all.str();
+}
+
+}  // namespace ferry::testing
