@@ -6,6 +6,9 @@
 #if FERRY_WITH_NATS
 #include "brokers/nats/nats_broker.h"
 #endif
+#if FERRY_WITH_MQTT
+#include "brokers/mqtt/mqtt_broker.h"
+#endif
 
 namespace ferry {
 namespace {
@@ -39,6 +42,15 @@ Result<std::unique_ptr<Broker>> MakeNats(std::string_view url,
 }
 #endif
 
+#if FERRY_WITH_MQTT
+Result<std::unique_ptr<Broker>> MakeMqtt(std::string_view url,
+                                         const std::map<std::string, std::string>& options) {
+  auto mqtt = MqttOptionsFrom(url, options);
+  if (!mqtt.ok()) return mqtt.error();
+  return MakeMqttBroker(*mqtt);
+}
+#endif
+
 struct Scheme {
   std::string_view name;
   Factory make;
@@ -50,6 +62,10 @@ constexpr Scheme kSchemes[] = {
 #if FERRY_WITH_NATS
     {"nats", MakeNats},
     {"tls", MakeNats},
+#endif
+#if FERRY_WITH_MQTT
+    {"mqtt", MakeMqtt},
+    {"mqtts", MakeMqtt},
 #endif
 };
 

@@ -34,6 +34,9 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
+  // Fixes the port before the first Start (for servers whose config file
+  // names it); otherwise Start picks a free one.
+  void UsePort(std::uint16_t port) { port_ = port; }
   // Starts on a fresh port the first time and on the same port afterwards,
   // so clients can reconnect to a restarted server.
   Status Start(std::chrono::milliseconds limit = std::chrono::seconds(20));

@@ -1,0 +1,226 @@
+// The MQTT adapter against a real Mosquitto (Debian's mosquitto) on a free
+// loopback port: topic mapping, the conformance suite, Ferry components over
+// MQTT, mosquitto_pub/mosquitto_sub talking to a running Ferry, two Ferry
+// processes sharing a subscription, and a server restart with persistence.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "brokers/conformance.h"
+#include "brokers/mqtt/mqtt_topics.h"
+#include "brokers/registry.h"
+#include "support/ferry_process.h"
+#include "support/host_fixture.h"
+#include "support/server_process.h"
+
+namespace ferry::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+ServerProcess& SharedMosquitto() {
+  static ServerProcess* server = [] {
+    auto* s = new ServerProcess("mosquitto", {"mosquitto", "-p", "$PORT"});
+    Status started = s->Start();
+    EXPECT_TRUE(started.ok()) << started.error().message();
+    return s;
+  }();
+  return *server;
+}
+
+std::string MqttUrl(const ServerProcess& server) {
+  return "mqtt://127.0.0.1:" + std::to_string(server.port());
+}
+
+TEST(MqttTopics, MapBothWays) {
+  EXPECT_EQ(*mqtt::ToMqttTopic("sensors.kitchen.temp"), "sensors/kitchen/temp");
+  EXPECT_EQ(*mqtt::ToMqttFilter("sensors.*.temp"), "sensors/+/temp");
+  EXPECT_EQ(*mqtt::ToMqttFilter("sensors.>"), "sensors/#");
+  EXPECT_EQ(mqtt::FromMqttTopic("sensors/kitchen/temp"), "sensors.kitchen.temp");
+  EXPECT_THAT(mqtt::ToMqttTopic("a.b/c").error().message(), HasSubstr("which MQTT reserves"));
+  EXPECT_THAT(mqtt::ToMqttTopic("a.#").error().message(), HasSubstr("which MQTT reserves"));
+  EXPECT_FALSE(mqtt::ToMqttTopic("a..b").ok());
+}
+
+BrokerTarget MqttTarget() {
+  return {.name = "Mqtt",
+          .make = []() -> Result<std::unique_ptr<Broker>> {
+            return MakeBroker(MqttUrl(SharedMosquitto()), {});
+          }};
+}
+
+INSTANTIATE_TEST_SUITE_P(Mqtt, BrokerConformance, ::testing::Values(MqttTarget()), TargetName);
+
+TEST(MqttBroker, DownServerIsAOneLineConnectionError) {
+  auto broker = MakeBroker("mqtt://127.0.0.1:" + std::to_string(FreePort()), {});
+  ASSERT_OK(broker);
+  Status s = (*broker)->Connect();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code(), ErrorCode::kConnection);
+  EXPECT_THAT(s.error().message(), HasSubstr("cannot connect to mqtt://127.0.0.1:"));
+  EXPECT_EQ(s.error().message().find('\n'), std::string::npos);
+}
+
+TEST(MqttBroker, BadSettingsAreNamed) {
+  EXPECT_THAT(MakeBroker("mqtt://h:1883", {{"colour", "blue"}}).error().message(),
+              HasSubstr("unknown option 'colour'"));
+  EXPECT_THAT(MakeBroker("mqtt://h:99999", {}).error().message(), HasSubstr("bad port"));
+}
+
+class MqttHost : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    host_ = std::make_unique<RunningHost>(
+        "[brokers]\ndefault = \"" + MqttUrl(SharedMosquitto()) + "\"\n"
+        "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\nsubscribe = [\"mqtt.echo.in\"]\n"
+        "[[component]]\npath = \"$COMPONENTS/greeter.wasm\"\nsubscribe = [\"mqtt.greet\"]\n"
+        "[[component]]\npath = \"$COMPONENTS/shouter.wasm\"\nsubscribe = [\"mqtt.greet\"]\n");
+    ASSERT_OK(host_->start_status());
+  }
+  std::unique_ptr<RunningHost> host_;
+};
+
+TEST_F(MqttHost, EchoKeepsDataContentTypeAndMetadata) {
+  Inbox& out = host_->Listen("echo.out");
+  ASSERT_OK(host_->Publish("mqtt.echo.in", "over mqtt", {{"trace", "t-1"}}, "text/plain"));
+  auto got = out.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(Text(got[0]), "over mqtt");
+  EXPECT_EQ(got[0].content_type, "text/plain");
+  EXPECT_EQ(got[0].metadata.Get("trace"), "t-1");
+}
+
+TEST_F(MqttHost, RequestCollectsRepliesFromTwoComponents) {
+  Message m;
+  m.topic = "mqtt.greet";
+  m.data = Bytes::FromString("world");
+  auto replies = host_->host().Request("default", m, 5s, 2);
+  ASSERT_OK(replies);
+  std::vector<std::string> texts;
+  for (const Message& r : *replies) texts.emplace_back(r.data.view());
+  EXPECT_THAT(texts, ::testing::UnorderedElementsAre("hello, world", "HELLO, WORLD"));
+}
+
+std::string Shell(const std::string& command) {
+  std::string out;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (!p) return out;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  ::pclose(p);
+  return out;
+}
+
+TEST_F(MqttHost, MosquittoClientsTalkToFerry) {
+  const std::string port = std::to_string(SharedMosquitto().port());
+  // mosquitto_sub waits for one message on echo/out while mosquitto_pub
+  // sends into the echo component.
+  std::string received;
+  std::thread sub([&] {
+    received = Shell("mosquitto_sub -h 127.0.0.1 -p " + port + " -t echo/out -C 1 -W 20 -V mqttv5");
+  });
+  std::this_thread::sleep_for(500ms);
+  const std::string pub = Shell("mosquitto_pub -h 127.0.0.1 -p " + port +
+                              " -t mqtt/echo/in -m 'from mosquitto_pub' -q 1 -V mqttv5");
+  EXPECT_EQ(pub, "");
+  sub.join();
+  EXPECT_EQ(received, "from mosquitto_pub\n");
+}
+
+TEST(MqttQueueGroup, TwoFerryProcessesShareOneSubscription) {
+  const std::string broker = "[brokers]\ndefault = \"" + MqttUrl(SharedMosquitto()) + "\"\n";
+  FerryProcess a(broker + "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\n"
+                          "subscribe = [\"mqg.in\"]\nqueue_group = \"workers\"\n");
+  FerryProcess b(broker + "[[component]]\npath = \"$COMPONENTS/transformer.wasm\"\n"
+                          "subscribe = [\"mqg.in\"]\nqueue_group = \"workers\"\n");
+  ASSERT_OK(a.Start());
+  ASSERT_OK(b.Start());
+  auto conn = MakeBroker(MqttUrl(SharedMosquitto()), {});
+  ASSERT_OK(conn);
+  Broker& mqtt = **conn;
+  ASSERT_OK(mqtt.Connect());
+  Sink echoed, transformed;
+  auto s1 = mqtt.Subscribe({.pattern = "echo.out", .manual_ack = false}, echoed.Handler());
+  auto s2 = mqtt.Subscribe({.pattern = "transform.out", .manual_ack = false}, transformed.Handler());
+  ASSERT_OK(s1);
+  ASSERT_OK(s2);
+  constexpr int kCount = 100;
+  for (int i = 0; i < kCount; ++i)
+    ASSERT_OK(mqtt.Publish(TestMessage("mqg.in", "m" + std::to_string(i)), Clock::now() + 5s));
+  const auto until = Clock::now() + 20s;
+  while (echoed.size() + transformed.size() < kCount && Clock::now() < until)
+    std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(echoed.size() + transformed.size(), static_cast<std::size_t>(kCount));
+  EXPECT_GT(echoed.size(), 0u);
+  EXPECT_GT(transformed.size(), 0u);
+  EXPECT_EQ(a.Stop(), 0) << a.Log();
+  EXPECT_EQ(b.Stop(), 0) << b.Log();
+}
+
+// Mosquitto with persistence, killed and restarted mid-stream: the host
+// reconnects, resubscribes, and every publish it accepted is handled.
+TEST(MqttRestart, NoAcceptedMessageIsLostAcrossARestart) {
+  TempDir dir;
+  const std::uint16_t port = FreePort();
+  const auto conf = dir.Write("mosquitto.conf", "listener " + std::to_string(port) +
+                                                    " 127.0.0.1\nallow_anonymous true\n"
+                                                    "persistence true\npersistence_location " +
+                                                    dir.path().string() + "/\n");
+  ServerProcess server("mosquitto", {"mosquitto", "-c", conf.string()});
+  server.UsePort(port);
+  ASSERT_OK(server.Start());
+  const std::string url = "mqtt://127.0.0.1:" + std::to_string(port);
+  RunningHost host("[brokers]\ndefault = { url = \"" + url +
+                   "\", client_id = \"ferry-restart-test\" }\n"
+                   "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\nsubscribe = [\"mr.in\"]\n");
+  ASSERT_OK(host.start_status());
+  // Counted on a persistent session of its own, so nothing it should see
+  // is lost while the server is away either.
+  auto counter = MakeBroker(url, {{"client_id", "ferry-restart-counter"}});
+  ASSERT_OK(counter);
+  ASSERT_OK((*counter)->Connect());
+  Sink out;
+  auto sub = (*counter)->Subscribe({.pattern = "echo.out", .manual_ack = false}, out.Handler());
+  ASSERT_OK(sub);
+
+  std::set<std::string> accepted;
+  auto publish = [&](int i) {
+    const std::string body = "m" + std::to_string(i);
+    if (host.Publish("mr.in", body).ok()) accepted.insert(body);
+  };
+  for (int i = 0; i < 50; ++i) publish(i);
+  server.Kill();
+  for (int i = 50; i < 60; ++i) publish(i);  // fail at once while down
+  ASSERT_OK(server.Start());
+  const auto until = Clock::now() + 30s;
+  int i = 60;
+  while (i < 110 && Clock::now() < until) {
+    publish(i);
+    if (accepted.count("m" + std::to_string(i))) ++i;
+    else std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(i, 110) << "the host did not come back";
+  std::set<std::string> seen;
+  const auto wait_until = Clock::now() + 20s;
+  while (Clock::now() < wait_until) {
+    seen.clear();
+    for (const auto& t : out.Texts()) seen.insert(t);
+    if (std::includes(seen.begin(), seen.end(), accepted.begin(), accepted.end())) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  std::vector<std::string> missing;
+  std::set_difference(accepted.begin(), accepted.end(), seen.begin(), seen.end(),
+                      std::back_inserter(missing));
+  EXPECT_TRUE(missing.empty()) << missing.size() << " accepted messages never came out, e.g. "
+                               << (missing.empty() ? "" : missing.front());
+  EXPECT_GE(accepted.size(), 100u);
+}
+
+}  // namespace
+}  // namespace ferry::testing
