@@ -86,6 +86,7 @@ struct BrokerCapabilities {
   bool queue_groups = true;
   bool redelivery = true;            // Nack leads to another delivery
   bool durable = false;              // accepted messages survive a broker restart
+  bool wildcard_subscriptions = true;  // '*' and '>' patterns (else Unsupported)
 };
 
 class Broker {

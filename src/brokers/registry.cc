@@ -9,6 +9,9 @@
 #if FERRY_WITH_MQTT
 #include "brokers/mqtt/mqtt_broker.h"
 #endif
+#if FERRY_WITH_REDIS
+#include "brokers/redis/redis_broker.h"
+#endif
 
 namespace ferry {
 namespace {
@@ -51,6 +54,15 @@ Result<std::unique_ptr<Broker>> MakeMqtt(std::string_view url,
 }
 #endif
 
+#if FERRY_WITH_REDIS
+Result<std::unique_ptr<Broker>> MakeRedis(std::string_view url,
+                                          const std::map<std::string, std::string>& options) {
+  auto redis = RedisOptionsFrom(url, options);
+  if (!redis.ok()) return redis.error();
+  return MakeRedisBroker(*redis);
+}
+#endif
+
 struct Scheme {
   std::string_view name;
   Factory make;
@@ -66,6 +78,10 @@ constexpr Scheme kSchemes[] = {
 #if FERRY_WITH_MQTT
     {"mqtt", MakeMqtt},
     {"mqtts", MakeMqtt},
+#endif
+#if FERRY_WITH_REDIS
+    {"redis", MakeRedis},
+    {"rediss", MakeRedis},
 #endif
 };
 

@@ -1,0 +1,625 @@
+#include "brokers/redis/redis_broker.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <cstdlib>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "brokers/inbox_request.h"
+#include "core/topic.h"
+
+namespace ferry {
+namespace {
+
+using namespace std::chrono_literals;
+using redis::Connection;
+using redis::Reply;
+
+bool IsInbox(std::string_view topic) { return topic.starts_with("_INBOX."); }
+
+std::string RandomName() {
+  std::random_device rd;
+  return fmt::format("{:08x}{:08x}", rd(), rd());
+}
+
+std::string Str(const redisReply* r) {
+  return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+             ? std::string(r->str, r->len)
+             : std::string();
+}
+
+// Settles at most once; core of every acker here.
+class OnceAcker : public Acker {
+ protected:
+  Status Claim() {
+    if (settled_.exchange(true)) return Error::FailedPrecondition("delivery already settled");
+    return Status::Ok();
+  }
+
+ private:
+  std::atomic<bool> settled_{false};
+};
+
+class AtMostOnceAcker final : public OnceAcker {
+ public:
+  Status Ack() override { return Claim(); }
+  Status Nack(std::chrono::milliseconds) override { return Claim(); }
+  Status Term() override { return Claim(); }
+};
+
+class RedisBroker;
+
+// ---- pub/sub ---------------------------------------------------------------
+
+class PubSubSubscription final : public Subscription {
+ public:
+  PubSubSubscription(RedisBroker& broker, SubscribeOptions options, DeliveryHandler handler,
+                     std::unique_ptr<Connection> conn)
+      : broker_(broker), options_(std::move(options)), handler_(std::move(handler)),
+        conn_(std::move(conn)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~PubSubSubscription() override {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+      if (conn_) conn_->Interrupt();
+    }
+    thread_.join();
+  }
+
+  // The command that starts this subscription on a fresh connection.
+  static std::vector<std::string> SubscribeCommand(const std::string& pattern) {
+    if (pattern.find_first_of("*>") == std::string::npos) return {"SUBSCRIBE", pattern};
+    return {"PSUBSCRIBE", redis::ToGlob(pattern)};
+  }
+
+ private:
+  void Run();
+  void Deliver(std::string_view channel, std::string_view payload) {
+    if (!TopicMatches(options_.pattern, channel)) return;  // the glob was wider
+    Delivery d;
+    d.message = redis::Decode(channel, payload);
+    d.pattern = options_.pattern;
+    if (options_.manual_ack) d.acker = std::make_shared<AtMostOnceAcker>();
+    handler_(std::move(d));
+  }
+
+  RedisBroker& broker_;
+  SubscribeOptions options_;
+  DeliveryHandler handler_;
+  std::mutex mutex_;  // guards conn_ replacement against Interrupt
+  std::unique_ptr<Connection> conn_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// ---- streams ---------------------------------------------------------------
+
+struct StreamSub;
+
+class StreamAcker final : public OnceAcker {
+ public:
+  StreamAcker(std::shared_ptr<StreamSub> sub, std::string id, Message message, std::uint32_t attempt)
+      : sub_(std::move(sub)), id_(std::move(id)), message_(std::move(message)), attempt_(attempt) {}
+  Status Ack() override;
+  Status Nack(std::chrono::milliseconds delay) override;
+  Status Term() override;
+
+ private:
+  std::shared_ptr<StreamSub> sub_;
+  std::string id_;
+  Message message_;
+  std::uint32_t attempt_;
+};
+
+// What a streams subscription shares with its ackers (which may outlive it).
+struct StreamSub : std::enable_shared_from_this<StreamSub> {
+  RedisBroker* broker = nullptr;
+  std::string key, group, consumer;
+  bool ephemeral_group = false;
+  std::uint32_t max_deliver = 0;  // 0: no limit here (the runtime's policy applies)
+  SubscribeOptions options;
+  DeliveryHandler handler;
+
+  std::mutex mutex;
+  struct Retry {
+    Deadline at;
+    std::string id;
+    std::uint32_t attempt;
+  };
+  std::vector<Retry> retries;
+  std::atomic<std::uint32_t> in_flight{0};
+  std::atomic<bool> stop{false};
+
+  void Deliver(const std::string& id, Message message, std::uint32_t attempt);
+};
+
+class StreamSubscription final : public Subscription {
+ public:
+  StreamSubscription(std::shared_ptr<StreamSub> sub, std::unique_ptr<Connection> conn)
+      : sub_(std::move(sub)), conn_(std::move(conn)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~StreamSubscription() override;
+
+ private:
+  void Run();
+  Status Poll();
+
+  std::shared_ptr<StreamSub> sub_;
+  std::unique_ptr<Connection> conn_;
+  Deadline next_claim_{};
+  std::thread thread_;
+};
+
+// ---- the broker ------------------------------------------------------------
+
+class RedisBroker final : public Broker {
+ public:
+  explicit RedisBroker(RedisOptions options)
+      : options_(std::move(options)),
+        display_("redis://" + options_.endpoint.host + ":" + std::to_string(options_.endpoint.port) +
+                 (options_.endpoint.db ? "/" + std::to_string(options_.endpoint.db) : "")),
+        consumer_prefix_(fmt::format("ferry-{}-{}", ::getpid(), RandomName())) {}
+  ~RedisBroker() override { Close(); }
+
+  std::string DisplayUrl() const override { return display_; }
+  BrokerCapabilities Capabilities() const override {
+    const bool streams = options_.publish_streams;
+    return {.headers = true, .native_request_reply = false, .queue_groups = streams,
+            .redelivery = streams, .durable = streams, .wildcard_subscriptions = !streams};
+  }
+
+  Status Connect() override {
+    std::lock_guard lock(cmd_mutex_);
+    if (cmd_ && !cmd_->broken()) return Status::Ok();
+    SetState(ConnectionState::kConnecting);
+    auto conn = Connection::Open(options_.endpoint, display_);
+    if (!conn.ok()) {
+      SetState(ConnectionState::kDisconnected);
+      return conn.error();
+    }
+    cmd_ = std::move(conn).value();
+    closed_ = false;
+    SetState(ConnectionState::kConnected);
+    return Status::Ok();
+  }
+
+  void Close() override {
+    std::lock_guard lock(cmd_mutex_);
+    closed_ = true;
+    cmd_.reset();
+    SetState(ConnectionState::kClosed);
+  }
+
+  ConnectionState State() const override { return state_.load(); }
+  void OnStateChange(std::function<void(ConnectionState)> callback) override {
+    on_state_ = std::move(callback);
+  }
+
+  Status Publish(const Message& message, Deadline) override {
+    FERRY_RETURN_IF_ERROR(ValidateTopic(message.topic));
+    if (options_.publish_streams && !IsInbox(message.topic)) {
+      std::vector<std::string> cmd{"XADD", message.topic};
+      if (options_.max_len > 0) {
+        cmd.insert(cmd.end(), {"MAXLEN", "~", std::to_string(options_.max_len)});
+      }
+      cmd.push_back("*");
+      for (std::string& f : redis::StreamFields(message)) cmd.push_back(std::move(f));
+      auto r = Run(cmd);
+      return r.ok() ? Status::Ok() : Status(r.error());
+    }
+    auto r = Run({"PUBLISH", message.topic, redis::Encode(message)});
+    return r.ok() ? Status::Ok() : Status(r.error());
+  }
+
+  Result<std::unique_ptr<Subscription>> Subscribe(SubscribeOptions options,
+                                                  DeliveryHandler handler) override;
+
+  Result<std::vector<Message>> Request(const Message& message,
+                                       const RequestOptions& options) override {
+    return RequestViaInbox(*this, message, options);
+  }
+
+  // Runs one command on the shared command connection, reconnecting (at most
+  // every 200 ms) when the link broke. Thread-safe.
+  Result<Reply> Run(const std::vector<std::string>& args) {
+    std::lock_guard lock(cmd_mutex_);
+    if (closed_) return Error::Connection(display_ + " is closed");
+    if (!cmd_ || cmd_->broken()) {
+      if (Clock::now() < next_reconnect_)
+        return Error::Connection(display_ + " is unreachable; retrying");
+      auto conn = Connection::Open(Quick(), display_);
+      if (!conn.ok()) {
+        next_reconnect_ = Clock::now() + 200ms;
+        SetState(ConnectionState::kReconnecting);
+        return conn.error();
+      }
+      cmd_ = std::move(conn).value();
+      spdlog::info("{}: reconnected", display_);
+      SetState(ConnectionState::kConnected);
+    }
+    auto r = cmd_->Command(args);
+    if (!r.ok() && cmd_->broken()) {
+      spdlog::warn("{}: connection lost", display_);
+      SetState(ConnectionState::kReconnecting);
+    }
+    return r;
+  }
+
+  // Endpoint with a short connect timeout, for reconnecting without stalls.
+  redis::Endpoint Quick() const {
+    redis::Endpoint e = options_.endpoint;
+    e.connect_timeout = std::min<std::chrono::milliseconds>(e.connect_timeout, 500ms);
+    return e;
+  }
+  const RedisOptions& options() const { return options_; }
+  const std::string& display() const { return display_; }
+  bool closed() const { return closed_; }
+
+ private:
+  void SetState(ConnectionState next) {
+    if (state_.exchange(next) == next) return;
+    if (on_state_) on_state_(next);
+  }
+
+  RedisOptions options_;
+  std::string display_;
+  std::string consumer_prefix_;
+  std::atomic<std::uint64_t> consumer_counter_{0};
+  std::mutex cmd_mutex_;
+  std::unique_ptr<Connection> cmd_;
+  std::atomic<bool> closed_{false};
+  Deadline next_reconnect_{};
+  std::atomic<ConnectionState> state_{ConnectionState::kDisconnected};
+  std::function<void(ConnectionState)> on_state_;
+
+  friend class StreamSubscription;
+  friend class PubSubSubscription;
+};
+
+// ---- pub/sub reading ---------------------------------------------------------
+
+void PubSubSubscription::Run() {
+  auto backoff = 100ms;
+  while (true) {
+    Connection* conn = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      if (stop_) return;
+      conn = conn_.get();
+    }
+    if (!conn || conn->broken()) {
+      auto fresh = Connection::Open(broker_.Quick(), broker_.display());
+      if (fresh.ok() && (*fresh)->Command(SubscribeCommand(options_.pattern)).ok()) {
+        std::lock_guard lock(mutex_);
+        if (stop_) return;
+        conn_ = std::move(fresh).value();
+        backoff = 100ms;
+        spdlog::info("{}: subscribed to {} again", broker_.display(), options_.pattern);
+        continue;
+      }
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+      continue;
+    }
+    auto reply = conn->Next();
+    if (!reply.ok()) {
+      std::lock_guard lock(mutex_);
+      if (stop_) return;
+      spdlog::warn("{}: subscription to {} lost its connection; messages published meanwhile "
+                   "are not delivered (pub/sub is at-most-once)",
+                   broker_.display(), options_.pattern);
+      continue;
+    }
+    const redisReply* r = reply->get();
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) continue;
+    const std::string kind = Str(r->element[0]);
+    if (kind == "message")
+      Deliver(Str(r->element[1]), std::string_view(r->element[2]->str, r->element[2]->len));
+    else if (kind == "pmessage" && r->elements >= 4)
+      Deliver(Str(r->element[2]), std::string_view(r->element[3]->str, r->element[3]->len));
+  }
+}
+
+// ---- streams reading ---------------------------------------------------------
+
+void StreamSub::Deliver(const std::string& id, Message message, std::uint32_t attempt) {
+  Delivery d;
+  d.message = message;
+  d.attempt = attempt;
+  d.pattern = options.pattern;
+  in_flight.fetch_add(1);
+  auto acker = std::make_shared<StreamAcker>(shared_from_this(), id, std::move(message), attempt);
+  if (options.manual_ack) d.acker = acker;
+  handler(std::move(d));
+  if (!options.manual_ack) (void)acker->Ack();
+}
+
+Status StreamAcker::Ack() {
+  FERRY_RETURN_IF_ERROR(Claim());
+  sub_->in_flight.fetch_sub(1);
+  auto r = sub_->broker->Run({"XACK", sub_->key, sub_->group, id_});
+  return r.ok() ? Status::Ok() : Status(r.error());
+}
+
+Status StreamAcker::Nack(std::chrono::milliseconds delay) {
+  FERRY_RETURN_IF_ERROR(Claim());
+  sub_->in_flight.fetch_sub(1);
+  // The entry stays pending; the reader claims it again once the delay is up.
+  std::lock_guard lock(sub_->mutex);
+  sub_->retries.push_back({Clock::now() + delay, id_, attempt_ + 1});
+  return Status::Ok();
+}
+
+Status StreamAcker::Term() {
+  FERRY_RETURN_IF_ERROR(Claim());
+  sub_->in_flight.fetch_sub(1);
+  const std::string dead = sub_->key + sub_->broker->options().dead_letter_suffix;
+  std::vector<std::string> cmd{"XADD", dead, "*"};
+  for (std::string& f : redis::StreamFields(message_)) cmd.push_back(std::move(f));
+  cmd.insert(cmd.end(), {"ferry-source-id", id_, "ferry-attempts", std::to_string(attempt_)});
+  auto moved = sub_->broker->Run(cmd);
+  if (!moved.ok()) return moved.error();  // left pending: claimed again later, not lost
+  auto r = sub_->broker->Run({"XACK", sub_->key, sub_->group, id_});
+  return r.ok() ? Status::Ok() : Status(r.error());
+}
+
+StreamSubscription::~StreamSubscription() {
+  sub_->stop = true;
+  thread_.join();
+  if (sub_->ephemeral_group)
+    (void)sub_->broker->Run({"XGROUP", "DESTROY", sub_->key, sub_->group});
+}
+
+void StreamSubscription::Run() {
+  auto backoff = 100ms;
+  while (!sub_->stop.load()) {
+    if (!conn_ || conn_->broken()) {
+      auto fresh = Connection::Open(sub_->broker->Quick(), sub_->broker->display());
+      if (!fresh.ok()) {
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+        continue;
+      }
+      conn_ = std::move(fresh).value();
+      // The server may have lost the group with its data: make sure it exists.
+      (void)conn_->Command({"XGROUP", "CREATE", sub_->key, sub_->group, "0", "MKSTREAM"});
+      backoff = 100ms;
+    }
+    Status s = Poll();
+    if (!s.ok() && !conn_->broken())
+      spdlog::warn("{}: reading {}: {}", sub_->broker->display(), sub_->key, s.error().message());
+  }
+}
+
+// One round: due retries, entries abandoned by other consumers, new entries.
+Status StreamSubscription::Poll() {
+  auto deliver_entries = [&](const redisReply* entries, std::uint32_t attempt) {
+    if (!entries || entries->type != REDIS_REPLY_ARRAY) return;
+    for (std::size_t i = 0; i < entries->elements; ++i) {
+      const redisReply* e = entries->element[i];
+      if (e->type != REDIS_REPLY_ARRAY || e->elements < 2) continue;  // deleted meanwhile
+      sub_->Deliver(Str(e->element[0]), redis::FromStreamFields(sub_->key, e->element[1]), attempt);
+    }
+  };
+  auto dead_letter = [&](const std::string& id, std::uint32_t attempt) {
+    auto got = conn_->Command({"XCLAIM", sub_->key, sub_->group, sub_->consumer, "0", id});
+    if (!got.ok() || (*got)->elements == 0 || (*got)->element[0]->type != REDIS_REPLY_ARRAY) return;
+    const redisReply* e = (*got)->element[0];
+    StreamAcker(sub_, id, redis::FromStreamFields(sub_->key, e->element[1]), attempt).Term();
+  };
+
+  std::vector<StreamSub::Retry> due;
+  {
+    std::lock_guard lock(sub_->mutex);
+    auto now = Clock::now();
+    for (auto it = sub_->retries.begin(); it != sub_->retries.end();) {
+      if (it->at <= now) {
+        due.push_back(*it);
+        it = sub_->retries.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const auto& r : due) {
+    if (sub_->max_deliver && r.attempt > sub_->max_deliver) {
+      sub_->in_flight.fetch_add(1);  // Term below settles it
+      dead_letter(r.id, r.attempt - 1);
+      continue;
+    }
+    auto got = conn_->Command({"XCLAIM", sub_->key, sub_->group, sub_->consumer, "0", r.id});
+    if (!got.ok()) return got.error();
+    deliver_entries(got->get(), r.attempt);
+  }
+
+  const auto claim_idle = sub_->broker->options().claim_idle;
+  if (claim_idle.count() > 0 && Clock::now() >= next_claim_) {
+    next_claim_ = Clock::now() + std::max<std::chrono::milliseconds>(claim_idle / 4, 250ms);
+    auto pending = conn_->Command({"XPENDING", sub_->key, sub_->group, "IDLE",
+                                  std::to_string(claim_idle.count()), "-", "+", "16"});
+    if (!pending.ok()) return pending.error();
+    for (std::size_t i = 0; i < (*pending)->elements; ++i) {
+      const redisReply* p = (*pending)->element[i];
+      if (p->type != REDIS_REPLY_ARRAY || p->elements < 4) continue;
+      const std::string id = Str(p->element[0]);
+      if (Str(p->element[1]) == sub_->consumer) continue;  // ours: retries handle it
+      const auto deliveries = static_cast<std::uint32_t>(p->element[3]->integer);
+      if (sub_->max_deliver && deliveries >= sub_->max_deliver) {
+        sub_->in_flight.fetch_add(1);
+        dead_letter(id, deliveries);
+        continue;
+      }
+      auto got = conn_->Command({"XCLAIM", sub_->key, sub_->group, sub_->consumer,
+                                 std::to_string(claim_idle.count()), id});
+      if (!got.ok()) return got.error();
+      deliver_entries(got->get(), deliveries + 1);
+    }
+  }
+
+  // Back-pressure: read nothing new while the runtime holds enough.
+  if (sub_->in_flight.load() >= sub_->options.max_in_flight) {
+    std::this_thread::sleep_for(10ms);
+    return Status::Ok();
+  }
+  const std::uint32_t room = sub_->options.max_in_flight - sub_->in_flight.load();
+  auto read = conn_->Command({"XREADGROUP", "GROUP", sub_->group, sub_->consumer, "COUNT",
+                              std::to_string(std::min<std::uint32_t>(room, 64)), "BLOCK", "200",
+                              "STREAMS", sub_->key, ">"});
+  if (!read.ok()) {
+    if (read.error().message().find("NOGROUP") != std::string::npos)
+      (void)conn_->Command({"XGROUP", "CREATE", sub_->key, sub_->group, "0", "MKSTREAM"});
+    return read.error();
+  }
+  const redisReply* r = read->get();
+  if (r->type != REDIS_REPLY_ARRAY) return Status::Ok();  // nil: nothing new
+  for (std::size_t s = 0; s < r->elements; ++s) {
+    const redisReply* stream = r->element[s];
+    if (stream->type == REDIS_REPLY_ARRAY && stream->elements == 2)
+      deliver_entries(stream->element[1], 1);
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Subscription>> RedisBroker::Subscribe(SubscribeOptions options,
+                                                             DeliveryHandler handler) {
+  FERRY_RETURN_IF_ERROR(ValidatePattern(options.pattern));
+  WarnUnknownExtensions("redis", options.extensions, {"mode", "group", "max_deliver"});
+  if (closed_) return Error::Connection(display_ + " is closed");
+  bool streams = options_.publish_streams;
+  if (auto it = options.extensions.find("mode"); it != options.extensions.end()) {
+    if (it->second != "pubsub" && it->second != "streams")
+      return Error::InvalidArgument("mode: expected \"pubsub\" or \"streams\", got '" + it->second + "'");
+    streams = it->second == "streams";
+  }
+  if (IsInbox(options.pattern)) streams = false;
+
+  auto conn = Connection::Open(options_.endpoint, display_);
+  if (!conn.ok()) return conn.error();
+
+  if (!streams) {
+    if (!options.queue_group.empty())
+      return Error::Unsupported(
+          "Redis pub/sub has no queue groups; use mode = \"streams\" for " + options.pattern);
+    auto confirmed = (*conn)->Command(PubSubSubscription::SubscribeCommand(options.pattern));
+    if (!confirmed.ok()) return confirmed.error();
+    return std::unique_ptr<Subscription>(new PubSubSubscription(
+        *this, std::move(options), std::move(handler), std::move(conn).value()));
+  }
+
+  if (options.pattern.find_first_of("*>") != std::string::npos)
+    return Error::Unsupported("Redis streams are read one topic at a time; '" + options.pattern +
+                              "' has a wildcard");
+  auto sub = std::make_shared<StreamSub>();
+  sub->broker = this;
+  sub->key = options.pattern;
+  if (!options.queue_group.empty()) {
+    sub->group = options.queue_group;
+  } else if (auto it = options.extensions.find("group"); it != options.extensions.end()) {
+    sub->group = it->second;
+  } else {
+    sub->group = "ferry-" + RandomName();
+    sub->ephemeral_group = true;
+  }
+  if (auto it = options.extensions.find("max_deliver"); it != options.extensions.end()) {
+    std::uint32_t n = 0;
+    auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), n);
+    if (ec != std::errc() || end != it->second.data() + it->second.size())
+      return Error::InvalidArgument("max_deliver: expected a whole number, got '" + it->second + "'");
+    sub->max_deliver = n;
+  }
+  sub->consumer = consumer_prefix_ + "-" + std::to_string(consumer_counter_.fetch_add(1));
+  // A new group starts at the end of the stream; a durable group resumes.
+  auto created = (*conn)->Command({"XGROUP", "CREATE", sub->key, sub->group, "$", "MKSTREAM"});
+  if (!created.ok() && created.error().message().find("BUSYGROUP") == std::string::npos)
+    return created.error();
+  sub->options = std::move(options);
+  sub->handler = std::move(handler);
+  return std::unique_ptr<Subscription>(new StreamSubscription(std::move(sub), std::move(conn).value()));
+}
+
+Result<std::uint64_t> Number(const std::string& key, const std::string& value) {
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || end != value.data() + value.size())
+    return Error::InvalidArgument(key + ": expected a whole number, got '" + value + "'");
+  return n;
+}
+
+}  // namespace
+
+std::unique_ptr<Broker> MakeRedisBroker(const RedisOptions& options) {
+  return std::make_unique<RedisBroker>(options);
+}
+
+Result<RedisOptions> RedisOptionsFrom(std::string_view url,
+                                      const std::map<std::string, std::string>& settings) {
+  RedisOptions o;
+  if (url.starts_with("rediss://"))
+    return Error::Unsupported("rediss:// (TLS) needs hiredis 1.0 or later; Debian's hiredis 0.14 "
+                              "has no TLS. Use redis:// through a TLS tunnel");
+  if (!url.starts_with("redis://")) return Error::InvalidArgument("expected a redis:// URL");
+  std::string_view rest = url.substr(8);
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+    auto db = Number("database", std::string(rest.substr(slash + 1)));
+    if (!db.ok()) return db.error();
+    o.endpoint.db = static_cast<int>(*db);
+    rest = rest.substr(0, slash);
+  }
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view cred = rest.substr(0, at);
+    const auto colon = cred.find(':');
+    if (colon == std::string_view::npos) {
+      o.endpoint.password = std::string(cred);
+    } else {
+      o.endpoint.user = std::string(cred.substr(0, colon));
+      o.endpoint.password = std::string(cred.substr(colon + 1));
+    }
+    rest = rest.substr(at + 1);
+  }
+  if (const auto colon = rest.rfind(':'); colon != std::string_view::npos) {
+    auto port = Number("port", std::string(rest.substr(colon + 1)));
+    if (!port.ok() || *port == 0 || *port > 65535)
+      return Error::InvalidArgument("bad port in redis URL: '" + std::string(rest.substr(colon + 1)) + "'");
+    o.endpoint.port = static_cast<int>(*port);
+    rest = rest.substr(0, colon);
+  }
+  if (!rest.empty()) o.endpoint.host = std::string(rest);
+  for (const auto& [key, value] : settings) {
+    if (key == "publish") {
+      if (value != "pubsub" && value != "streams")
+        return Error::InvalidArgument("publish: expected \"pubsub\" or \"streams\", got '" + value + "'");
+      o.publish_streams = value == "streams";
+    } else if (key == "dead_letter_suffix") {
+      o.dead_letter_suffix = value;
+    } else if (key == "user") {
+      o.endpoint.user = value;
+    } else if (key == "password") {
+      o.endpoint.password = value;
+    } else if (key == "max_len" || key == "claim_idle_ms" || key == "connect_timeout_ms") {
+      auto n = Number(key, value);
+      if (!n.ok()) return n.error();
+      if (key == "max_len") o.max_len = *n;
+      else if (key == "claim_idle_ms") o.claim_idle = std::chrono::milliseconds(*n);
+      else o.endpoint.connect_timeout = std::chrono::milliseconds(*n);
+    } else {
+      return Error::InvalidArgument("unknown option '" + key +
+                                    "' for a redis broker (known: publish, dead_letter_suffix, "
+                                    "max_len, claim_idle_ms, connect_timeout_ms, user, password)");
+    }
+  }
+  if (const char* v = std::getenv("FERRY_REDIS_PASSWORD"); o.endpoint.password.empty() && v && *v)
+    o.endpoint.password = v;
+  return o;
+}
+
+}  // namespace ferry

@@ -1,0 +1,279 @@
+// The Redis adapter against a real redis-server (Debian's redis-server) on a
+// free loopback port: the envelope, the conformance suite in both modes,
+// Ferry components over Redis, redis-cli talking to a running Ferry, two
+// Ferry processes in one consumer group, dead-lettering, and a restart with
+// AOF persistence that loses no accepted Streams message.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <set>
+#include <thread>
+
+#include "brokers/conformance.h"
+#include "brokers/redis/redis_wire.h"
+#include "brokers/registry.h"
+#include "support/ferry_process.h"
+#include "support/host_fixture.h"
+#include "support/server_process.h"
+
+namespace ferry::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+std::vector<std::string> RedisArgs(bool persistent) {
+  std::vector<std::string> args{"redis-server", "--port", "$PORT", "--bind", "127.0.0.1",
+                                "--dir", "$DIR", "--save", ""};
+  if (persistent) args.insert(args.end(), {"--appendonly", "yes", "--appendfsync", "always"});
+  return args;
+}
+
+ServerProcess& SharedRedis() {
+  static ServerProcess* server = [] {
+    auto* s = new ServerProcess("redis-server", RedisArgs(false));
+    Status started = s->Start();
+    EXPECT_TRUE(started.ok()) << started.error().message();
+    return s;
+  }();
+  return *server;
+}
+
+std::string RedisUrl(const ServerProcess& server) {
+  return "redis://127.0.0.1:" + std::to_string(server.port());
+}
+
+std::string Shell(const std::string& command) {
+  std::string out;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (!p) return out;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  ::pclose(p);
+  return out;
+}
+
+std::string Cli(const std::string& args) {
+  return Shell("redis-cli -h 127.0.0.1 -p " + std::to_string(SharedRedis().port()) + " " + args);
+}
+
+TEST(RedisWire, EnvelopeCarriesMetadataAndPlainPayloadsStayPlain) {
+  Message m;
+  m.topic = "t";
+  m.data = Bytes::FromString(std::string("bin\0ary", 7));
+  m.content_type = "application/json";
+  m.metadata = {{"k", "v"}};
+  m.reply_to = "_INBOX.x.1";
+  Message back = redis::Decode("t", redis::Encode(m));
+  EXPECT_EQ(back.data.view(), m.data.view());
+  EXPECT_EQ(back.content_type, m.content_type);
+  EXPECT_EQ(back.metadata, m.metadata);
+  EXPECT_EQ(back.reply_to, m.reply_to);
+  Message plain;
+  plain.data = Bytes::FromString("just text");
+  EXPECT_EQ(redis::Encode(plain), "just text");
+  EXPECT_EQ(redis::Decode("t", "just text").data.view(), "just text");
+  // A truncated envelope is delivered as the bytes it is.
+  const std::string cut = redis::Encode(m).substr(0, 12);
+  EXPECT_EQ(redis::Decode("t", cut).data.view(), cut);
+  EXPECT_EQ(redis::ToGlob("a.*.c"), "a.*.c");
+  EXPECT_EQ(redis::ToGlob("a.>"), "a.*");
+  EXPECT_EQ(redis::ToGlob("we?rd.[x]"), "we\\?rd.\\[x\\]");
+}
+
+BrokerTarget PubSubTarget() {
+  return {.name = "RedisPubSub", .make = []() -> Result<std::unique_ptr<Broker>> {
+            return MakeBroker(RedisUrl(SharedRedis()), {});
+          }};
+}
+BrokerTarget StreamsTarget() {
+  return {.name = "RedisStreams", .make = []() -> Result<std::unique_ptr<Broker>> {
+            return MakeBroker(RedisUrl(SharedRedis()), {{"publish", "streams"}});
+          }};
+}
+
+INSTANTIATE_TEST_SUITE_P(Redis, BrokerConformance,
+                         ::testing::Values(PubSubTarget(), StreamsTarget()), TargetName);
+
+TEST(RedisBroker, DownServerAndBadSettingsAreOneLineErrors) {
+  auto broker = MakeBroker("redis://:secret@127.0.0.1:" + std::to_string(FreePort()), {});
+  ASSERT_OK(broker);
+  Status s = (*broker)->Connect();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code(), ErrorCode::kConnection);
+  EXPECT_THAT(s.error().message(), HasSubstr("cannot connect to redis://127.0.0.1:"));
+  EXPECT_THAT(s.error().message(), ::testing::Not(HasSubstr("secret")));
+  EXPECT_THAT(MakeBroker("rediss://h:6379", {}).error().message(), HasSubstr("no TLS"));
+  EXPECT_THAT(MakeBroker("redis://h", {{"publish", "carrier"}}).error().message(),
+              HasSubstr("publish: expected"));
+}
+
+std::string StreamsHost(const std::string& extra_components) {
+  return "[brokers]\ndefault = { url = \"" + RedisUrl(SharedRedis()) +
+         "\", publish = \"streams\", claim_idle_ms = 1000 }\n" + extra_components;
+}
+
+TEST(RedisHost, ComponentsOverPubSubAndStreams) {
+  for (const std::string& mode : {"pubsub", "streams"}) {
+    RunningHost host("[brokers]\ndefault = { url = \"" + RedisUrl(SharedRedis()) +
+                     "\", publish = \"" + mode + "\" }\n"
+                     "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\nsubscribe = [\"redis.echo.in\"]\n"
+                     "[[component]]\npath = \"$COMPONENTS/greeter.wasm\"\nsubscribe = [\"redis.greet\"]\n"
+                     "[[component]]\npath = \"$COMPONENTS/shouter.wasm\"\nsubscribe = [\"redis.greet\"]\n");
+    ASSERT_OK(host.start_status());
+    // Listen reads echo.out in the broker's mode.
+    Inbox& out = host.Listen("echo.out");
+    ASSERT_OK(host.Publish("redis.echo.in", "over redis " + mode, {{"trace", "t-1"}}, "text/plain"));
+    auto got = out.WaitFor(1);
+    ASSERT_EQ(got.size(), 1u) << mode;
+    EXPECT_EQ(Text(got[0]), "over redis " + mode);
+    EXPECT_EQ(got[0].content_type, "text/plain");
+    EXPECT_EQ(got[0].metadata.Get("trace"), "t-1");
+    Message m;
+    m.topic = "redis.greet";
+    m.data = Bytes::FromString("world");
+    auto replies = host.host().Request("default", m, 5s, 2);
+    ASSERT_OK(replies);
+    EXPECT_EQ(replies->size(), 2u) << mode;
+  }
+}
+
+TEST(RedisHost, RedisCliTalksToFerry) {
+  RunningHost host("[brokers]\ndefault = \"" + RedisUrl(SharedRedis()) + "\"\n"
+                   "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\nsubscribe = [\"cli.echo.in\"]\n");
+  ASSERT_OK(host.start_status());
+  std::string received;
+  std::thread sub([&] { received = Cli("--no-raw SUBSCRIBE echo.out & sleep 3; kill $!"); });
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(Cli("PUBLISH cli.echo.in 'from redis-cli'"), "1\n");
+  sub.join();
+  EXPECT_THAT(received, HasSubstr("from redis-cli"));
+
+  RunningHost streams(StreamsHost("[[component]]\npath = \"$COMPONENTS/echo.wasm\"\n"
+                                  "subscribe = [\"cli.stream.in\"]\nqueue_group = \"echoes\"\n"));
+  ASSERT_OK(streams.start_status());
+  EXPECT_THAT(Cli("XADD cli.stream.in '*' data 'into a stream' m:who redis-cli"), HasSubstr("-"));
+  std::string out;
+  for (int i = 0; i < 100 && out.find("into a stream") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(50ms);
+    out = Cli("XRANGE echo.out - +");
+  }
+  EXPECT_THAT(out, HasSubstr("into a stream"));
+  EXPECT_THAT(out, HasSubstr("redis-cli"));
+  // Handled entries are acknowledged: nothing stays pending in the group.
+  std::string pending;
+  for (int i = 0; i < 50; ++i) {
+    pending = Cli("XPENDING cli.stream.in echoes");
+    if (pending.rfind("0\n", 0) == 0) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(pending.substr(0, 2), "0\n") << pending;
+}
+
+TEST(RedisHost, GivenUpEntriesGoToTheDeadLetterStream) {
+  RunningHost host(StreamsHost("[[component]]\npath = \"$COMPONENTS/misbehave.wasm\"\n"
+                               "subscribe = [\"dl.in\"]\nqueue_group = \"dl\"\n"
+                               "max_attempts = 2\nretry_delay_ms = 10\n"));
+  ASSERT_OK(host.start_status());
+  ASSERT_OK(host.Publish("dl.in", "fail"));
+  std::string dead;
+  for (int i = 0; i < 100 && dead.find("fail") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(50ms);
+    dead = Cli("XRANGE dl.in.dead - +");
+  }
+  EXPECT_THAT(dead, HasSubstr("fail"));
+  EXPECT_THAT(dead, HasSubstr("ferry-attempts"));
+  EXPECT_EQ(host.StatsOf("misbehave").failed, 2u);
+}
+
+TEST(RedisQueueGroup, TwoFerryProcessesShareAConsumerGroup) {
+  const std::string broker = "[brokers]\ndefault = { url = \"" + RedisUrl(SharedRedis()) +
+                             "\", publish = \"streams\" }\n";
+  FerryProcess a(broker + "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\n"
+                          "subscribe = [\"rqg.in\"]\nqueue_group = \"workers\"\n");
+  FerryProcess b(broker + "[[component]]\npath = \"$COMPONENTS/transformer.wasm\"\n"
+                          "subscribe = [\"rqg.in\"]\nqueue_group = \"workers\"\n");
+  ASSERT_OK(a.Start());
+  ASSERT_OK(b.Start());
+  auto conn = MakeBroker(RedisUrl(SharedRedis()), {{"publish", "streams"}});
+  ASSERT_OK(conn);
+  Broker& redis = **conn;
+  ASSERT_OK(redis.Connect());
+  Sink echoed, transformed;
+  auto s1 = redis.Subscribe({.pattern = "echo.out", .manual_ack = false}, echoed.Handler());
+  auto s2 = redis.Subscribe({.pattern = "transform.out", .manual_ack = false}, transformed.Handler());
+  ASSERT_OK(s1);
+  ASSERT_OK(s2);
+  constexpr int kCount = 100;
+  for (int i = 0; i < kCount; ++i)
+    ASSERT_OK(redis.Publish(TestMessage("rqg.in", "m" + std::to_string(i)), Clock::now() + 5s));
+  const auto until = Clock::now() + 20s;
+  while (echoed.size() + transformed.size() < kCount && Clock::now() < until)
+    std::this_thread::sleep_for(20ms);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(echoed.size() + transformed.size(), static_cast<std::size_t>(kCount));
+  EXPECT_GT(echoed.size(), 0u);
+  EXPECT_GT(transformed.size(), 0u);
+  EXPECT_EQ(a.Stop(), 0) << a.Log();
+  EXPECT_EQ(b.Stop(), 0) << b.Log();
+}
+
+// redis-server with AOF (fsync always), killed mid-stream and restarted:
+// every Streams message the host accepted is handled.
+TEST(RedisRestart, NoAcceptedStreamsMessageIsLost) {
+  ServerProcess server("redis-server", RedisArgs(true));
+  ASSERT_OK(server.Start());
+  const std::string url = RedisUrl(server);
+  RunningHost host("[brokers]\ndefault = { url = \"" + url +
+                   "\", publish = \"streams\", claim_idle_ms = 1000 }\n"
+                   "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\nsubscribe = [\"rr.in\"]\n"
+                   "queue_group = \"echo\"\n");
+  ASSERT_OK(host.start_status());
+  std::set<std::string> accepted;
+  auto publish = [&](int i) {
+    const std::string body = "m" + std::to_string(i);
+    if (host.Publish("rr.in", body).ok()) accepted.insert(body);
+  };
+  for (int i = 0; i < 100; ++i) publish(i);
+  server.Kill();
+  for (int i = 100; i < 110; ++i) publish(i);  // refused at once while down
+  ASSERT_OK(server.Start());
+  int i = 110;
+  const auto until = Clock::now() + 30s;
+  while (i < 200 && Clock::now() < until) {
+    publish(i);
+    if (accepted.count("m" + std::to_string(i))) ++i;
+    else std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(i, 200) << "the host did not come back";
+  // The echo component wrote its output to the echo.out stream.
+  auto reader = MakeBroker(url, {});
+  ASSERT_OK(reader);
+  std::set<std::string> seen;
+  const auto wait_until = Clock::now() + 30s;
+  while (Clock::now() < wait_until) {
+    seen.clear();
+    const std::string all =
+        Shell("redis-cli -h 127.0.0.1 -p " + std::to_string(server.port()) + " XRANGE echo.out - +");
+    std::size_t at = 0;
+    while ((at = all.find('m', at)) != std::string::npos) {
+      std::size_t end = all.find('\n', at);
+      std::string token = all.substr(at, end - at);
+      if (token.size() > 1 && std::all_of(token.begin() + 1, token.end(), ::isdigit)) seen.insert(token);
+      at = end == std::string::npos ? all.size() : end;
+    }
+    if (std::includes(seen.begin(), seen.end(), accepted.begin(), accepted.end())) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  std::vector<std::string> missing;
+  std::set_difference(accepted.begin(), accepted.end(), seen.begin(), seen.end(),
+                      std::back_inserter(missing));
+  EXPECT_TRUE(missing.empty()) << missing.size() << " of " << accepted.size()
+                               << " accepted messages were never handled, e.g. "
+                               << (missing.empty() ? "" : missing.front());
+  EXPECT_GE(accepted.size(), 190u);
+}
+
+}  // namespace
+}  // namespace ferry::testing
