@@ -3,12 +3,18 @@
 // are: '.'-separated, '*' for one token and '>' for the rest.
 //
 // Core NATS delivers at most once: Ack and Nack are accepted and change
-// nothing, and Capabilities() says so (no redelivery, not durable).
+// nothing. A subscription whose extensions name a `stream` reads through
+// JetStream instead: a consumer (durable when named by `durable` or by the
+// queue group) delivers at least once, Ack acknowledges, Nack asks for
+// redelivery after the delay, Term stops redelivery. The broker setting
+// `jetstream` lists the subjects (patterns, comma-separated; true: all) that
+// Publish sends through JetStream, returning once a stream stored them.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "brokers/broker.h"
 
@@ -26,13 +32,16 @@ struct NatsOptions {
   std::string client_name = "ferry";
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds reconnect_wait{250};  // between reconnect attempts
+  // Subjects published through JetStream: Publish returns once a stream
+  // stored the message. Every subject matching these must be in a stream.
+  std::vector<std::string> jetstream_subjects;
 };
 
 std::unique_ptr<Broker> MakeNatsBroker(const NatsOptions& options);
 
 // The options a `[brokers]` entry describes: the URL and its settings
 // (user, password, token, creds, tls, tls_ca, tls_cert, tls_key, name,
-// connect_timeout_ms, reconnect_wait_ms). FERRY_NATS_USER,
+// connect_timeout_ms, reconnect_wait_ms, jetstream). FERRY_NATS_USER,
 // FERRY_NATS_PASSWORD and FERRY_NATS_TOKEN fill in what the config leaves
 // out, so secrets need not be written into ferry.toml.
 Result<NatsOptions> NatsOptionsFrom(std::string_view url,
