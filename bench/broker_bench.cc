@@ -1,0 +1,422 @@
+// The echo benchmark on each real broker: the echo example component through
+// Ferry, beside the same echo written directly on that broker's C client
+// (cnats, libmosquitto, hiredis), the floor Ferry's overhead is measured
+// against. Both echoes are driven the same way: one publisher sends N
+// messages to echo.in through Ferry's adapter and times until N arrived on
+// echo.out. Servers are started from Debian's packages on free loopback ports.
+//
+//   ferry_broker_bench [--quick] [nats|mqtt|redis|redis-streams ...]
+#include <arpa/inet.h>
+#include <hiredis/hiredis.h>
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <nats/nats.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "brokers/broker.h"
+#include "brokers/registry.h"
+#include "ferry/host.h"
+
+namespace {
+
+using namespace ferry;
+using namespace std::chrono_literals;
+
+std::uint16_t FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool Listening(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// A broker server for the length of one benchmark.
+class Server {
+ public:
+  Server(std::vector<std::string> argv, std::uint16_t port) : port_(port) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      std::freopen("/dev/null", "w", stdout);
+      std::freopen("/dev/null", "w", stderr);
+      ::execvp(args[0], args.data());
+      ::_exit(127);
+    }
+    for (int i = 0; i < 500 && !Listening(port_); ++i) std::this_thread::sleep_for(10ms);
+    if (!Listening(port_)) {
+      std::fprintf(stderr, "%s did not start\n", argv[0].c_str());
+      std::exit(1);
+    }
+  }
+  ~Server() {
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+  }
+
+ private:
+  std::uint16_t port_;
+  pid_t pid_;
+};
+
+struct Counter {
+  std::mutex m;
+  std::condition_variable cv;
+  std::uint64_t n = 0;
+  void Add() {
+    std::lock_guard lock(m);
+    ++n;
+    cv.notify_all();
+  }
+  std::uint64_t Get() {
+    std::lock_guard lock(m);
+    return n;
+  }
+  bool WaitFor(std::uint64_t target, std::chrono::seconds limit) {
+    std::unique_lock lock(m);
+    return cv.wait_for(lock, limit, [&] { return n >= target; });
+  }
+};
+
+// Sends `count` messages of `size` bytes and returns echoes per second.
+double Pump(Broker& broker, Counter& arrived, std::size_t size, std::uint64_t count) {
+  Message m;
+  m.topic = "echo.in";
+  m.data = Bytes(std::vector<std::uint8_t>(size, 'x'));
+  m.content_type = "application/octet-stream";
+  m.metadata.Set("bench", "1");
+  const std::uint64_t before = arrived.Get();
+  const auto start = std::chrono::steady_clock::now();
+  for (std::uint64_t i = 0; i < count; ++i) {
+    Status s = broker.Publish(m, Clock::now() + 30s);
+    if (!s.ok()) {
+      std::fprintf(stderr, "publish failed: %s\n", s.error().ToString().c_str());
+      std::exit(1);
+    }
+  }
+  if (!arrived.WaitFor(before + count, std::chrono::seconds(600))) {
+    std::fprintf(stderr, "timed out: %llu of %llu echoes\n",
+                 static_cast<unsigned long long>(arrived.Get() - before),
+                 static_cast<unsigned long long>(count));
+    std::exit(1);
+  }
+  return static_cast<double>(count) /
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// ---- native echoes, one per client library --------------------------------
+
+class NativeEcho {
+ public:
+  virtual ~NativeEcho() = default;
+};
+
+class NatsEcho final : public NativeEcho {
+ public:
+  explicit NatsEcho(const std::string& url) {
+    natsConnection_ConnectTo(&conn_, url.c_str());
+    natsConnection_Subscribe(&sub_, conn_, "echo.in", &NatsEcho::On, this);
+    natsConnection_Flush(conn_);
+  }
+  ~NatsEcho() override {
+    natsSubscription_Unsubscribe(sub_);
+    natsSubscription_Destroy(sub_);
+    natsConnection_Destroy(conn_);
+  }
+
+ private:
+  static void On(natsConnection* nc, natsSubscription*, natsMsg* in, void*) {
+    natsMsg* out = nullptr;
+    natsMsg_Create(&out, "echo.out", nullptr, natsMsg_GetData(in), natsMsg_GetDataLength(in));
+    const char** keys = nullptr;
+    int n = 0;
+    if (natsMsgHeader_Keys(in, &keys, &n) == NATS_OK) {
+      for (int i = 0; i < n; ++i) {
+        const char* v = nullptr;
+        if (natsMsgHeader_Get(in, keys[i], &v) == NATS_OK) natsMsgHeader_Set(out, keys[i], v);
+      }
+      std::free(keys);
+    }
+    natsConnection_PublishMsg(nc, out);
+    natsMsg_Destroy(out);
+    natsMsg_Destroy(in);
+  }
+  natsConnection* conn_ = nullptr;
+  natsSubscription* sub_ = nullptr;
+};
+
+class MqttEcho final : public NativeEcho {
+ public:
+  explicit MqttEcho(std::uint16_t port) {
+    mosquitto_lib_init();
+    mosq_ = mosquitto_new(nullptr, true, this);
+    mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    mosquitto_message_v5_callback_set(mosq_, &MqttEcho::On);
+    mosquitto_connect_bind_v5(mosq_, "127.0.0.1", port, 30, nullptr, nullptr);
+    mosquitto_subscribe_v5(mosq_, nullptr, "echo/in", 1, 0, nullptr);
+    mosquitto_loop_start(mosq_);
+    std::this_thread::sleep_for(300ms);  // SUBACK
+  }
+  ~MqttEcho() override {
+    mosquitto_disconnect(mosq_);
+    mosquitto_loop_stop(mosq_, true);
+    mosquitto_destroy(mosq_);
+  }
+
+ private:
+  static void On(mosquitto* m, void*, const mosquitto_message* in, const mosquitto_property* props) {
+    mosquitto_property* copy = nullptr;
+    mosquitto_property_copy_all(&copy, props);
+    // Subscription identifiers may not be sent in a PUBLISH.
+    mosquitto_property* clean = nullptr;
+    for (const mosquitto_property* p = copy; p; p = mosquitto_property_next(p)) {
+      if (mosquitto_property_identifier(p) == MQTT_PROP_USER_PROPERTY) {
+        char *k = nullptr, *v = nullptr;
+        mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &k, &v, false);
+        mosquitto_property_add_string_pair(&clean, MQTT_PROP_USER_PROPERTY, k, v);
+        std::free(k);
+        std::free(v);
+      } else if (mosquitto_property_identifier(p) == MQTT_PROP_CONTENT_TYPE) {
+        char* v = nullptr;
+        mosquitto_property_read_string(p, MQTT_PROP_CONTENT_TYPE, &v, false);
+        mosquitto_property_add_string(&clean, MQTT_PROP_CONTENT_TYPE, v);
+        std::free(v);
+      }
+    }
+    mosquitto_publish_v5(m, nullptr, "echo/out", in->payloadlen, in->payload, 1, false, clean);
+    mosquitto_property_free_all(&copy);
+    mosquitto_property_free_all(&clean);
+  }
+  mosquitto* mosq_ = nullptr;
+};
+
+class RedisPubSubEcho final : public NativeEcho {
+ public:
+  explicit RedisPubSubEcho(std::uint16_t port) {
+    sub_ = redisConnect("127.0.0.1", port);
+    pub_ = redisConnect("127.0.0.1", port);
+    freeReplyObject(redisCommand(sub_, "SUBSCRIBE echo.in"));
+    thread_ = std::thread([this] {
+      void* raw = nullptr;
+      while (redisGetReply(sub_, &raw) == REDIS_OK) {
+        auto* r = static_cast<redisReply*>(raw);
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3)
+          freeReplyObject(redisCommand(pub_, "PUBLISH echo.out %b", r->element[2]->str,
+                                       r->element[2]->len));
+        freeReplyObject(r);
+      }
+    });
+  }
+  ~RedisPubSubEcho() override {
+    ::shutdown(sub_->fd, SHUT_RDWR);
+    thread_.join();
+    redisFree(sub_);
+    redisFree(pub_);
+  }
+
+ private:
+  redisContext* sub_ = nullptr;
+  redisContext* pub_ = nullptr;
+  std::thread thread_;
+};
+
+class RedisStreamsEcho final : public NativeEcho {
+ public:
+  explicit RedisStreamsEcho(std::uint16_t port) {
+    ctx_ = redisConnect("127.0.0.1", port);
+    freeReplyObject(redisCommand(ctx_, "XGROUP CREATE echo.in native $ MKSTREAM"));
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        auto* r = static_cast<redisReply*>(redisCommand(
+            ctx_, "XREADGROUP GROUP native n1 COUNT 64 BLOCK 100 STREAMS echo.in >"));
+        if (!r) return;
+        if (r->type == REDIS_REPLY_ARRAY) {
+          const redisReply* entries = r->element[0]->element[1];
+          for (std::size_t i = 0; i < entries->elements; ++i) {
+            const redisReply* e = entries->element[i];
+            const redisReply* f = e->element[1];
+            std::vector<const char*> argv{"XADD", "echo.out", "*"};
+            std::vector<std::size_t> lens{4, 8, 1};
+            for (std::size_t k = 0; k < f->elements; ++k) {
+              argv.push_back(f->element[k]->str);
+              lens.push_back(f->element[k]->len);
+            }
+            freeReplyObject(redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()));
+            freeReplyObject(redisCommand(ctx_, "XACK echo.in native %b", e->element[0]->str,
+                                         e->element[0]->len));
+          }
+        }
+        freeReplyObject(r);
+      }
+    });
+  }
+  ~RedisStreamsEcho() override {
+    stop_ = true;
+    thread_.join();
+    freeReplyObject(redisCommand(ctx_, "XGROUP DESTROY echo.in native"));
+    redisFree(ctx_);
+  }
+
+ private:
+  redisContext* ctx_ = nullptr;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+struct Target {
+  std::string name;
+  std::function<std::unique_ptr<Server>(std::uint16_t port, const std::string& dir)> server;
+  std::function<std::string(std::uint16_t port)> url;
+  std::map<std::string, std::string> broker_options;
+  std::string broker_toml;  // extra settings in the [brokers] entry
+  std::string component_toml;
+  std::function<std::unique_ptr<NativeEcho>(std::uint16_t port)> native;
+};
+
+std::filesystem::path WriteConfig(const std::string& text) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("ferry-broker-bench-" + std::to_string(::getpid()) + ".toml");
+  std::ofstream(path) << text;
+  return path;
+}
+
+void RunTarget(const Target& t, bool quick) {
+  const std::uint16_t port = FreePort();
+  const auto dir = std::filesystem::temp_directory_path() / ("ferry-bench-" + t.name + "-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto server = t.server(port, dir.string());
+  const std::string url = t.url(port);
+
+  auto config = WriteConfig("[host]\nlog_level = \"error\"\n[brokers]\ndefault = { url = \"" + url + "\"" +
+                            t.broker_toml + " }\n[[component]]\nname = \"echo\"\npath = \"" +
+                            std::string(FERRY_COMPONENT_DIR) + "/echo.wasm\"\nsubscribe = [\"echo.in\"]\n" +
+                            t.component_toml);
+  auto driver = MakeBroker(url, t.broker_options);
+  if (!driver.ok() || !(*driver)->Connect().ok()) {
+    std::fprintf(stderr, "%s: cannot connect the driver\n", t.name.c_str());
+    std::exit(1);
+  }
+  Counter arrived;
+  auto sink = (*driver)->Subscribe({.pattern = "echo.out", .manual_ack = false},
+                                   [&](Delivery) { arrived.Add(); });
+  if (!sink.ok()) {
+    std::fprintf(stderr, "%s: %s\n", t.name.c_str(), sink.error().ToString().c_str());
+    std::exit(1);
+  }
+  std::this_thread::sleep_for(300ms);
+
+  struct Case { std::size_t size; std::uint64_t count; const char* label; };
+  const std::uint64_t scale = quick ? 10 : 1;
+  const Case cases[] = {{16, 10000 / scale, "16 B"}, {1024, 10000 / scale, "1 KiB"},
+                        {65536, 500 / scale, "64 KiB"}};
+  for (const Case& c : cases) {
+    double ferry_rate = 0, native_rate = 0;
+    {
+      auto host = Host::Create({.config_file = config});
+      if (!host.ok() || !(*host)->Start().ok()) {
+        std::fprintf(stderr, "%s: cannot start the host\n", t.name.c_str());
+        std::exit(1);
+      }
+      std::this_thread::sleep_for(300ms);
+      Pump(**driver, arrived, c.size, c.count / 10 + 1);  // warm-up
+      ferry_rate = Pump(**driver, arrived, c.size, c.count);
+      (*host)->Stop(1s);
+    }
+    {
+      auto native = t.native(port);
+      std::this_thread::sleep_for(300ms);
+      Pump(**driver, arrived, c.size, c.count / 10 + 1);
+      native_rate = Pump(**driver, arrived, c.size, c.count);
+    }
+    std::printf("| %s | %s | %llu | %.0f | %.0f | %.3f |\n", t.name.c_str(), c.label,
+                static_cast<unsigned long long>(c.count), ferry_rate, native_rate,
+                ferry_rate / native_rate);
+    std::fflush(stdout);
+  }
+  sink->reset();
+  (*driver)->Close();
+  std::filesystem::remove(config);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  std::vector<std::string> only;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else only.emplace_back(argv[i]);
+  }
+  (void)SetLogLevel("error");
+  auto redis_server = [](std::uint16_t port, const std::string& dir) {
+    return std::make_unique<Server>(std::vector<std::string>{"redis-server", "--port", std::to_string(port),
+                                                             "--bind", "127.0.0.1", "--dir", dir,
+                                                             "--save", ""},
+                                    port);
+  };
+  const std::vector<Target> targets = {
+      {"nats",
+       [](std::uint16_t port, const std::string&) {
+         return std::make_unique<Server>(
+             std::vector<std::string>{"nats-server", "-a", "127.0.0.1", "-p", std::to_string(port)}, port);
+       },
+       [](std::uint16_t port) { return "nats://127.0.0.1:" + std::to_string(port); }, {}, "", "",
+       [](std::uint16_t port) {
+         return std::make_unique<NatsEcho>("nats://127.0.0.1:" + std::to_string(port));
+       }},
+      {"mqtt",
+       [](std::uint16_t port, const std::string&) {
+         return std::make_unique<Server>(std::vector<std::string>{"mosquitto", "-p", std::to_string(port)}, port);
+       },
+       [](std::uint16_t port) { return "mqtt://127.0.0.1:" + std::to_string(port); }, {}, "", "",
+       [](std::uint16_t port) { return std::make_unique<MqttEcho>(port); }},
+      {"redis", redis_server,
+       [](std::uint16_t port) { return "redis://127.0.0.1:" + std::to_string(port); }, {}, "", "",
+       [](std::uint16_t port) { return std::make_unique<RedisPubSubEcho>(port); }},
+      {"redis-streams", redis_server,
+       [](std::uint16_t port) { return "redis://127.0.0.1:" + std::to_string(port); },
+       {{"publish", "streams"}}, ", publish = \"streams\"", "queue_group = \"echo\"\n",
+       [](std::uint16_t port) { return std::make_unique<RedisStreamsEcho>(port); }},
+  };
+  std::printf("| broker | payload | messages | Ferry echo (msg/s) | native echo on the broker's C client (msg/s) | Ferry / native |\n");
+  std::printf("|---|---|---|---|---|---|\n");
+  for (const Target& t : targets) {
+    if (!only.empty() && std::find(only.begin(), only.end(), t.name) == only.end()) continue;
+    RunTarget(t, quick);
+  }
+  return 0;
+}
