@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,6 +98,8 @@ Status ServerProcess::Start(std::chrono::milliseconds limit) {
   const pid_t pid = ::fork();
   if (pid < 0) return Error::Internal(name_ + ": fork failed");
   if (pid == 0) {
+    // The server dies with the test process, even one that crashed.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (out >= 0) {
       ::dup2(out, 1);

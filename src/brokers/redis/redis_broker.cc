@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -136,6 +137,10 @@ struct StreamSub : std::enable_shared_from_this<StreamSub> {
     std::uint32_t attempt;
   };
   std::vector<Retry> retries;
+  // Entries this subscription holds: delivered and not yet settled, or
+  // waiting for a retry. Other pending entries of ours (a failed Term, say)
+  // are taken back by the idle scan like anyone else's.
+  std::set<std::string> held;
   std::atomic<std::uint32_t> in_flight{0};
   std::atomic<bool> stop{false};
 
@@ -333,6 +338,10 @@ void PubSubSubscription::Run() {
 // ---- streams reading ---------------------------------------------------------
 
 void StreamSub::Deliver(const std::string& id, Message message, std::uint32_t attempt) {
+  {
+    std::lock_guard lock(mutex);
+    held.insert(id);
+  }
   Delivery d;
   d.message = message;
   d.attempt = attempt;
@@ -348,6 +357,9 @@ Status StreamAcker::Ack() {
   FERRY_RETURN_IF_ERROR(Claim());
   sub_->in_flight.fetch_sub(1);
   auto r = sub_->broker->Run({"XACK", sub_->key, sub_->group, id_});
+  // Acknowledged, or left pending for the idle scan to deliver again.
+  std::lock_guard lock(sub_->mutex);
+  sub_->held.erase(id_);
   return r.ok() ? Status::Ok() : Status(r.error());
 }
 
@@ -368,8 +380,11 @@ Status StreamAcker::Term() {
   for (std::string& f : redis::StreamFields(message_)) cmd.push_back(std::move(f));
   cmd.insert(cmd.end(), {"ferry-source-id", id_, "ferry-attempts", std::to_string(attempt_)});
   auto moved = sub_->broker->Run(cmd);
-  if (!moved.ok()) return moved.error();  // left pending: claimed again later, not lost
-  auto r = sub_->broker->Run({"XACK", sub_->key, sub_->group, id_});
+  Result<Reply> r = moved.ok() ? sub_->broker->Run({"XACK", sub_->key, sub_->group, id_})
+                               : Result<Reply>(moved.error());
+  // On failure the entry stays pending and the idle scan delivers it again.
+  std::lock_guard lock(sub_->mutex);
+  sub_->held.erase(id_);
   return r.ok() ? Status::Ok() : Status(r.error());
 }
 
@@ -452,7 +467,10 @@ Status StreamSubscription::Poll() {
       const redisReply* p = (*pending)->element[i];
       if (p->type != REDIS_REPLY_ARRAY || p->elements < 4) continue;
       const std::string id = Str(p->element[0]);
-      if (Str(p->element[1]) == sub_->consumer) continue;  // ours: retries handle it
+      {
+        std::lock_guard lock(sub_->mutex);
+        if (sub_->held.count(id)) continue;  // in hand or waiting for its retry
+      }
       const auto deliveries = static_cast<std::uint32_t>(p->element[3]->integer);
       if (sub_->max_deliver && deliveries >= sub_->max_deliver) {
         sub_->in_flight.fetch_add(1);

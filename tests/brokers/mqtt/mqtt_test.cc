@@ -24,13 +24,15 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
 ServerProcess& SharedMosquitto() {
-  static ServerProcess* server = [] {
-    auto* s = new ServerProcess("mosquitto", {"mosquitto", "-p", "$PORT"});
-    Status started = s->Start();
-    EXPECT_TRUE(started.ok()) << started.error().message();
-    return s;
+  // One server per test process, stopped when the process exits.
+  static ServerProcess server("mosquitto", {"mosquitto", "-p", "$PORT"});
+  static const bool started = [] {
+    Status s = server.Start();
+    EXPECT_TRUE(s.ok()) << s.error().message();
+    return s.ok();
   }();
-  return *server;
+  (void)started;
+  return server;
 }
 
 std::string MqttUrl(const ServerProcess& server) {
@@ -178,7 +180,8 @@ TEST(MqttRestart, NoAcceptedMessageIsLostAcrossARestart) {
   const std::string url = "mqtt://127.0.0.1:" + std::to_string(port);
   RunningHost host("[brokers]\ndefault = { url = \"" + url +
                    "\", client_id = \"ferry-restart-test\" }\n"
-                   "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\nsubscribe = [\"mr.in\"]\n");
+                   "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\nsubscribe = [\"mr.in\"]\n"
+                   "max_attempts = 50\n");
   ASSERT_OK(host.start_status());
   // Counted on a persistent session of its own, so nothing it should see
   // is lost while the server is away either.

@@ -22,14 +22,16 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
 ServerProcess& SharedNatsServer() {
-  static ServerProcess* server = [] {
-    auto* s = new ServerProcess("nats-server", {"nats-server", "-a", "127.0.0.1", "-p", "$PORT",
+  // One server per test process, stopped when the process exits.
+  static ServerProcess server("nats-server", {"nats-server", "-a", "127.0.0.1", "-p", "$PORT",
                                                 "-js", "-sd", "$DIR/js"});
-    Status started = s->Start();
-    EXPECT_TRUE(started.ok()) << started.error().message();
-    return s;
+  static const bool started = [] {
+    Status s = server.Start();
+    EXPECT_TRUE(s.ok()) << s.error().message();
+    return s.ok();
   }();
-  return *server;
+  (void)started;
+  return server;
 }
 
 std::string NatsUrl(const ServerProcess& server) {
@@ -135,7 +137,7 @@ TEST(NatsJetStream, NoAcceptedMessageIsLostWhenTheServerIsKilled) {
   RunningHost host("[brokers]\ndefault = { url = \"" + NatsUrl(server) +
                    "\", jetstream = \"jk.in\", reconnect_wait_ms = 50 }\n"
                    "[[component]]\npath = \"$COMPONENTS/transformer.wasm\"\n"
-                   "subscribe = [\"jk.in\"]\nqueue_group = \"t\"\n"
+                   "subscribe = [\"jk.in\"]\nqueue_group = \"t\"\nmax_attempts = 50\n"
                    "extensions = { stream = \"IN\" }\n");
   ASSERT_OK(host.start_status());
   std::set<std::string> accepted;
