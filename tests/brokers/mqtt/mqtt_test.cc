@@ -227,3 +227,35 @@ TEST(MqttRestart, NoAcceptedMessageIsLostAcrossARestart) {
 
 }  // namespace
 }  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+TEST(MqttCredentials, PasswordFromTheEnvironmentAndAClearErrorWhenWrong) {
+  TempDir dir;
+  const auto passwd = dir.path() / "passwd";
+  ASSERT_EQ(Shell("mosquitto_passwd -b -c " + passwd.string() + " ferry s3cret-pass"), "");
+  const std::uint16_t port = FreePort();
+  const auto conf = dir.Write("mosquitto.conf", "listener " + std::to_string(port) +
+                                                    " 127.0.0.1\nallow_anonymous false\n"
+                                                    "password_file " + passwd.string() + "\n");
+  ServerProcess server("mosquitto", {"mosquitto", "-c", conf.string()});
+  server.UsePort(port);
+  ASSERT_OK(server.Start());
+  const std::string url = "mqtt://127.0.0.1:" + std::to_string(port);
+  ::setenv("FERRY_MQTT_PASSWORD", "s3cret-pass", 1);
+  auto good = MakeBroker(url, {{"user", "ferry"}});
+  ::unsetenv("FERRY_MQTT_PASSWORD");
+  ASSERT_OK(good);
+  EXPECT_OK((*good)->Connect());
+  auto bad = MakeBroker("mqtt://ferry:wrong-pass@127.0.0.1:" + std::to_string(port), {});
+  ASSERT_OK(bad);
+  Status s = (*bad)->Connect();
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.error().message(), HasSubstr("cannot connect"));
+  EXPECT_THAT(s.error().message(), ::testing::Not(HasSubstr("wrong-pass")));
+  EXPECT_EQ((*bad)->DisplayUrl().find("wrong-pass"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ferry::testing

@@ -339,3 +339,27 @@ TEST(NatsRestart, HostRecoversAfterTheServerComesBack) {
 
 }  // namespace
 }  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+// Credentials from the environment reach the server and never the log.
+TEST(NatsCredentials, PasswordFromTheEnvironmentAndAClearErrorWhenWrong) {
+  ServerProcess server("nats-server", {"nats-server", "-a", "127.0.0.1", "-p", "$PORT", "--user",
+                                       "ferry", "--pass", "s3cret-pass"});
+  ASSERT_OK(server.Start());
+  ::setenv("FERRY_NATS_PASSWORD", "s3cret-pass", 1);
+  auto good = MakeBroker(NatsUrl(server), {{"user", "ferry"}});
+  ::unsetenv("FERRY_NATS_PASSWORD");
+  ASSERT_OK(good);
+  EXPECT_OK((*good)->Connect());
+  auto bad = MakeBroker(NatsUrl(server), {{"user", "ferry"}, {"password", "wrong-pass"}});
+  ASSERT_OK(bad);
+  Status s = (*bad)->Connect();
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.error().message(), HasSubstr("cannot connect"));
+  EXPECT_THAT(s.error().message(), ::testing::Not(HasSubstr("wrong-pass")));
+}
+
+}  // namespace
+}  // namespace ferry::testing

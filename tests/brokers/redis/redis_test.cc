@@ -284,3 +284,29 @@ TEST(RedisRestart, NoAcceptedStreamsMessageIsLost) {
 
 }  // namespace
 }  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+TEST(RedisCredentials, PasswordFromTheEnvironmentAndAClearErrorWhenWrong) {
+  ServerProcess server("redis-server", {"redis-server", "--port", "$PORT", "--bind", "127.0.0.1",
+                                        "--dir", "$DIR", "--save", "", "--requirepass", "s3cret-pass"});
+  ASSERT_OK(server.Start());
+  ::setenv("FERRY_REDIS_PASSWORD", "s3cret-pass", 1);
+  auto good = MakeBroker(RedisUrl(server), {});
+  ::unsetenv("FERRY_REDIS_PASSWORD");
+  ASSERT_OK(good);
+  ASSERT_OK((*good)->Connect());
+  EXPECT_OK((*good)->Publish(TestMessage("auth.ok", "x"), Clock::now() + 5s));
+  auto bad = MakeBroker("redis://:wrong-pass@127.0.0.1:" + std::to_string(server.port()), {});
+  ASSERT_OK(bad);
+  Status s = (*bad)->Connect();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_THAT(s.error().message(), HasSubstr("cannot log in"));
+  EXPECT_THAT(s.error().message(), ::testing::Not(HasSubstr("wrong-pass")));
+  EXPECT_EQ((*bad)->DisplayUrl().find("wrong-pass"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ferry::testing
