@@ -35,7 +35,8 @@ struct ComponentStats {
   std::uint64_t handled = 0;
   std::uint64_t failed = 0;     // failed attempts (errors, traps, timeouts)
   std::uint64_t abandoned = 0;  // attempts the component gave back (0.1.0 abandon-message)
-  std::uint64_t given_up = 0;   // deliveries dropped after the last attempt
+  std::uint64_t given_up = 0;   // deliveries whose attempts ran out
+  std::uint64_t dead_lettered = 0;  // of those, sent to the dead-letter topic
   std::uint64_t released = 0;   // returned to the broker unhandled at shutdown
   std::vector<std::string> subscriptions;  // patterns subscribed to now
 };

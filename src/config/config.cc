@@ -173,7 +173,7 @@ Status ParseLimits(const Reader& r, const toml::table& root, Limits& limits) {
   if (!t) return r.Fail(node, "limits", "expected a table");
   FERRY_RETURN_IF_ERROR(r.CheckKeys(*t, "limits.",
                                     {"max_message_bytes", "max_metadata_bytes", "queue_depth",
-                                     "max_request_ms", "handler_timeout_ms"}));
+                                     "max_request_ms", "handler_timeout_ms", "max_memory_bytes"}));
   constexpr std::uint64_t kU32 = 0xffffffffu;
   auto get = [&](std::string_view key, std::uint64_t fallback, std::uint64_t max) {
     return r.Positive(*t, key, "limits." + std::string(key), fallback, max);
@@ -193,6 +193,9 @@ Status ParseLimits(const Reader& r, const toml::table& root, Limits& limits) {
   limits.queue_depth = static_cast<std::uint32_t>(*depth);
   limits.max_request_ms = static_cast<std::uint32_t>(*req);
   limits.handler_timeout_ms = static_cast<std::uint32_t>(*handler);
+  auto memory = get("max_memory_bytes", limits.max_memory_bytes, 1ull << 32);
+  if (!memory.ok()) return memory.error();
+  limits.max_memory_bytes = *memory;
   return Status::Ok();
 }
 
@@ -271,7 +274,7 @@ Status ParseComponents(const Reader& r, const toml::table& root, const std::file
                                       {"name", "path", "broker", "subscribe", "queue_group",
                                        "connect", "workers", "extensions", "batch_size",
                                        "batch_linger_ms", "reuse_instances", "max_attempts",
-                                       "retry_delay_ms"}));
+                                       "retry_delay_ms", "max_retry_delay_ms", "dead_letter"}));
     ComponentConfig c;
     auto path = r.String(*t, "path", prefix + ".path", true);
     if (!path.ok()) return path.error();
@@ -330,6 +333,17 @@ Status ParseComponents(const Reader& r, const toml::table& root, const std::file
                            static_cast<std::uint64_t>(c.retry_delay.count()), 0, 3600000);
     if (!delay.ok()) return delay.error();
     c.retry_delay = std::chrono::milliseconds(*delay);
+    auto max_delay = r.Integer(*t, "max_retry_delay_ms", prefix + ".max_retry_delay_ms",
+                               static_cast<std::uint64_t>(c.max_retry_delay.count()), 0, 86400000);
+    if (!max_delay.ok()) return max_delay.error();
+    c.max_retry_delay = std::chrono::milliseconds(*max_delay);
+    auto dead = r.String(*t, "dead_letter", prefix + ".dead_letter");
+    if (!dead.ok()) return dead.error();
+    if (!dead->empty()) {
+      Status valid = ValidateTopic(*dead);
+      if (!valid.ok()) return r.Fail(t->get("dead_letter"), prefix + ".dead_letter", valid.error().message());
+    }
+    c.dead_letter = *dead;
     if (const toml::node* ext = t->get("extensions")) {
       const toml::table* et = ext->as_table();
       if (!et) return r.Fail(ext, prefix + ".extensions", "expected a table of broker settings");

@@ -26,6 +26,7 @@ struct Limits {
   std::uint32_t queue_depth = 1024;             // deliveries buffered per component
   std::uint32_t max_request_ms = 30000;         // bound on a request with no timeout
   std::uint32_t handler_timeout_ms = 30000;     // one guest call
+  std::uint64_t max_memory_bytes = 256u << 20;  // linear memory of one instance
 };
 
 struct BrokerConfig {
@@ -56,6 +57,10 @@ struct ComponentConfig {
   // after retry_delay, doubling each time.
   std::uint32_t max_attempts = 5;
   std::chrono::milliseconds retry_delay{100};
+  std::chrono::milliseconds max_retry_delay{10000};
+  // Where a message goes once its attempts are used up, with metadata saying
+  // why (on the component's broker). Empty: it is dropped, with an error log.
+  std::string dead_letter;
 };
 
 struct Config {

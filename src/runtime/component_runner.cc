@@ -13,10 +13,21 @@ ComponentRunner::ComponentRunner(config::ComponentConfig config,
     : config_(std::move(config)),
       compiled_(std::move(compiled)),
       broker_(broker),
-      policy_{config_.max_attempts, config_.retry_delay},
       fresh_instances_(compiled_->takes_batches() && !config_.reuse_instances),
       batch_size_(compiled_->takes_batches() ? config_.batch_size : 1),
-      queue_(queue_depth) {
+      queue_(queue_depth),
+      settler_(config_.name,
+               DeliveryPolicy{.max_attempts = config_.max_attempts,
+                              .retry_delay = config_.retry_delay,
+                              .max_retry_delay = config_.max_retry_delay,
+                              .dead_letter = config_.dead_letter},
+               broker, counters_, [this](Delivery d, std::chrono::milliseconds delay) {
+                 retry_timer_.After(delay, [this, d]() mutable {
+                   ++d.attempt;
+                   counters_.received.fetch_add(1, std::memory_order_relaxed);
+                   if (auto rejected = queue_.Push(std::move(d))) settler_.Release(*rejected);
+                 });
+               }) {
   auto own = std::make_shared<wasm::GuestServices>(*services);
   if (compiled_->takes_batches())
     own->reconfigure = [this](const wasm::GuestConfiguration& gc) { return Reconfigure(gc); };
@@ -170,7 +181,7 @@ void ComponentRunner::ReaperLoop() {
 
 void ComponentRunner::OnDelivery(Delivery delivery) {
   counters_.received.fetch_add(1, std::memory_order_relaxed);
-  if (auto rejected = queue_.Push(std::move(delivery))) Release(*rejected, counters_);
+  if (auto rejected = queue_.Push(std::move(delivery))) settler_.Release(*rejected);
 }
 
 std::vector<Delivery> ComponentRunner::NextBatch() {
@@ -192,7 +203,7 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
     std::vector<Delivery> batch = NextBatch();
     if (batch.empty()) return;
     if (draining_past_deadline_.load(std::memory_order_relaxed)) {
-      for (Delivery& d : batch) Release(d, counters_);
+      for (Delivery& d : batch) settler_.Release(d);
       continue;
     }
     if (!instance || instance->poisoned()) {
@@ -200,7 +211,7 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
       auto fresh = compiled_->Instantiate(services_);
       if (!fresh.ok()) {
         spdlog::error("{}: cannot make a new instance: {}", config_.name, fresh.error().message());
-        for (Delivery& d : batch) Settle(policy_, config_.name, d, fresh.error(), counters_);
+        for (Delivery& d : batch) settler_.Failed(d, fresh.error());
         continue;
       }
       instance = std::move(fresh).value();
@@ -212,13 +223,14 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
     for (std::size_t i = 0; i < batch.size(); ++i) {
       switch (outcome.verdicts[i]) {
         case wasm::Verdict::kComplete:
-          Settle(policy_, config_.name, batch[i], Status::Ok(), counters_);
+          settler_.Handled(batch[i]);
           break;
         case wasm::Verdict::kAbandon:
-          Abandon(policy_, config_.name, batch[i], counters_);
+          settler_.Abandoned(batch[i]);
           break;
         case wasm::Verdict::kNone:
-          Settle(policy_, config_.name, batch[i], outcome.status, counters_);
+          if (outcome.status.ok()) settler_.Handled(batch[i]);
+          else settler_.Failed(batch[i], outcome.status.error());
           break;
       }
     }
@@ -234,6 +246,8 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
 
 void ComponentRunner::StopIntake() {
   queue_.Close();
+  // Retries Ferry was holding go back the way every unfinished delivery does.
+  for (auto& pending : retry_timer_.TakePending()) pending();
   std::map<std::string, Sub> configured, guest;
   {
     std::lock_guard lock(subs_mutex_);
@@ -258,7 +272,7 @@ void ComponentRunner::Drain(Deadline deadline) {
       std::unique_lock lock(m);
       if (!cv.wait_until(lock, deadline, [&] { return done; })) {
         draining_past_deadline_ = true;
-        for (Delivery& d : queue_.TakeAll()) Release(d, counters_);
+        for (Delivery& d : queue_.TakeAll()) settler_.Release(d);
       }
     });
   }

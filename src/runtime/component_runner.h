@@ -17,6 +17,7 @@
 #include "brokers/broker.h"
 #include "config/config.h"
 #include "runtime/bounded_queue.h"
+#include "core/timer.h"
 #include "runtime/delivery_policy.h"
 #include "wasm/guest.h"
 
@@ -42,6 +43,7 @@ class ComponentRunner {
 
   const std::string& name() const { return config_.name; }
   const DeliveryCounters& counters() const { return counters_; }
+  const DeliveryPolicy& policy() const { return settler_.policy(); }
   // The patterns subscribed to right now (configured and guest-chosen).
   std::vector<std::string> Subscriptions() const;
 
@@ -68,11 +70,13 @@ class ComponentRunner {
   std::shared_ptr<wasm::CompiledComponent> compiled_;
   std::shared_ptr<const wasm::GuestServices> services_;
   Broker& broker_;
-  DeliveryPolicy policy_;
   bool fresh_instances_;  // a new instance for every handler call
   std::size_t batch_size_;
   DeliveryCounters counters_;
   BoundedQueue<Delivery> queue_;
+  Settler settler_;
+  // Deliveries Ferry tries again itself (brokers that do not redeliver).
+  Timer retry_timer_;
   std::vector<std::thread> workers_;
   std::atomic<bool> draining_past_deadline_{false};
 

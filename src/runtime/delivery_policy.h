@@ -1,43 +1,80 @@
 // The one place where a delivery's fate is decided once a guest has handled
-// it (or failed to): acknowledge, retry later, or give up.
+// it (or failed to): acknowledge, try again later, or give up, sending it to
+// the component's dead-letter topic when it has one.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "brokers/broker.h"
 
 namespace ferry {
 
 struct DeliveryPolicy {
-  std::uint32_t max_attempts = 1;                  // attempts before giving up
+  std::uint32_t max_attempts = 5;                  // attempts before giving up
   std::chrono::milliseconds retry_delay{100};      // before the 2nd attempt; doubles after
   std::chrono::milliseconds max_retry_delay{10000};
+  double jitter = 0.2;                             // each delay varies by up to ±20%
+  std::string dead_letter;                         // topic on the component's broker; empty: none
 };
 
 // Counters per component; read by stats and tests from any thread.
 struct DeliveryCounters {
   std::atomic<std::uint64_t> received{0};
-  std::atomic<std::uint64_t> handled{0};     // handler returned ok
-  std::atomic<std::uint64_t> failed{0};      // every failed attempt
-  std::atomic<std::uint64_t> abandoned{0};   // given back by the guest (0.1.0 abandon-message)
-  std::atomic<std::uint64_t> retried{0};     // failed attempts released for another try
-  std::atomic<std::uint64_t> given_up{0};    // failed on the last attempt
-  std::atomic<std::uint64_t> released{0};    // unhandled at shutdown, given back to the broker
+  std::atomic<std::uint64_t> handled{0};       // handler returned ok
+  std::atomic<std::uint64_t> failed{0};        // every failed attempt
+  std::atomic<std::uint64_t> abandoned{0};     // given back by the guest (0.1.0 abandon-message)
+  std::atomic<std::uint64_t> retried{0};       // attempts scheduled again
+  std::atomic<std::uint64_t> given_up{0};      // failed on the last attempt
+  std::atomic<std::uint64_t> dead_lettered{0}; // of those, sent to the dead-letter topic
+  std::atomic<std::uint64_t> released{0};      // unhandled at shutdown, given back to the broker
 };
 
-// Settles `delivery` according to `outcome` of its handling by `component`.
-void Settle(const DeliveryPolicy& policy, const std::string& component, Delivery& delivery,
-            const Status& outcome, DeliveryCounters& counters);
+// Why an attempt failed: the dead-letter message's `ferry-dead-letter-reason`.
+enum class Failure { kError, kTrap, kTimeout, kAbandoned, kUnavailable };
+std::string_view FailureName(Failure failure);
+// Reads the kind of failure off the error a guest call returned.
+Failure Classify(const Error& error);
 
-// The guest abandoned `delivery`: deliver it again later, as a failed attempt
-// would be, until max_attempts.
-void Abandon(const DeliveryPolicy& policy, const std::string& component, Delivery& delivery,
-             DeliveryCounters& counters);
+// Metadata keys of a dead-lettered message.
+inline constexpr std::string_view kDeadLetterReasonKey = "ferry-dead-letter-reason";
+inline constexpr std::string_view kDeadLetterAttemptsKey = "ferry-attempts";
+inline constexpr std::string_view kDeadLetterErrorKey = "ferry-last-error";
+inline constexpr std::string_view kDeadLetterComponentKey = "ferry-component";
+inline constexpr std::string_view kDeadLetterTopicKey = "ferry-original-topic";
 
-// Gives an unhandled delivery back to the broker (shutdown, no instance).
-void Release(Delivery& delivery, DeliveryCounters& counters);
+// Settles deliveries for one component. Thread-safe.
+class Settler {
+ public:
+  // `retry_locally` runs a delivery again after a delay, for brokers that
+  // cannot redeliver (core NATS, Redis pub/sub, the embedded broker's
+  // at-most-once subscriptions): otherwise a failure there would drop it.
+  using LocalRetry = std::function<void(Delivery, std::chrono::milliseconds)>;
+  Settler(std::string component, DeliveryPolicy policy, Broker& broker, DeliveryCounters& counters,
+          LocalRetry retry_locally);
+
+  void Handled(Delivery& delivery);
+  void Failed(Delivery& delivery, const Error& error);
+  void Abandoned(Delivery& delivery);
+  // Gives an unhandled delivery back to the broker (shutdown).
+  void Release(Delivery& delivery);
+
+  const DeliveryPolicy& policy() const { return policy_; }
+
+ private:
+  void RetryOrGiveUp(Delivery& delivery, Failure failure, const std::string& last_error);
+  std::chrono::milliseconds Delay(std::uint32_t attempt);
+  void Again(Delivery& delivery, std::chrono::milliseconds delay);
+
+  std::string component_;
+  DeliveryPolicy policy_;
+  Broker& broker_;
+  DeliveryCounters& counters_;
+  LocalRetry retry_locally_;
+};
 
 }  // namespace ferry

@@ -89,6 +89,7 @@ class HostImpl final : public Host {
       st.failed = c.failed.load();
       st.abandoned = c.abandoned.load();
       st.given_up = c.given_up.load();
+      st.dead_lettered = c.dead_lettered.load();
       st.released = c.released.load();
       st.subscriptions = runner->Subscriptions();
       out.push_back(std::move(st));
@@ -156,6 +157,7 @@ class HostImpl final : public Host {
     services->max_metadata_bytes = config_.limits.max_metadata_bytes;
     services->max_request_wait = std::chrono::milliseconds(config_.limits.max_request_ms);
     services->handler_timeout = std::chrono::milliseconds(config_.limits.handler_timeout_ms);
+    services->max_memory_bytes = config_.limits.max_memory_bytes;
     std::vector<std::string> granted = component.connect;
     services->connect = [this, granted, name = component.name](std::string_view client) -> Result<Broker*> {
       auto it = brokers_.find(std::string(client));

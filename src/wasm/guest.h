@@ -60,6 +60,8 @@ struct GuestServices {
   std::uint64_t max_metadata_bytes = 64u << 10;
   // Bound on request-reply waits the guest asks to be unbounded.
   std::chrono::milliseconds max_request_wait{30000};
+  // Largest a linear memory of one instance may grow.
+  std::uint64_t max_memory_bytes = 256u << 20;
   // Longest a single guest call may run before it is interrupted.
   std::chrono::milliseconds handler_timeout{30000};
   // Set for components that may change their own subscriptions.

@@ -8,6 +8,9 @@ InstanceBase::InstanceBase(Engine::Impl& engine, std::shared_ptr<const GuestServ
     : engine_(engine), store_(engine.engine) {
   state_.services = std::move(services);
   store_.context().set_data(&state_);
+  // A guest that allocates without bound gets failed allocations (and
+  // usually traps): only its own call fails.
+  store_.limiter(static_cast<std::int64_t>(state_.services->max_memory_bytes), -1, -1, -1, -1);
 }
 
 Status InstanceBase::Instantiate(wc::Linker& linker, const wc::Component& component) {

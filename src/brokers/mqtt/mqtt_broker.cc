@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "brokers/mqtt/mqtt_topics.h"
+#include "core/timer.h"
 
 namespace ferry {
 namespace {
@@ -316,57 +317,6 @@ Result<PropsPtr> Properties(const Message& message, const std::string* response_
   }
   return PropsPtr(props);
 }
-
-// Runs callbacks after a delay on one thread: the adapter's redelivery.
-class Timer {
- public:
-  Timer() : thread_([this] { Run(); }) {}
-  ~Timer() {
-    {
-      std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  void After(std::chrono::milliseconds delay, std::function<void()> fn) {
-    std::lock_guard lock(mutex_);
-    jobs_.push({Clock::now() + delay, seq_++, std::move(fn)});
-    cv_.notify_all();
-  }
-
- private:
-  struct Job {
-    Deadline at;
-    std::uint64_t seq;
-    std::function<void()> fn;
-    bool operator>(const Job& o) const { return at != o.at ? at > o.at : seq > o.seq; }
-  };
-  void Run() {
-    std::unique_lock lock(mutex_);
-    while (!stop_) {
-      if (jobs_.empty()) {
-        cv_.wait(lock);
-        continue;
-      }
-      if (Clock::now() < jobs_.top().at) {
-        cv_.wait_until(lock, jobs_.top().at);
-        continue;
-      }
-      auto fn = jobs_.top().fn;
-      jobs_.pop();
-      lock.unlock();
-      fn();
-      lock.lock();
-    }
-  }
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::priority_queue<Job, std::vector<Job>, std::greater<>> jobs_;
-  std::uint64_t seq_ = 0;
-  bool stop_ = false;
-  std::thread thread_;
-};
 
 // One Ferry subscription. Handler calls are serialised by `mutex`.
 struct LocalSub {

@@ -291,6 +291,23 @@ TEST(NatsQueueGroup, TwoFerryProcessesSplitTheMessages) {
   EXPECT_EQ(b.Stop(), 0) << b.Log();
 }
 
+// Core NATS cannot deliver a message again: Ferry retries it itself, then
+// sends it to the dead-letter topic, so a failure drops nothing.
+TEST(NatsCore, FailedMessagesAreRetriedByFerryThenDeadLettered) {
+  RunningHost host("[brokers]\ndefault = \"" + NatsUrl(SharedNatsServer()) + "\"\n"
+                   "[[component]]\npath = \"$COMPONENTS/misbehave.wasm\"\n"
+                   "subscribe = [\"core.retry\"]\nmax_attempts = 3\nretry_delay_ms = 10\n"
+                   "dead_letter = \"core.dead\"\n");
+  ASSERT_OK(host.start_status());
+  Inbox& dead = host.Listen("core.dead");
+  ASSERT_OK(host.Publish("core.retry", "fail"));
+  auto got = dead.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].metadata.Get("ferry-attempts"), "3");
+  auto s = host.WaitForStats("misbehave", [](const ComponentStats& s) { return s.dead_lettered == 1; });
+  EXPECT_EQ(s.failed, 3u);
+}
+
 // A server of its own, killed and started again on the same port.
 TEST(NatsRestart, HostRecoversAfterTheServerComesBack) {
   ServerProcess server("nats-server", {"nats-server", "-a", "127.0.0.1", "-p", "$PORT"});

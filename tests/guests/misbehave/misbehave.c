@@ -2,6 +2,8 @@
 // `misbehave.out` as text.
 //   "trap"            traps (unreachable)
 //   "fail"            returns error other("refused: fail")
+//   "loop"            never returns (the host's deadline stops it)
+//   "grow"            allocates until memory runs out, then aborts
 //   "connect-unknown" connects to client "nope"; sends "<kind>: <text>"
 //   "bad-topic"       sends to "bad..topic"; sends "<kind>: <text>" of the error
 //   "reply-no-inbox"  replies to a message that has no reply address; sends the error
@@ -99,6 +101,20 @@ bool exports_wasi_messaging_incoming_handler_handle(
 
   if (strcmp(cmd, "trap") == 0) {
     __builtin_trap();
+  } else if (strcmp(cmd, "loop") == 0) {
+    volatile int spin = 1;
+    while (spin) {
+    }
+  } else if (strcmp(cmd, "grow") == 0) {
+    // Allocates until the host's memory limit says no, then gives up the
+    // way a C program does.
+    static char* volatile keep;  // stops the compiler from eliding the allocations
+    for (;;) {
+      char* block = malloc(1 << 20);
+      if (!block) abort();
+      block[0] = 1;
+      keep = block;
+    }
   } else if (strcmp(cmd, "fail") == 0) {
     err->tag = WASI_MESSAGING_TYPES_ERROR_OTHER;
     messaging_request_reply_string_dup(&err->val.other, "refused: fail");
