@@ -325,7 +325,7 @@ void RunTarget(const Target& t, bool quick) {
 
   auto config = WriteConfig("[host]\nlog_level = \"error\"\n[brokers]\ndefault = { url = \"" + url + "\"" +
                             t.broker_toml + " }\n[[component]]\nname = \"echo\"\npath = \"" +
-                            std::string(FERRY_COMPONENT_DIR) + "/echo.wasm\"\nsubscribe = [\"echo.in\"]\n" +
+                            std::string(FERRY_COMPONENT_DIR) + "/echo.wasm\"\nsubscribe = [\"echo.in\"]\nallow_publish = [\"echo.out\"]\n" +
                             t.component_toml);
   auto driver = MakeBroker(url, t.broker_options);
   if (!driver.ok() || !(*driver)->Connect().ok()) {

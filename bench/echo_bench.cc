@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   const std::string dir = FERRY_COMPONENT_DIR;
   auto config = WriteConfig(
       "[brokers]\ndefault = \"mem://\"\n"
-      "[[component]]\nname = \"echo\"\npath = \"" + dir + "/echo.wasm\"\nsubscribe = [\"echo.in\"]\n"
+      "[[component]]\nname = \"echo\"\npath = \"" + dir + "/echo.wasm\"\nsubscribe = [\"echo.in\"]\nallow_publish = [\"echo.out\"]\n"
       "[[component]]\nname = \"greeter\"\npath = \"" + dir + "/greeter.wasm\"\nsubscribe = [\"greet\"]\n");
   auto host = Host::Create({.config_file = config});
   if (!host.ok() || !(*host)->Start().ok()) {

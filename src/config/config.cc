@@ -274,7 +274,8 @@ Status ParseComponents(const Reader& r, const toml::table& root, const std::file
                                       {"name", "path", "broker", "subscribe", "queue_group",
                                        "connect", "workers", "extensions", "batch_size",
                                        "batch_linger_ms", "reuse_instances", "max_attempts",
-                                       "retry_delay_ms", "max_retry_delay_ms", "dead_letter"}));
+                                       "retry_delay_ms", "max_retry_delay_ms", "dead_letter",
+                                       "allow_publish", "allow_request", "allow_subscribe"}));
     ComponentConfig c;
     auto path = r.String(*t, "path", prefix + ".path", true);
     if (!path.ok()) return path.error();
@@ -314,6 +315,19 @@ Status ParseComponents(const Reader& r, const toml::table& root, const std::file
                       prefix + ".connect[" + std::to_string(k) + "]",
                       "no broker named \"" + (*connect)[k] + "\" in [brokers]");
     c.connect = connect->empty() ? std::vector<std::string>{c.broker} : std::move(connect).value();
+    for (auto [key, into] : {std::pair{"allow_publish", &c.allow_publish},
+                             std::pair{"allow_request", &c.allow_request},
+                             std::pair{"allow_subscribe", &c.allow_subscribe}}) {
+      auto patterns = r.Strings(*t, key, prefix + "." + key);
+      if (!patterns.ok()) return patterns.error();
+      for (std::size_t k = 0; k < patterns->size(); ++k) {
+        Status valid = ValidatePattern((*patterns)[k]);
+        if (!valid.ok())
+          return r.Fail(t->get(key)->as_array()->get(k),
+                        prefix + "." + key + "[" + std::to_string(k) + "]", valid.error().message());
+      }
+      *into = std::move(patterns).value();
+    }
     auto workers = r.Positive(*t, "workers", prefix + ".workers", 1, 256);
     if (!workers.ok()) return workers.error();
     c.workers = static_cast<std::uint32_t>(*workers);
@@ -419,6 +433,11 @@ Result<Config> SingleComponentConfig(const std::filesystem::path& component,
   c.name = c.path.stem().string();
   c.broker = "default";
   c.connect = {"default"};
+  // `ferry run x.wasm` is the zero-set-up path: one component alone on the
+  // embedded broker may use all of it. ferry.toml grants explicitly.
+  c.allow_publish = {">"};
+  c.allow_request = {">"};
+  c.allow_subscribe = {">"};
   for (const auto& s : subscriptions) {
     Status valid = ValidatePattern(s);
     if (!valid.ok()) return Error::InvalidArgument("--subscribe: " + valid.error().message());

@@ -42,6 +42,12 @@ struct ComponentConfig {
   std::vector<std::string> subscriptions;  // topic patterns
   std::string queue_group;               // optional: share deliveries with other hosts
   std::vector<std::string> connect;      // broker names client.connect may open
+  // Capability grants: topic patterns the component may send to, request
+  // on, and subscribe to itself (0.1.0 configure, reconfiguration, pulls).
+  // Empty: nothing beyond its configured subscriptions and replies.
+  std::vector<std::string> allow_publish;
+  std::vector<std::string> allow_request;
+  std::vector<std::string> allow_subscribe;
   std::uint32_t workers = 1;             // instances handling messages at once
   // Broker-specific subscription settings (JetStream stream and durable,
   // MQTT qos, ...), passed to the adapter with every subscription.

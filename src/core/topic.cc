@@ -57,4 +57,21 @@ bool TopicMatches(std::string_view pattern, std::string_view topic) {
   }
 }
 
+bool PatternCovers(std::string_view outer, std::string_view inner) {
+  std::size_t o = 0, i = 0;
+  while (true) {
+    const std::size_t od = outer.find('.', o);
+    const std::size_t id = inner.find('.', i);
+    const std::string_view otok = outer.substr(o, od == std::string_view::npos ? od : od - o);
+    const std::string_view itok = inner.substr(i, id == std::string_view::npos ? id : id - i);
+    if (otok == ">") return true;           // covers one or more tokens, whatever they are
+    if (itok == ">") return false;          // inner reaches further than a single token
+    if (otok != "*" && otok != itok) return false;  // '*' covers a literal or '*'
+    const bool oend = od == std::string_view::npos, iend = id == std::string_view::npos;
+    if (oend || iend) return oend && iend;
+    o = od + 1;
+    i = id + 1;
+  }
+}
+
 }  // namespace ferry

@@ -15,4 +15,8 @@ Status ValidatePattern(std::string_view pattern);
 // True when `topic` is matched by `pattern`. Both must be valid.
 bool TopicMatches(std::string_view pattern, std::string_view topic);
 
+// True when every topic `inner` matches is also matched by `outer`
+// ("orders.>" covers "orders.*.eu"; "orders.*" does not cover "orders.>").
+bool PatternCovers(std::string_view outer, std::string_view inner);
+
 }  // namespace ferry

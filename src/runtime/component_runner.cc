@@ -61,7 +61,7 @@ Status ComponentRunner::Start() {
   }
   if (asked) {
     for (const std::string& channel : asked->channels) {
-      Status valid = ValidatePattern(channel);
+      Status valid = GuestMaySubscribe(channel);
       if (!valid.ok())
         return valid.error().WithContext(who + ": configure asked for channel '" + channel + "'");
     }
@@ -120,9 +120,16 @@ void ComponentRunner::Retire(Sub sub) {
   reaper_cv_.notify_all();
 }
 
+Status ComponentRunner::GuestMaySubscribe(const std::string& channel) const {
+  FERRY_RETURN_IF_ERROR(ValidatePattern(channel));
+  // What ferry.toml subscribes the component to is granted by being there.
+  for (const std::string& pattern : config_.subscriptions)
+    if (PatternCovers(pattern, channel)) return Status::Ok();
+  return wasm::Allowed(*services_, wasm::Use::kSubscribe, channel);
+}
+
 Status ComponentRunner::Reconfigure(const wasm::GuestConfiguration& gc) {
-  for (const std::string& channel : gc.channels)
-    FERRY_RETURN_IF_ERROR(ValidatePattern(channel));
+  for (const std::string& channel : gc.channels) FERRY_RETURN_IF_ERROR(GuestMaySubscribe(channel));
   std::lock_guard lock(subs_mutex_);
   if (intake_stopped_) return Error::Cancelled("the host is shutting down");
   guest_extensions_.clear();

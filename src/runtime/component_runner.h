@@ -55,6 +55,8 @@ class ComponentRunner {
   // Replaces the guest-chosen channels (update-guest-configuration); runs on
   // a worker thread.
   Status Reconfigure(const wasm::GuestConfiguration& gc);
+  // A channel the guest asks for: a valid pattern it is granted.
+  Status GuestMaySubscribe(const std::string& channel) const;
   // A live subscription. `live` turns false the moment the guest drops the
   // channel, so nothing more is delivered from it even before the
   // subscription itself is gone.

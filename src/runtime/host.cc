@@ -158,6 +158,9 @@ class HostImpl final : public Host {
     services->max_request_wait = std::chrono::milliseconds(config_.limits.max_request_ms);
     services->handler_timeout = std::chrono::milliseconds(config_.limits.handler_timeout_ms);
     services->max_memory_bytes = config_.limits.max_memory_bytes;
+    services->allow_publish = component.allow_publish;
+    services->allow_request = component.allow_request;
+    services->allow_subscribe = component.allow_subscribe;
     std::vector<std::string> granted = component.connect;
     services->connect = [this, granted, name = component.name](std::string_view client) -> Result<Broker*> {
       auto it = brokers_.find(std::string(client));

@@ -66,7 +66,14 @@ struct GuestServices {
   std::chrono::milliseconds handler_timeout{30000};
   // Set for components that may change their own subscriptions.
   Reconfigure reconfigure;
+  // Capability grants (topic patterns); see Allowed().
+  std::vector<std::string> allow_publish, allow_request, allow_subscribe;
 };
+
+enum class Use { kPublish, kRequest, kSubscribe };
+// PermissionDenied naming the component unless a grant of `use` covers
+// `topic` (a topic, or a pattern for kSubscribe).
+Status Allowed(const GuestServices& services, Use use, std::string_view topic);
 
 // What a guest decided about one message while handling it.
 enum class Verdict : std::uint8_t {

@@ -30,8 +30,23 @@ Status CheckMessageLimits(const HostState& state, const Message& message) {
   return Status::Ok();
 }
 
+Status Allowed(const GuestServices& services, Use use, std::string_view topic) {
+  const auto& grants = use == Use::kPublish   ? services.allow_publish
+                       : use == Use::kRequest ? services.allow_request
+                                              : services.allow_subscribe;
+  for (const std::string& g : grants)
+    if (PatternCovers(g, topic)) return Status::Ok();
+  const char* verb = use == Use::kPublish ? "publish to" : use == Use::kRequest ? "request on" : "subscribe to";
+  const char* key = use == Use::kPublish   ? "allow_publish"
+                    : use == Use::kRequest ? "allow_request"
+                                           : "allow_subscribe";
+  return Error::PermissionDenied("component '" + services.component_name + "' may not " + verb +
+                                 " '" + std::string(topic) + "' (not in its " + key + ")");
+}
+
 Status SendMessage(HostState& state, Broker& broker, std::string_view topic, Message message) {
   FERRY_RETURN_IF_ERROR(ValidateTopic(topic));
+  FERRY_RETURN_IF_ERROR(Allowed(*state.services, Use::kPublish, topic));
   FERRY_RETURN_IF_ERROR(CheckMessageLimits(state, message));
   message.topic = std::string(topic);
   message.reply_to.clear();  // a guest cannot forge a reply address
@@ -43,6 +58,7 @@ Result<std::vector<Message>> RequestMessages(HostState& state, Broker& broker,
                                              std::optional<std::uint32_t> timeout_ms,
                                              std::optional<std::uint32_t> expected_replies) {
   FERRY_RETURN_IF_ERROR(ValidateTopic(topic));
+  FERRY_RETURN_IF_ERROR(Allowed(*state.services, Use::kRequest, topic));
   FERRY_RETURN_IF_ERROR(CheckMessageLimits(state, message));
   message.topic = std::string(topic);
   message.reply_to.clear();
@@ -74,6 +90,7 @@ namespace ferry::wasm {
 Result<std::vector<Message>> PullMessages(HostState& state, Broker& broker, std::string_view pattern,
                                           std::chrono::milliseconds wait) {
   FERRY_RETURN_IF_ERROR(ValidatePattern(pattern));
+  FERRY_RETURN_IF_ERROR(Allowed(*state.services, Use::kSubscribe, pattern));
   struct Pulled {
     std::mutex mutex;
     std::condition_variable cv;

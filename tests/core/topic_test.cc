@@ -46,3 +46,24 @@ TEST(Topic, Matching) {
 
 }  // namespace
 }  // namespace ferry
+
+namespace ferry {
+namespace {
+
+TEST(PatternCovers, WildcardsCoverWhatTheyMatch) {
+  EXPECT_TRUE(PatternCovers(">", "a.b.c"));
+  EXPECT_TRUE(PatternCovers("orders.>", "orders.*.eu"));
+  EXPECT_TRUE(PatternCovers("orders.>", "orders.>"));
+  EXPECT_TRUE(PatternCovers("orders.*", "orders.new"));
+  EXPECT_TRUE(PatternCovers("orders.*", "orders.*"));
+  EXPECT_TRUE(PatternCovers("a.b", "a.b"));
+  EXPECT_FALSE(PatternCovers("orders.*", "orders.>"));
+  EXPECT_FALSE(PatternCovers("orders.*", "orders.new.eu"));
+  EXPECT_FALSE(PatternCovers("orders.new", "orders.*"));
+  EXPECT_FALSE(PatternCovers("orders.>", "orders"));
+  EXPECT_FALSE(PatternCovers("a.b", "a.b.c"));
+  EXPECT_FALSE(PatternCovers("a.b.c", "a.b"));
+}
+
+}  // namespace
+}  // namespace ferry

@@ -13,7 +13,7 @@
 namespace ferry::testing {
 
 FerryProcess::FerryProcess(const std::string& config_toml) {
-  std::string text = config_toml;
+  std::string text = GrantEverything(config_toml);
   const std::string marker = "$COMPONENTS";
   for (auto pos = text.find(marker); pos != std::string::npos; pos = text.find(marker))
     text.replace(pos, marker.size(), FERRY_COMPONENT_DIR);

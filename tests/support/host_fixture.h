@@ -21,6 +21,11 @@ namespace ferry::testing {
 // Path of a component built into the build folder, e.g. Component("echo").
 std::filesystem::path Component(const std::string& name);
 
+// Tests of other behaviour run with every capability granted: adds
+// allow_publish/request/subscribe = [">"] to each [[component]] of a config
+// that grants nothing itself. Tests of grants write their own.
+std::string GrantEverything(std::string config_toml);
+
 // A fresh temporary folder, removed when the object goes.
 class TempDir {
  public:

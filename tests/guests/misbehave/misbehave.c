@@ -5,6 +5,8 @@
 //   "loop"            never returns (the host's deadline stops it)
 //   "grow"            allocates until memory runs out, then aborts
 //   "connect-unknown" connects to client "nope"; sends "<kind>: <text>"
+//   "send <topic>"    sends "x" to <topic>; sends "sent" or "<kind>: <text>"
+//   "connect <name>"  opens client <name>; sends "connected" or "<kind>: <text>"
 //   "bad-topic"       sends to "bad..topic"; sends "<kind>: <text>" of the error
 //   "reply-no-inbox"  replies to a message that has no reply address; sends the error
 //   "disconnect"      disconnects, then sends on the same client; sends the error
@@ -132,6 +134,33 @@ bool exports_wasi_messaging_incoming_handler_handle(
       wasi_messaging_types_error_free(&e);
       report(text);
     }
+  } else if (strncmp(cmd, "send ", 5) == 0 || strncmp(cmd, "connect ", 8) == 0) {
+    // "send <topic>": sends "x" there; "connect <name>": opens that client.
+    const bool send = cmd[0] == 's';
+    str_t name;
+    messaging_request_reply_string_set(&name, send ? "default" : cmd + 8);
+    wasi_messaging_types_own_client_t client;
+    wasi_messaging_types_error_t e;
+    if (!wasi_messaging_types_static_client_connect(&name, &client, &e)) {
+      describe(&e, text, sizeof text);
+      wasi_messaging_types_error_free(&e);
+    } else if (!send) {
+      snprintf(text, sizeof text, "connected");
+      wasi_messaging_types_client_drop_own(client);
+    } else {
+      messaging_request_reply_list_u8_t body = {(uint8_t*)"x", 1};
+      str_t topic;
+      messaging_request_reply_string_set(&topic, cmd + 5);
+      if (wasi_messaging_producer_send(wasi_messaging_types_borrow_client(client), &topic,
+                                       wasi_messaging_types_constructor_message(&body), &e)) {
+        snprintf(text, sizeof text, "sent");
+      } else {
+        describe(&e, text, sizeof text);
+        wasi_messaging_types_error_free(&e);
+      }
+      wasi_messaging_types_client_drop_own(client);
+    }
+    report(text);
   } else if (strcmp(cmd, "bad-topic") == 0) {
     wasi_messaging_types_own_client_t client = connect_default();
     messaging_request_reply_list_u8_t body = {(uint8_t*)"x", 1};
