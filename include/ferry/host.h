@@ -56,6 +56,9 @@ class Host {
   // Connects brokers, compiles and instantiates components, subscribes, and
   // opens the control socket. On error nothing is left running.
   virtual Status Start() = 0;
+  // Loads every component and checks every broker URL, without connecting
+  // or subscribing: what a reload runs before it stops the running host.
+  virtual Status Check() = 0;
   // Stops taking messages, lets in-flight handling finish for up to `grace`,
   // gives whatever is left back to the brokers, and closes everything.
   virtual void Stop(std::chrono::milliseconds grace) = 0;

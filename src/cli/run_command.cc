@@ -16,6 +16,37 @@ struct RunOptions {
   std::uint32_t grace_ms = 10000;
 };
 
+// SIGHUP: the new configuration is parsed and every component compiled
+// while the running host goes on; only then is the running host stopped
+// (messages in flight finish, within the grace period) and the new one
+// started. A configuration that fails on the way leaves the running one, or
+// brings it back, and says why.
+void Reload(const HostOptions& options, std::chrono::milliseconds grace,
+            std::unique_ptr<Host>& host) {
+  if (options.config_file.empty()) {
+    spdlog::warn("SIGHUP: nothing to reload (ferry run was not given --config)");
+    return;
+  }
+  spdlog::info("SIGHUP: reloading {}", options.config_file.string());
+  auto next = Host::Create(options);
+  Status ready = next.ok() ? (*next)->Check() : Status(next.error());
+  if (!ready.ok()) {
+    spdlog::error("reload failed, the running configuration stays: {}", ready.error().message());
+    return;
+  }
+  host->Stop(grace);
+  Status started = (*next)->Start();
+  if (started.ok()) {
+    host = std::move(next).value();
+    spdlog::info("reloaded {}", options.config_file.string());
+    return;
+  }
+  spdlog::error("reload failed, going back to the previous configuration: {}",
+                started.error().message());
+  Status back = host->Start();
+  if (!back.ok()) spdlog::error("the previous configuration failed to start again: {}", back.error().message());
+}
+
 int Run(const RunOptions& options, const GlobalOptions& global) {
   if (!ApplyLogLevel(global, "warn")) return kExitUsage;
   if (options.component.empty() == options.config.empty()) {
@@ -41,16 +72,22 @@ int Run(const RunOptions& options, const GlobalOptions& global) {
     PrintError(started.error().message());
     return kExitFailure;
   }
-  spdlog::info("ferry {} running; SIGINT or SIGTERM stops it", Version());
+  spdlog::info("ferry {} running; SIGINT or SIGTERM stops it, SIGHUP reloads", Version());
 
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   int signal = 0;
-  sigwait(&signals, &signal);
+  const auto grace = std::chrono::milliseconds(options.grace_ms);
+  while (true) {
+    sigwait(&signals, &signal);
+    if (signal != SIGHUP) break;
+    Reload(host_options, grace, *host);
+  }
   spdlog::info("{}: finishing messages in flight", signal == SIGINT ? "SIGINT" : "SIGTERM");
-  (*host)->Stop(std::chrono::milliseconds(options.grace_ms));
+  (*host)->Stop(grace);
   for (const auto& s : (*host)->Stats())
     spdlog::info("{}: received {}, handled {}, failed {}, gave up {}, released {}", s.name,
                  s.received, s.handled, s.failed, s.given_up, s.released);

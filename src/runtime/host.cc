@@ -49,6 +49,26 @@ class HostImpl final : public Host {
     for (auto& runner : runners_) runner->Drain(deadline);
     runners_.clear();
     for (auto& [name, broker] : brokers_) broker->Close();
+    // A stopped host can be started again (a reload that failed goes back).
+    control_.reset();
+    brokers_.clear();
+  }
+
+  Status Check() override {
+    for (const auto& b : config_.brokers) {
+      auto broker = MakeBroker(b.url, b.options);
+      if (!broker.ok()) return broker.error().WithContext("broker '" + b.name + "'");
+    }
+    wasm::EngineOptions engine_options;
+    engine_options.cache_dir =
+        config_.host.cache_dir.empty() ? DefaultCacheDir() : config_.host.cache_dir;
+    auto engine = wasm::Engine::Create(engine_options);
+    if (!engine.ok()) return engine.error();
+    for (const auto& component : config_.components) {
+      auto compiled = (*engine)->LoadComponent(component.path);
+      if (!compiled.ok()) return compiled.error();
+    }
+    return Status::Ok();
   }
 
   Status Publish(std::string_view name, const Message& message) override {

@@ -13,6 +13,11 @@
 namespace ferry::testing {
 
 FerryProcess::FerryProcess(const std::string& config_toml) {
+  Rewrite(config_toml);
+  socket_ = dir_.path() / "ctl.sock";
+}
+
+void FerryProcess::Rewrite(const std::string& config_toml) {
   std::string text = GrantEverything(config_toml);
   const std::string marker = "$COMPONENTS";
   for (auto pos = text.find(marker); pos != std::string::npos; pos = text.find(marker))
@@ -20,7 +25,10 @@ FerryProcess::FerryProcess(const std::string& config_toml) {
   text = "[host]\ncache_dir = \"" +
          (std::filesystem::temp_directory_path() / "ferry-test-cache").string() + "\"\n" + text;
   config_ = dir_.Write("ferry.toml", text);
-  socket_ = dir_.path() / "ctl.sock";
+}
+
+void FerryProcess::Signal(int signal) {
+  if (pid_ > 0) ::kill(pid_, signal);
 }
 
 FerryProcess::~FerryProcess() { Kill(); }
@@ -33,7 +41,7 @@ Status FerryProcess::Start() {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives the test
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) ::dup2(fd, 2);
-    ::execl(FERRY_BINARY, "ferry", "run", "--config", config_.c_str(), "--control",
+    ::execl(FERRY_BINARY, "ferry", "-v", "run", "--config", config_.c_str(), "--control",
             socket_.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }

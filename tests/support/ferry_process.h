@@ -24,6 +24,9 @@ class FerryProcess {
   // SIGTERM; returns the exit status (or -1 if it did not exit normally).
   int Stop();
   void Kill();  // SIGKILL
+  void Signal(int signal);
+  // Replaces the config file (as the constructor writes it), e.g. before SIGHUP.
+  void Rewrite(const std::string& config_toml);
   const std::filesystem::path& control_socket() const { return socket_; }
   std::string Log() const;  // what it wrote to stderr
 
