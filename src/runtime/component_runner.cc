@@ -106,7 +106,9 @@ Result<ComponentRunner::Sub> ComponentRunner::SubscribeTo(const std::string& pat
     if (live->load(std::memory_order_acquire)) {
       OnDelivery(std::move(d));
     } else if (d.acker) {
-      (void)d.acker->Nack(std::chrono::milliseconds(0));  // not ours any more
+      // Not ours any more. A broker that redelivers to this same
+      // subscription gets it back only after a pause, until it is gone.
+      (void)d.acker->Nack(std::chrono::seconds(1));
     }
   });
   if (!sub.ok()) return sub.error();
@@ -255,18 +257,29 @@ void ComponentRunner::StopIntake() {
   queue_.Close();
   // Retries Ferry was holding go back the way every unfinished delivery does.
   for (auto& pending : retry_timer_.TakePending()) pending();
-  std::map<std::string, Sub> configured, guest;
   {
+    // Subscriptions stay until Drain has settled what they delivered (some
+    // brokers settle a message through its subscription); from now on they
+    // only hand deliveries back.
     std::lock_guard lock(subs_mutex_);
     intake_stopped_ = true;
-    configured.swap(configured_subs_);
-    guest.swap(guest_subs_);
+    for (auto* subs : {&configured_subs_, &guest_subs_})
+      for (auto& [pattern, sub] : *subs) sub.live->store(false, std::memory_order_release);
     reaper_stop_ = true;
   }
   reaper_cv_.notify_all();
+  if (reaper_.joinable()) reaper_.join();
+}
+
+void ComponentRunner::DropSubscriptions() {
+  std::map<std::string, Sub> configured, guest;
+  {
+    std::lock_guard lock(subs_mutex_);
+    configured.swap(configured_subs_);
+    guest.swap(guest_subs_);
+  }
   configured.clear();  // waits for delivery callbacks that are running
   guest.clear();
-  if (reaper_.joinable()) reaper_.join();
 }
 
 void ComponentRunner::Drain(Deadline deadline) {
@@ -293,6 +306,7 @@ void ComponentRunner::Drain(Deadline deadline) {
     cv.notify_all();
     watchdog.join();
   }
+  DropSubscriptions();
 }
 
 }  // namespace ferry

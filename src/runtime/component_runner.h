@@ -34,11 +34,12 @@ class ComponentRunner {
   // the component for its channels (any error fails here, before a message
   // is taken); then subscribes.
   Status Start();
-  // Stops taking messages: unsubscribes; deliveries waiting for queue room go
+  // Stops taking messages: deliveries arriving or waiting for queue room go
   // back to the broker.
   void StopIntake();
   // Lets the workers finish what is queued until `deadline`; what is still
-  // queued then is released to the broker. Joins the workers.
+  // queued then is released to the broker. Joins the workers, then
+  // unsubscribes.
   void Drain(Deadline deadline);
 
   const std::string& name() const { return config_.name; }
@@ -67,6 +68,7 @@ class ComponentRunner {
   Result<Sub> SubscribeTo(const std::string& pattern);
   void Retire(Sub sub);  // caller holds subs_mutex_
   void ReaperLoop();
+  void DropSubscriptions();
 
   config::ComponentConfig config_;
   std::shared_ptr<wasm::CompiledComponent> compiled_;

@@ -11,6 +11,7 @@
 #include "brokers/conformance.h"
 #include "brokers/nats/nats_broker.h"
 #include "brokers/registry.h"
+#include "support/durability.h"
 #include "support/ferry_process.h"
 #include "support/host_fixture.h"
 #include "support/server_process.h"
@@ -377,6 +378,36 @@ TEST(NatsCredentials, PasswordFromTheEnvironmentAndAClearErrorWhenWrong) {
   EXPECT_THAT(s.error().message(), HasSubstr("cannot connect"));
   EXPECT_THAT(s.error().message(), ::testing::Not(HasSubstr("wrong-pass")));
 }
+
+}  // namespace
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+// Reliability proofs 1 and 4 on NATS JetStream (docs/RELIABILITY.md).
+class NatsDurability : public ::testing::TestWithParam<int> {};
+
+TEST_P(NatsDurability, AHostStoppedMidStreamLosesNothing) {
+  const std::string url = NatsUrl(SharedNatsServer());
+  const std::string id = std::to_string(Clock::now().time_since_epoch().count() % 100000000);
+  DurabilityRun run;
+  run.topic = "dur" + id + ".in";
+  run.brokers_toml = "default = { url = \"" + url + "\", jetstream = \"" + run.topic + "\" }";
+  run.broker_url = url;
+  run.extensions = "{ stream = \"DUR" + id + "\", ack_wait_ms = 1000 }";
+  run.stop_signal = GetParam();
+  DurabilityResult r = ProveNoLoss(run);
+  RecordProperty("duplicates", r.duplicates);
+  std::printf("nats jetstream, %s: sent %d, handled %d, duplicates %d\n",
+              GetParam() == SIGKILL ? "SIGKILL" : "SIGTERM", r.sent, r.handled, r.duplicates);
+  EXPECT_GT(r.sent, 0);
+  EXPECT_EQ(r.handled, r.sent);
+  if (GetParam() == SIGTERM) EXPECT_EQ(r.first_exit, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, NatsDurability, ::testing::Values(SIGKILL, SIGTERM),
+                         [](const auto& info) { return info.param == SIGKILL ? "Kill9" : "Sigterm"; });
 
 }  // namespace
 }  // namespace ferry::testing

@@ -13,6 +13,7 @@
 #include "brokers/conformance.h"
 #include "brokers/redis/redis_wire.h"
 #include "brokers/registry.h"
+#include "support/durability.h"
 #include "support/ferry_process.h"
 #include "support/host_fixture.h"
 #include "support/server_process.h"
@@ -307,6 +308,35 @@ TEST(RedisCredentials, PasswordFromTheEnvironmentAndAClearErrorWhenWrong) {
   EXPECT_THAT(s.error().message(), ::testing::Not(HasSubstr("wrong-pass")));
   EXPECT_EQ((*bad)->DisplayUrl().find("wrong-pass"), std::string::npos);
 }
+
+}  // namespace
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+// Reliability proofs 1 and 4 on Redis Streams (docs/RELIABILITY.md).
+class RedisDurability : public ::testing::TestWithParam<int> {};
+
+TEST_P(RedisDurability, AHostStoppedMidStreamLosesNothing) {
+  const std::string url = RedisUrl(SharedRedis());
+  DurabilityRun run;
+  run.brokers_toml = "default = { url = \"" + url + "\", publish = \"streams\", claim_idle_ms = 500 }";
+  run.broker_url = url;
+  run.topic = "dur" + std::to_string(Clock::now().time_since_epoch().count() % 100000000) + ".in";
+  run.counter_extensions = {{"mode", "streams"}};
+  run.stop_signal = GetParam();
+  DurabilityResult r = ProveNoLoss(run);
+  RecordProperty("duplicates", r.duplicates);
+  std::printf("redis streams, %s: sent %d, handled %d, duplicates %d\n",
+              GetParam() == SIGKILL ? "SIGKILL" : "SIGTERM", r.sent, r.handled, r.duplicates);
+  EXPECT_GT(r.sent, 0);
+  EXPECT_EQ(r.handled, r.sent);
+  if (GetParam() == SIGTERM) EXPECT_EQ(r.first_exit, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, RedisDurability, ::testing::Values(SIGKILL, SIGTERM),
+                         [](const auto& info) { return info.param == SIGKILL ? "Kill9" : "Sigterm"; });
 
 }  // namespace
 }  // namespace ferry::testing
