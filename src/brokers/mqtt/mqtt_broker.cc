@@ -3,20 +3,19 @@
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 
+#include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <condition_variable>
 #include <cstdlib>
-#include <cstring>
+#include <deque>
 #include <mutex>
-#include <queue>
 #include <random>
-#include <set>
 #include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "brokers/mqtt/mqtt_link.h"
 #include "brokers/mqtt/mqtt_topics.h"
 #include "core/timer.h"
 
@@ -24,352 +23,257 @@ namespace ferry {
 namespace {
 
 using namespace std::chrono_literals;
+using mqtt::Link;
+using mqtt::MosqError;
+using mqtt::PropsPtr;
 
-// The one place libmosquitto return codes become Ferry errors.
-Error MosqError(int rc, std::string_view context) {
-  std::string text = std::string(context) + ": " + mosquitto_strerror(rc);
-  switch (rc) {
-    case MOSQ_ERR_NO_CONN:
-    case MOSQ_ERR_CONN_LOST:
-    case MOSQ_ERR_CONN_REFUSED:
-    case MOSQ_ERR_ERRNO:
-    case MOSQ_ERR_TLS:
-    case MOSQ_ERR_KEEPALIVE:
-      return Error::Connection(std::move(text));
-    case MOSQ_ERR_AUTH:
-    case MOSQ_ERR_ACL_DENIED:
-      return Error::PermissionDenied(std::move(text));
-    case MOSQ_ERR_PAYLOAD_SIZE:
-    case MOSQ_ERR_OVERSIZE_PACKET:
-      return Error::ResourceExhausted(std::move(text));
-    case MOSQ_ERR_INVAL:
-    case MOSQ_ERR_MALFORMED_UTF8:
-      return Error::InvalidArgument(std::move(text));
-    default:
-      return Error::Internal(std::move(text));
-  }
-}
-
-struct MosqDeleter {
-  void operator()(mosquitto* m) const { mosquitto_destroy(m); }
-};
-struct PropsDeleter {
-  void operator()(mosquitto_property* p) const { mosquitto_property_free_all(&p); }
-};
-using MosqPtr = std::unique_ptr<mosquitto, MosqDeleter>;
-using PropsPtr = std::unique_ptr<mosquitto_property, PropsDeleter>;
+// Deliveries a subscription buffers before the receiving connection's
+// network thread waits for room (and with it the server).
+constexpr std::size_t kQueueCapacity = 64;
+// Messages held for subscriptions a resumed session has but this process has
+// not made yet.
+constexpr std::size_t kMaxParked = 10000;
 
 std::string RandomId() {
   std::random_device rd;
   return fmt::format("{:08x}{:08x}", rd(), rd());
 }
 
-// One libmosquitto client and its network thread. Callbacks run on that
-// thread.
-class Link {
- public:
-  using MessageFn = std::function<void(const mosquitto_message*, const mosquitto_property*)>;
+std::string ReadString(const mosquitto_property* p, int id) {
+  char* v = nullptr;
+  if (!mosquitto_property_read_string(p, id, &v, false)) return {};
+  std::string out(v);
+  std::free(v);
+  return out;
+}
 
-  Link(const MqttOptions& options, std::string display, std::string client_id, bool clean_start,
-       std::uint32_t session_expiry)
-      : options_(options),
-        display_(std::move(display)),
-        client_id_(std::move(client_id)),
-        clean_start_(clean_start),
-        session_expiry_(session_expiry) {}
-  ~Link() { Close(); }
+std::string ReadBinary(const mosquitto_property* p, int id) {
+  void* v = nullptr;
+  std::uint16_t len = 0;
+  if (!mosquitto_property_read_binary(p, id, &v, &len, false)) return {};
+  std::string out(static_cast<const char*>(v), len);
+  std::free(v);
+  return out;
+}
 
-  std::function<void()> on_connected;  // after every CONNACK that succeeded
-  std::function<void()> on_lost;
-  MessageFn on_message;
-
-  Status Connect() {
-    mosquitto* raw = mosquitto_new(client_id_.c_str(), clean_start_, this);
-    if (!raw) return Error::Internal("mosquitto_new failed");
-    mosq_.reset(raw);
-    mosquitto_int_option(raw, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
-    mosquitto_connect_v5_callback_set(raw, &Link::OnConnect);
-    mosquitto_disconnect_v5_callback_set(raw, &Link::OnDisconnect);
-    mosquitto_publish_v5_callback_set(raw, &Link::OnPublish);
-    mosquitto_subscribe_v5_callback_set(raw, &Link::OnSubscribe);
-    mosquitto_message_v5_callback_set(raw, &Link::OnMessage);
-    mosquitto_reconnect_delay_set(raw, 1, 5, true);
-    if (!options_.user.empty()) {
-      int rc = mosquitto_username_pw_set(raw, options_.user.c_str(),
-                                         options_.password.empty() ? nullptr : options_.password.c_str());
-      if (rc != MOSQ_ERR_SUCCESS) return MosqError(rc, display_ + ": credentials");
-    }
-    if (options_.tls) {
-      int rc = mosquitto_tls_set(raw, options_.tls_ca_file.empty() ? nullptr : options_.tls_ca_file.c_str(),
-                                 options_.tls_ca_file.empty() ? "/etc/ssl/certs" : nullptr,
-                                 options_.tls_cert_file.empty() ? nullptr : options_.tls_cert_file.c_str(),
-                                 options_.tls_key_file.empty() ? nullptr : options_.tls_key_file.c_str(),
-                                 nullptr);
-      if (rc != MOSQ_ERR_SUCCESS) return MosqError(rc, display_ + ": tls");
-    }
-    mosquitto_property* props = nullptr;
-    if (session_expiry_ > 0)
-      mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, session_expiry_);
-    PropsPtr owned(props);
-    int rc = mosquitto_connect_bind_v5(raw, options_.host.c_str(), options_.port, options_.keepalive_s,
-                                       nullptr, props);
-    if (rc != MOSQ_ERR_SUCCESS)
-      return Error::Connection("cannot connect to " + display_ + ": " +
-                               (rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(errno))
-                                                     : std::string(mosquitto_strerror(rc))));
-    rc = mosquitto_loop_start(raw);
-    if (rc != MOSQ_ERR_SUCCESS) return MosqError(rc, display_ + ": network thread");
-    std::unique_lock lock(mutex_);
-    if (!cv_.wait_for(lock, options_.connect_timeout, [&] { return connack_ >= 0; })) {
-      lock.unlock();
-      Close();
-      return Error::Connection("cannot connect to " + display_ + ": no answer within " +
-                               std::to_string(options_.connect_timeout.count()) + " ms");
-    }
-    if (connack_ != 0) {
-      const int code = connack_;
-      lock.unlock();
-      Close();
-      return Error::Connection("cannot connect to " + display_ + ": " +
-                               mosquitto_reason_string(code));
-    }
-    return Status::Ok();
-  }
-
-  void Close() {
-    if (!mosq_) return;
-    closing_ = true;
-    mosquitto_disconnect_v5(mosq_.get(), MQTT_RC_NORMAL_DISCONNECTION, nullptr);
-    mosquitto_loop_stop(mosq_.get(), true);
-    mosq_.reset();
-    std::lock_guard lock(mutex_);
-    connected_ = false;
-    cv_.notify_all();
-  }
-
-  bool connected() const { return connected_.load(); }
-  mosquitto* raw() { return mosq_.get(); }
-
-  // Publishes and waits for the server's acknowledgement (QoS 1 and 2).
-  Status Publish(const std::string& topic, const Bytes& data, int qos, mosquitto_property* props,
-                 Deadline deadline) {
-    if (!connected()) return Error::Connection(display_ + " is not connected");
-    int mid = 0;
-    int rc = mosquitto_publish_v5(mosq_.get(), &mid, topic.c_str(), static_cast<int>(data.size()),
-                                  data.span().data(), qos, false, props);
-    if (rc != MOSQ_ERR_SUCCESS) return MosqError(rc, "publishing to " + topic);
-    if (qos == 0) return Status::Ok();
-    std::unique_lock lock(mutex_);
-    const bool done = cv_.wait_until(lock, deadline, [&] {
-      return acked_.count(mid) > 0 || !connected_.load() || closing_.load();
-    });
-    auto it = acked_.find(mid);
-    if (it == acked_.end()) {
-      if (!done) return Error::ResourceExhausted("the server did not acknowledge a message to " + topic + " in time");
-      return Error::Connection(display_ + ": the connection dropped before the server acknowledged " + topic);
-    }
-    const int reason = it->second;
-    acked_.erase(it);
-    if (reason >= 0x80)
-      return Error::PermissionDenied("the server refused a message to " + topic + ": " +
-                                     mosquitto_reason_string(reason));
-    return Status::Ok();
-  }
-
-  // Subscribes and waits for the SUBACK.
-  Status Subscribe(const std::string& filter, int qos, int id) {
-    if (!connected()) return Error::Connection(display_ + " is not connected");
-    mosquitto_property* props = nullptr;
-    if (id > 0) mosquitto_property_add_varint(&props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, id);
-    PropsPtr owned(props);
-    int mid = 0;
-    int rc = mosquitto_subscribe_v5(mosq_.get(), &mid, filter.c_str(), qos, 0, props);
-    if (rc != MOSQ_ERR_SUCCESS) return MosqError(rc, "subscribing to " + filter);
-    std::unique_lock lock(mutex_);
-    if (!cv_.wait_for(lock, options_.connect_timeout, [&] { return subacked_.count(mid) > 0; }))
-      return Error::Timeout("the server did not confirm the subscription to " + filter);
-    const int granted = subacked_[mid];
-    subacked_.erase(mid);
-    if (granted >= 0x80)
-      return Error::PermissionDenied("the server refused the subscription to " + filter + ": " +
-                                     mosquitto_reason_string(granted));
-    return Status::Ok();
-  }
-
-  void Unsubscribe(const std::string& filter) {
-    if (mosq_ && connected()) mosquitto_unsubscribe(mosq_.get(), nullptr, filter.c_str());
-  }
-
- private:
-  static void OnConnect(mosquitto*, void* self, int rc, int, const mosquitto_property*) {
-    auto* link = static_cast<Link*>(self);
-    {
-      std::lock_guard lock(link->mutex_);
-      link->connack_ = rc;
-      link->connected_ = rc == 0;
-      link->cv_.notify_all();
-    }
-    if (rc == 0 && link->on_connected) link->on_connected();
-  }
-  static void OnDisconnect(mosquitto*, void* self, int, const mosquitto_property*) {
-    auto* link = static_cast<Link*>(self);
-    {
-      std::lock_guard lock(link->mutex_);
-      link->connected_ = false;
-      link->cv_.notify_all();
-    }
-    if (!link->closing_ && link->on_lost) link->on_lost();
-  }
-  static void OnPublish(mosquitto*, void* self, int mid, int reason, const mosquitto_property*) {
-    auto* link = static_cast<Link*>(self);
-    std::lock_guard lock(link->mutex_);
-    link->acked_[mid] = reason;
-    link->cv_.notify_all();
-  }
-  static void OnSubscribe(mosquitto*, void* self, int mid, int count, const int* granted,
-                          const mosquitto_property*) {
-    auto* link = static_cast<Link*>(self);
-    std::lock_guard lock(link->mutex_);
-    link->subacked_[mid] = count > 0 ? granted[0] : 0x80;
-    link->cv_.notify_all();
-  }
-  static void OnMessage(mosquitto*, void* self, const mosquitto_message* m,
-                        const mosquitto_property* props) {
-    auto* link = static_cast<Link*>(self);
-    if (link->on_message) link->on_message(m, props);
-  }
-
-  const MqttOptions& options_;
-  std::string display_;
-  std::string client_id_;
-  bool clean_start_;
-  std::uint32_t session_expiry_;
-  MosqPtr mosq_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  int connack_ = -1;
-  std::atomic<bool> connected_{false};
-  std::atomic<bool> closing_{false};
-  std::map<int, int> acked_;     // mid → reason code
-  std::map<int, int> subacked_;  // mid → granted QoS or reason code
-};
-
+// An incoming MQTT message as Ferry's Message. Network thread.
 Message ToMessage(const mosquitto_message* m, const mosquitto_property* props) {
   Message out;
   out.topic = mqtt::FromMqttTopic(m->topic);
   const auto* bytes = static_cast<const std::uint8_t*>(m->payload);
   out.data = Bytes(std::vector<std::uint8_t>(bytes, bytes + m->payloadlen));
+  std::string response_topic, correlation;
   for (const mosquitto_property* p = props; p; p = mosquitto_property_next(p)) {
-    const int id = mosquitto_property_identifier(p);
-    if (id == MQTT_PROP_USER_PROPERTY) {
-      char* k = nullptr;
-      char* v = nullptr;
-      if (mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &k, &v, false)) {
-        out.metadata.Set(k, v);
-        std::free(k);
-        std::free(v);
+    switch (mosquitto_property_identifier(p)) {
+      case MQTT_PROP_USER_PROPERTY: {
+        char* k = nullptr;
+        char* v = nullptr;
+        if (mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &k, &v, false)) {
+          out.metadata.Set(k, v);
+          std::free(k);
+          std::free(v);
+        }
+        break;
       }
-    } else if (id == MQTT_PROP_CONTENT_TYPE) {
-      char* v = nullptr;
-      if (mosquitto_property_read_string(p, MQTT_PROP_CONTENT_TYPE, &v, false)) {
-        out.content_type = v;
-        std::free(v);
-      }
-    } else if (id == MQTT_PROP_RESPONSE_TOPIC) {
-      char* v = nullptr;
-      if (mosquitto_property_read_string(p, MQTT_PROP_RESPONSE_TOPIC, &v, false)) {
-        out.reply_to = mqtt::FromMqttTopic(v);
-        std::free(v);
-      }
+      case MQTT_PROP_CONTENT_TYPE:
+        out.content_type = ReadString(p, MQTT_PROP_CONTENT_TYPE);
+        break;
+      case MQTT_PROP_RESPONSE_TOPIC:
+        response_topic = ReadString(p, MQTT_PROP_RESPONSE_TOPIC);
+        break;
+      case MQTT_PROP_CORRELATION_DATA:
+        correlation = ReadBinary(p, MQTT_PROP_CORRELATION_DATA);
+        break;
+      default:
+        break;
     }
   }
+  if (!response_topic.empty()) out.reply_to = mqtt::ReplyAddress(response_topic, correlation);
   return out;
 }
 
-std::vector<int> SubscriptionIds(const mosquitto_property* props) {
-  std::vector<int> ids;
+std::vector<std::uint32_t> SubscriptionIds(const mosquitto_property* props) {
+  std::vector<std::uint32_t> ids;
   for (const mosquitto_property* p = props; p; p = mosquitto_property_next(p)) {
     if (mosquitto_property_identifier(p) != MQTT_PROP_SUBSCRIPTION_IDENTIFIER) continue;
     std::uint32_t id = 0;
     if (mosquitto_property_read_varint(p, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, &id, false))
-      ids.push_back(static_cast<int>(id));
+      ids.push_back(id);
   }
   return ids;
 }
 
-Result<PropsPtr> Properties(const Message& message, const std::string* response_topic) {
+// The properties of an outgoing message.
+Result<PropsPtr> Properties(const Message& message, const std::string& response_topic,
+                            const std::string& correlation) {
   mosquitto_property* props = nullptr;
   auto fail = [&](int rc, const std::string& what) {
     mosquitto_property_free_all(&props);
     return MosqError(rc, what);
   };
   for (const auto& [k, v] : message.metadata) {
-    int rc = mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, k.c_str(), v.c_str());
+    const int rc =
+        mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, k.c_str(), v.c_str());
     if (rc != MOSQ_ERR_SUCCESS) return fail(rc, "metadata '" + k + "'");
   }
   if (message.content_type) {
-    int rc = mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, message.content_type->c_str());
+    const int rc = mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE,
+                                                 message.content_type->c_str());
     if (rc != MOSQ_ERR_SUCCESS) return fail(rc, "content type");
   }
-  if (response_topic) {
-    int rc = mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, response_topic->c_str());
+  if (!response_topic.empty()) {
+    const int rc =
+        mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, response_topic.c_str());
     if (rc != MOSQ_ERR_SUCCESS) return fail(rc, "response topic");
+  }
+  if (!correlation.empty()) {
+    if (correlation.size() > 65535) return Error::InvalidArgument("correlation data over 64 KiB");
+    const int rc = mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA,
+                                                 correlation.data(),
+                                                 static_cast<std::uint16_t>(correlation.size()));
+    if (rc != MOSQ_ERR_SUCCESS) return fail(rc, "correlation data");
   }
   return PropsPtr(props);
 }
 
-// One Ferry subscription. Handler calls are serialised by `mutex`.
+struct Queued {
+  Message message;
+  std::uint32_t attempt = 1;
+};
+
+// One Ferry subscription: a bounded queue filled by the receiving network
+// thread (and by redeliveries) and a thread of its own that calls the
+// handler, one delivery at a time, while fewer than max_in_flight are
+// unsettled.
 struct LocalSub {
   SubscribeOptions options;
   DeliveryHandler handler;
-  std::mutex mutex;
-  bool closed = false;
-};
+  std::string filter;  // its key in MqttBroker::filters_
 
-class MqttBroker;
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<Queued> queue;
+  std::uint32_t in_flight = 0;
+  bool stopping = false;
+  std::thread thread;
+  std::weak_ptr<LocalSub> self;
+
+  // Waits for room (receiving network thread). False once stopping.
+  bool Push(Queued q) {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return stopping || queue.size() < kQueueCapacity; });
+    if (stopping) return false;
+    queue.push_back(std::move(q));
+    changed.notify_all();
+    return true;
+  }
+  // Redeliveries and parked messages: accepted once already, never wait.
+  void PushNow(Queued q) {
+    std::lock_guard lock(mutex);
+    if (stopping) return;
+    queue.push_back(std::move(q));
+    changed.notify_all();
+  }
+  void Stop() {
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;
+      queue.clear();  // already acknowledged to the server: these are lost
+    }
+    changed.notify_all();
+  }
+  void Run(Timer& timer);
+};
 
 class MqttAcker final : public Acker {
  public:
-  MqttAcker(std::weak_ptr<LocalSub> sub, Message message, std::uint32_t attempt, Timer& timer)
-      : sub_(std::move(sub)), message_(std::move(message)), attempt_(attempt), timer_(timer) {}
-  Status Ack() override { return Settle(); }
-  Status Term() override { return Settle(); }
-  Status Nack(std::chrono::milliseconds delay) override {
-    FERRY_RETURN_IF_ERROR(Settle());
-    // The server already has its acknowledgement: deliver again from here.
-    timer_.After(delay, [sub = sub_, m = message_, attempt = attempt_ + 1, &timer = timer_] {
-      Deliver(sub, m, attempt, timer);
-    });
-    return Status::Ok();
-  }
-
-  static void Deliver(const std::weak_ptr<LocalSub>& weak, const Message& m, std::uint32_t attempt,
-                      Timer& timer) {
-    auto sub = weak.lock();
-    if (!sub) return;
-    std::lock_guard lock(sub->mutex);
-    if (sub->closed) return;
-    Delivery d;
-    d.message = m;
-    d.attempt = attempt;
-    d.pattern = sub->options.pattern;
-    if (sub->options.manual_ack) d.acker = std::make_shared<MqttAcker>(weak, m, attempt, timer);
-    sub->handler(std::move(d));
-  }
+  MqttAcker(std::weak_ptr<LocalSub> sub, Queued copy, Timer& timer)
+      : sub_(std::move(sub)), copy_(std::move(copy)), timer_(timer) {}
+  Status Ack() override { return Settle(false, {}); }
+  Status Term() override { return Settle(false, {}); }
+  // MQTT has no negative acknowledgement and the server has its PUBACK
+  // already: the adapter delivers the message again itself.
+  Status Nack(std::chrono::milliseconds delay) override { return Settle(true, delay); }
 
  private:
-  Status Settle() {
+  Status Settle(bool redeliver, std::chrono::milliseconds delay) {
     if (settled_.exchange(true)) return Error::FailedPrecondition("delivery already settled");
+    auto sub = sub_.lock();
+    if (!sub) return Status::Ok();
+    {
+      std::lock_guard lock(sub->mutex);
+      if (sub->in_flight > 0) --sub->in_flight;
+    }
+    sub->changed.notify_all();
+    if (redeliver) {
+      Queued again = copy_;
+      ++again.attempt;
+      timer_.After(delay, [weak = sub_, again = std::move(again)]() mutable {
+        if (auto s = weak.lock()) s->PushNow(std::move(again));
+      });
+    }
     return Status::Ok();
   }
+
   std::weak_ptr<LocalSub> sub_;
-  Message message_;
-  std::uint32_t attempt_;
+  Queued copy_;  // payload bytes are shared, not copied
   Timer& timer_;
   std::atomic<bool> settled_{false};
 };
 
-class MqttSubscription;
+void LocalSub::Run(Timer& timer) {
+  std::unique_lock lock(mutex);
+  while (true) {
+    changed.wait(lock, [&] {
+      return stopping ||
+             (!queue.empty() && (!options.manual_ack || in_flight < options.max_in_flight));
+    });
+    if (stopping) return;
+    Queued q = std::move(queue.front());
+    queue.pop_front();
+    changed.notify_all();  // room for the network thread
+    Delivery d;
+    d.attempt = q.attempt;
+    d.pattern = options.pattern;
+    if (options.manual_ack) {
+      ++in_flight;
+      d.acker = std::make_shared<MqttAcker>(self, q, timer);
+    }
+    d.message = std::move(q.message);
+    lock.unlock();
+    handler(std::move(d));
+    lock.lock();
+  }
+}
+
+// One MQTT subscription (a filter, with $share/<group>/ for a queue group)
+// and the Ferry subscriptions of this process on it.
+struct Filter {
+  std::uint32_t id = 0;  // MQTT subscription identifier
+  int qos = 1;
+  std::string plain;     // the filter without $share/<group>/
+  bool shared = false;   // one local subscription per message, round-robin
+  std::vector<std::shared_ptr<LocalSub>> subs;
+  std::size_t next = 0;
+};
+
+struct Parked {
+  std::string mqtt_topic;
+  Message message;
+};
+
+class MqttBroker;
+
+class MqttSubscription final : public Subscription {
+ public:
+  MqttSubscription(MqttBroker& broker, std::shared_ptr<LocalSub> local)
+      : broker_(broker), local_(std::move(local)) {}
+  ~MqttSubscription() override;
+
+ private:
+  MqttBroker& broker_;
+  std::shared_ptr<LocalSub> local_;
+};
 
 class MqttBroker final : public Broker {
  public:
@@ -378,237 +282,280 @@ class MqttBroker final : public Broker {
         display_(std::string(options_.tls ? "mqtts://" : "mqtt://") + options_.host + ":" +
                  std::to_string(options_.port)),
         id_(options_.client_id.empty() ? "ferry-" + RandomId() : options_.client_id),
-        inbox_prefix_("_ferry/inbox/" + RandomId()) {}
+        reply_topic_("_ferry/reply/" + RandomId()) {}
   ~MqttBroker() override { Close(); }
 
   std::string DisplayUrl() const override { return display_; }
   BrokerCapabilities Capabilities() const override {
     return {.headers = true, .native_request_reply = true, .queue_groups = true,
-            .redelivery = true, .durable = !options_.client_id.empty()};
+            .redelivery = true, .durable = options_.SessionExpiry() > 0};
   }
 
-  Status Connect() override {
-    std::lock_guard lock(connect_mutex_);
-    if (pub_) return Status::Ok();
-    SetState(ConnectionState::kConnecting);
-    const bool persistent = !options_.client_id.empty();
-    auto pub = std::make_unique<Link>(options_, display_, id_ + "-pub", true, 0);
-    auto sub = std::make_unique<Link>(options_, display_, id_ + "-sub", !persistent,
-                                      persistent ? options_.session_expiry_s : 0);
-    pub->on_message = [this](const mosquitto_message* m, const mosquitto_property* p) { OnReply(m, p); };
-    pub->on_connected = [this] { OnLinkUp(); };
-    pub->on_lost = [this] { OnLinkDown(); };
-    sub->on_message = [this](const mosquitto_message* m, const mosquitto_property* p) { OnMessage(m, p); };
-    sub->on_connected = [this] { OnLinkUp(); };
-    sub->on_lost = [this] { OnLinkDown(); };
-    Status s = pub->Connect();
-    if (s.ok()) s = sub->Connect();
-    if (!s.ok()) {
-      SetState(ConnectionState::kDisconnected);
-      return s;
-    }
-    pub_ = std::move(pub);
-    sub_ = std::move(sub);
-    FERRY_RETURN_IF_ERROR(pub_->Subscribe(inbox_prefix_ + "/#", 1, 0));
-    SetState(ConnectionState::kConnected);
-    return Status::Ok();
-  }
-
-  void Close() override {
-    std::lock_guard lock(connect_mutex_);
-    if (!pub_) return;
-    SetState(ConnectionState::kClosed);
-    sub_.reset();
-    pub_.reset();
-  }
-
+  Status Connect() override;
+  void Close() override;
   ConnectionState State() const override { return state_.load(); }
   void OnStateChange(std::function<void(ConnectionState)> callback) override {
     on_state_ = std::move(callback);
   }
 
   Status Publish(const Message& message, Deadline deadline) override {
-    auto topic = mqtt::ToMqttTopic(message.topic);
-    if (!topic.ok()) return topic.error();
-    return PublishAs(*topic, message, nullptr, deadline);
+    auto dest = mqtt::ParseDestination(message.topic);
+    if (!dest.ok()) return dest.error();
+    std::string response_topic, correlation = dest->correlation;
+    if (!message.reply_to.empty()) {
+      auto reply = mqtt::ParseDestination(message.reply_to);
+      if (!reply.ok()) return reply.error().WithContext("reply address");
+      response_topic = reply->topic;
+      if (correlation.empty()) correlation = reply->correlation;
+    }
+    return PublishTo(dest->topic, message, response_topic, correlation, deadline);
   }
 
   Result<std::unique_ptr<Subscription>> Subscribe(SubscribeOptions options,
                                                   DeliveryHandler handler) override;
-
   Result<std::vector<Message>> Request(const Message& message,
-                                       const RequestOptions& options) override {
-    auto topic = mqtt::ToMqttTopic(message.topic);
-    if (!topic.ok()) return topic.error();
-    auto pending = std::make_shared<Pending>();
-    const std::string inbox = inbox_prefix_ + "/" + std::to_string(next_request_++);
-    {
-      std::lock_guard lock(requests_mutex_);
-      requests_[inbox] = pending;
-    }
-    Status sent = PublishAs(*topic, message, &inbox, Clock::now() + options.timeout);
-    std::vector<Message> replies;
-    if (sent.ok()) {
-      std::unique_lock lock(pending->mutex);
-      pending->cv.wait_for(lock, options.timeout,
-                           [&] { return pending->replies.size() >= options.expected_replies; });
-      replies = std::move(pending->replies);
-    }
-    {
-      std::lock_guard lock(requests_mutex_);
-      requests_.erase(inbox);
-    }
-    if (!sent.ok()) return sent.error();
-    if (replies.empty())
-      return Error::Timeout("no reply on " + message.topic + " within " +
-                            std::to_string(options.timeout.count()) + " ms");
-    if (replies.size() > options.expected_replies) replies.resize(options.expected_replies);
-    return replies;
-  }
+                                       const RequestOptions& options) override;
 
-  void Remove(const std::shared_ptr<LocalSub>& local, const std::string& filter);
+  void Remove(const std::shared_ptr<LocalSub>& local);
 
  private:
-  friend class MqttSubscription;
   struct Pending {
     std::mutex mutex;
     std::condition_variable cv;
     std::vector<Message> replies;
   };
-  struct Filter {
-    int id = 0;
-    int qos = 1;
-    std::vector<std::shared_ptr<LocalSub>> subs;
-  };
 
-  Status PublishAs(const std::string& topic, const Message& message, const std::string* response,
+  std::shared_ptr<Link> PublishingLink() {
+    std::lock_guard lock(connect_mutex_);
+    return pub_;
+  }
+
+  Status PublishTo(const std::string& topic, const Message& message,
+                   const std::string& response_topic, const std::string& correlation,
                    Deadline deadline) {
-    Link* pub = nullptr;
-    {
-      std::lock_guard lock(connect_mutex_);
-      pub = pub_.get();
-    }
-    if (!pub || state_.load() != ConnectionState::kConnected)
+    auto pub = PublishingLink();
+    if (!pub || state_.load() != ConnectionState::kConnected || !pub->connected())
       return Error::Connection(display_ + " is " + std::string(ConnectionStateName(state_.load())));
-    auto props = Properties(message, response);
+    auto props = Properties(message, response_topic, correlation);
     if (!props.ok()) return props.error();
     return pub->Publish(topic, message.data, options_.publish_qos, props->get(), deadline);
   }
 
-  // Network thread of the subscribing link.
-  void OnMessage(const mosquitto_message* m, const mosquitto_property* props) {
-    const Message message = ToMessage(m, props);
-    std::vector<std::shared_ptr<LocalSub>> targets;
-    {
-      std::lock_guard lock(subs_mutex_);
-      std::vector<int> ids = SubscriptionIds(props);
-      for (const auto& [filter, f] : filters_) {
-        bool match = std::find(ids.begin(), ids.end(), f.id) != ids.end();
-        if (ids.empty()) {
-          // A server that leaves out subscription identifiers: match ourselves.
-          std::string plain = filter.starts_with("$share/") ? filter.substr(filter.find('/', 7) + 1) : filter;
-          bool result = false;
-          mosquitto_topic_matches_sub(plain.c_str(), m->topic, &result);
-          match = result;
-        }
-        if (match) targets.insert(targets.end(), f.subs.begin(), f.subs.end());
-      }
-    }
-    for (const auto& sub : targets) MqttAcker::Deliver(sub, message, 1, timer_);
-  }
-
-  // Network thread of the publishing link: replies to requests.
-  void OnReply(const mosquitto_message* m, const mosquitto_property* props) {
-    std::shared_ptr<Pending> pending;
-    {
-      std::lock_guard lock(requests_mutex_);
-      auto it = requests_.find(m->topic);
-      if (it == requests_.end()) return;  // late: the request is over
-      pending = it->second;
-    }
-    std::lock_guard lock(pending->mutex);
-    pending->replies.push_back(ToMessage(m, props));
-    pending->cv.notify_all();
-  }
-
-  void OnLinkUp() {
-    // A link that comes back re-subscribes (the server may have no session).
-    if (state_.load() == ConnectionState::kClosed || !sub_ || !pub_) return;
-    if (!sub_->connected() || !pub_->connected()) return;
-    timer_.After(0ms, [this] { Resubscribe(); });
-  }
-
-  void OnLinkDown() {
-    if (state_.load() == ConnectionState::kClosed) return;
-    spdlog::warn("{}: connection lost, reconnecting", display_);
-    SetState(ConnectionState::kReconnecting);
-  }
-
-  void Resubscribe() {
-    std::lock_guard connect_lock(connect_mutex_);
-    if (!pub_ || !sub_) return;
-    (void)pub_->Subscribe(inbox_prefix_ + "/#", 1, 0);
-    std::map<std::string, Filter> filters;
-    {
-      std::lock_guard lock(subs_mutex_);
-      filters = filters_;
-    }
-    for (const auto& [filter, f] : filters) {
-      Status s = sub_->Subscribe(filter, f.qos, f.id);
-      if (!s.ok()) spdlog::error("{}: resubscribing to {}: {}", display_, filter, s.error().message());
-    }
-    if (state_.load() != ConnectionState::kClosed) {
-      spdlog::info("{}: reconnected", display_);
-      SetState(ConnectionState::kConnected);
-    }
-  }
-
+  // The local subscriptions an incoming message goes to. Holds subs_mutex_.
+  std::vector<std::shared_ptr<LocalSub>> RouteLocked(const char* topic,
+                                                     const std::vector<std::uint32_t>& ids);
+  void OnMessage(const mosquitto_message* m, const mosquitto_property* props);
+  void OnReply(const mosquitto_message* m, const mosquitto_property* props);
+  void OnLinkUp();
+  void OnLinkDown();
+  void Resubscribe();
+  void DropParked(const char* why);
   void SetState(ConnectionState next) {
     if (state_.exchange(next) == next) return;
     if (on_state_) on_state_(next);
   }
 
-  MqttOptions options_;
-  std::string display_;
-  std::string id_;
-  std::string inbox_prefix_;
+  const MqttOptions options_;
+  const std::string display_;
+  const std::string id_;
+  const std::string reply_topic_;  // this connection's private response topic
+
   std::mutex connect_mutex_;
-  std::unique_ptr<Link> pub_, sub_;
+  std::shared_ptr<Link> pub_, sub_;
   std::atomic<ConnectionState> state_{ConnectionState::kDisconnected};
   std::function<void(ConnectionState)> on_state_;
+
   std::mutex subs_mutex_;
   std::map<std::string, Filter> filters_;
-  int next_sub_id_ = 1;
+  std::uint32_t next_sub_id_ = 1;
+  std::deque<Parked> parked_;
+  Clock::time_point park_until_{};
+  std::uint64_t unrouted_ = 0;
+
   std::mutex requests_mutex_;
-  std::map<std::string, std::shared_ptr<Pending>> requests_;
+  std::map<std::string, std::shared_ptr<Pending>> requests_;  // by correlation data
   std::atomic<std::uint64_t> next_request_{1};
-  // Last, so its thread (redelivery, resubscribing) stops before anything it
-  // uses is destroyed.
+  // Last, so its thread (redeliveries, resubscribing) stops first.
   Timer timer_;
 };
 
-class MqttSubscription final : public Subscription {
- public:
-  MqttSubscription(MqttBroker& broker, std::shared_ptr<LocalSub> local, std::string filter)
-      : broker_(broker), local_(std::move(local)), filter_(std::move(filter)) {}
-  ~MqttSubscription() override {
-    {
-      std::lock_guard lock(local_->mutex);  // waits for a running handler
-      local_->closed = true;
-    }
-    broker_.Remove(local_, filter_);
+Status MqttBroker::Connect() {
+  std::lock_guard lock(connect_mutex_);
+  if (pub_) return Status::Ok();
+  SetState(ConnectionState::kConnecting);
+  const std::uint32_t expiry = options_.SessionExpiry();
+  auto pub = std::make_shared<Link>(options_, display_,
+                                    mqtt::LinkSettings{.client_id = id_ + "-pub"});
+  auto sub = std::make_shared<Link>(
+      options_, display_,
+      mqtt::LinkSettings{.client_id = id_ + "-sub", .clean_start = expiry == 0,
+                         .session_expiry_s = expiry});
+  pub->on_message = [this](const mosquitto_message* m, const mosquitto_property* p) {
+    OnReply(m, p);
+  };
+  sub->on_message = [this](const mosquitto_message* m, const mosquitto_property* p) {
+    OnMessage(m, p);
+  };
+  for (Link* link : {pub.get(), sub.get()}) {
+    link->on_connected = [this](bool) { OnLinkUp(); };
+    link->on_lost = [this] { OnLinkDown(); };
   }
+  Status s = pub->Connect();
+  if (s.ok()) s = sub->Connect();
+  if (s.ok()) s = pub->Subscribe(reply_topic_, 1, 0);
+  if (!s.ok()) {
+    pub->Close(true);
+    sub->Close(options_.client_id.empty());
+    SetState(ConnectionState::kDisconnected);
+    return s;
+  }
+  {
+    // A resumed session delivers what it queued at once, before this run has
+    // subscribed: hold those for the subscriptions to come.
+    std::lock_guard subs_lock(subs_mutex_);
+    park_until_ = sub->session_present() ? Clock::now() + options_.resume_window : Clock::time_point{};
+  }
+  pub_ = std::move(pub);
+  sub_ = std::move(sub);
+  SetState(ConnectionState::kConnected);
+  return Status::Ok();
+}
 
- private:
-  MqttBroker& broker_;
-  std::shared_ptr<LocalSub> local_;
-  std::string filter_;
-};
+void MqttBroker::Close() {
+  std::lock_guard lock(connect_mutex_);
+  if (!pub_) return;
+  SetState(ConnectionState::kClosed);
+  {
+    // Wakes a network thread waiting for room in a subscription's queue.
+    std::lock_guard subs_lock(subs_mutex_);
+    for (auto& [key, f] : filters_)
+      for (auto& local : f.subs) local->Stop();
+  }
+  // A session under a fresh id is of no use to anyone once this run closes.
+  sub_->Close(/*end_session=*/options_.client_id.empty());
+  pub_->Close(/*end_session=*/true);
+  sub_.reset();
+  pub_.reset();
+  DropParked("the broker closed");
+}
+
+std::vector<std::shared_ptr<LocalSub>> MqttBroker::RouteLocked(
+    const char* topic, const std::vector<std::uint32_t>& ids) {
+  std::vector<std::shared_ptr<LocalSub>> out;
+  // First by subscription identifier (a server sends one copy per matching
+  // subscription, each naming its own), checked against the filter: an
+  // identifier may come from an earlier run's session. Messages without a
+  // known identifier (queued before this run subscribed) go by topic.
+  for (const bool by_id : {true, false}) {
+    if (by_id && ids.empty()) continue;
+    for (auto& [key, f] : filters_) {
+      if (f.subs.empty()) continue;
+      if (by_id && std::find(ids.begin(), ids.end(), f.id) == ids.end()) continue;
+      bool match = false;
+      mosquitto_topic_matches_sub(f.plain.c_str(), topic, &match);
+      if (!match) continue;
+      if (f.shared)
+        out.push_back(f.subs[f.next++ % f.subs.size()]);
+      else
+        out.insert(out.end(), f.subs.begin(), f.subs.end());
+    }
+    if (!out.empty()) break;
+  }
+  return out;
+}
+
+void MqttBroker::OnMessage(const mosquitto_message* m, const mosquitto_property* props) {
+  Message message = ToMessage(m, props);
+  std::vector<std::shared_ptr<LocalSub>> targets;
+  {
+    std::lock_guard lock(subs_mutex_);
+    targets = RouteLocked(m->topic, SubscriptionIds(props));
+    if (targets.empty()) {
+      if (Clock::now() < park_until_ && parked_.size() < kMaxParked) {
+        parked_.push_back({m->topic, std::move(message)});
+        return;
+      }
+      if (unrouted_++ % 1000 == 0 && !options_.client_id.empty())
+        spdlog::warn("{}: a message on {} matches no subscription of this process and is "
+                     "dropped ({} so far); a persistent session may hold a subscription of an "
+                     "earlier run",
+                     display_, message.topic, unrouted_);
+      return;
+    }
+  }
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    targets[i]->Push({i + 1 == targets.size() ? std::move(message) : message, 1});
+}
+
+void MqttBroker::OnReply(const mosquitto_message* m, const mosquitto_property* props) {
+  std::string correlation;
+  for (const mosquitto_property* p = props; p; p = mosquitto_property_next(p))
+    if (mosquitto_property_identifier(p) == MQTT_PROP_CORRELATION_DATA)
+      correlation = ReadBinary(p, MQTT_PROP_CORRELATION_DATA);
+  std::shared_ptr<Pending> pending;
+  {
+    std::lock_guard lock(requests_mutex_);
+    auto it = requests_.find(correlation);
+    if (it == requests_.end()) return;  // late (the request is over) or not ours
+    pending = it->second;
+  }
+  Message reply = ToMessage(m, props);
+  std::lock_guard lock(pending->mutex);
+  pending->replies.push_back(std::move(reply));
+  pending->cv.notify_all();
+}
+
+void MqttBroker::OnLinkUp() {
+  // Either link's network thread. Subscribing waits for SUBACKs, which this
+  // thread delivers, so it happens on the timer's thread.
+  if (state_.load() == ConnectionState::kClosed) return;
+  timer_.After(0ms, [this] { Resubscribe(); });
+}
+
+void MqttBroker::OnLinkDown() {
+  if (state_.load() == ConnectionState::kClosed) return;
+  if (state_.load() != ConnectionState::kReconnecting)
+    spdlog::warn("{}: connection lost, reconnecting", display_);
+  SetState(ConnectionState::kReconnecting);
+}
+
+void MqttBroker::Resubscribe() {
+  std::lock_guard connect_lock(connect_mutex_);
+  if (!pub_ || !sub_ || !pub_->connected() || !sub_->connected()) return;
+  if (state_.load() != ConnectionState::kReconnecting) return;  // first connect: nothing to redo
+  // The server may have lost the session (no persistence, or it expired).
+  Status s = pub_->Subscribe(reply_topic_, 1, 0);
+  std::vector<std::tuple<std::string, int, std::uint32_t>> filters;
+  {
+    std::lock_guard lock(subs_mutex_);
+    for (const auto& [key, f] : filters_) filters.emplace_back(key, f.qos, f.id);
+  }
+  for (const auto& [key, qos, id] : filters) {
+    if (!s.ok()) break;
+    s = sub_->Subscribe(key, qos, static_cast<int>(id));
+  }
+  if (!s.ok()) {
+    spdlog::error("{}: subscribing again after reconnecting: {}", display_, s.error().message());
+    return;  // the next reconnect tries again
+  }
+  spdlog::info("{}: reconnected", display_);
+  SetState(ConnectionState::kConnected);
+}
+
+void MqttBroker::DropParked(const char* why) {
+  std::lock_guard lock(subs_mutex_);
+  if (parked_.empty()) return;
+  spdlog::warn("{}: {} message(s) the session delivered for subscriptions this process never "
+               "made are dropped ({}), e.g. one on {}",
+               display_, parked_.size(), why, parked_.front().message.topic);
+  parked_.clear();
+}
 
 Result<std::unique_ptr<Subscription>> MqttBroker::Subscribe(SubscribeOptions options,
                                                             DeliveryHandler handler) {
   auto mapped = mqtt::ToMqttFilter(options.pattern);
   if (!mapped.ok()) return mapped.error();
+  FERRY_RETURN_IF_ERROR(mqtt::ValidateShareGroup(options.queue_group));
   WarnUnknownExtensions("mqtt", options.extensions, {"qos"});
   int qos = 1;
   if (auto it = options.extensions.find("qos"); it != options.extensions.end()) {
@@ -616,65 +563,113 @@ Result<std::unique_ptr<Subscription>> MqttBroker::Subscribe(SubscribeOptions opt
       return Error::InvalidArgument("qos: expected 0, 1 or 2, got '" + it->second + "'");
     qos = it->second[0] - '0';
   }
-  const std::string filter =
-      options.queue_group.empty() ? *mapped : "$share/" + options.queue_group + "/" + *mapped;
-  Link* sub = nullptr;
+  std::shared_ptr<Link> link;
   {
     std::lock_guard lock(connect_mutex_);
-    sub = sub_.get();
+    link = sub_;
   }
-  if (!sub || state_.load() != ConnectionState::kConnected)
+  if (!link || state_.load() == ConnectionState::kClosed)
     return Error::Connection(display_ + " is " + std::string(ConnectionStateName(state_.load())));
+  if (options.max_in_flight == 0) options.max_in_flight = 1;
+
   auto local = std::make_shared<LocalSub>();
+  local->self = local;
+  local->filter =
+      options.queue_group.empty() ? *mapped : "$share/" + options.queue_group + "/" + *mapped;
   local->options = std::move(options);
   local->handler = std::move(handler);
-  int id = 0;
+  std::uint32_t id = 0;
   bool fresh = false;
   {
     std::lock_guard lock(subs_mutex_);
-    auto [it, inserted] = filters_.try_emplace(filter);
+    auto [it, inserted] = filters_.try_emplace(local->filter);
+    Filter& f = it->second;
     if (inserted) {
-      it->second.id = next_sub_id_++;
-      it->second.qos = qos;
-      fresh = true;
+      f.id = next_sub_id_++;
+      f.plain = *mapped;
+      f.shared = !local->options.queue_group.empty();
     }
-    it->second.subs.push_back(local);
-    id = it->second.id;
+    fresh = inserted || f.qos != qos || f.subs.empty();
+    f.qos = qos;
+    f.subs.push_back(local);
+    id = f.id;
+    // What a resumed session delivered before this subscription existed.
+    for (auto p = parked_.begin(); p != parked_.end();) {
+      bool match = false;
+      mosquitto_topic_matches_sub(f.plain.c_str(), p->mqtt_topic.c_str(), &match);
+      if (!match) {
+        ++p;
+        continue;
+      }
+      local->queue.push_back({std::move(p->message), 1});
+      p = parked_.erase(p);
+    }
   }
+  local->thread = std::thread([local, this] { local->Run(timer_); });
+  auto subscription = std::make_unique<MqttSubscription>(*this, local);
   if (fresh) {
-    Status s = sub->Subscribe(filter, qos, id);
-    if (!s.ok()) {
-      Remove(local, filter);
-      return s.error();
-    }
+    Status s = link->Subscribe(local->filter, qos, static_cast<int>(id));
+    if (!s.ok()) return s.error();  // `subscription` goes and takes `local` out again
   }
-  return std::unique_ptr<Subscription>(new MqttSubscription(*this, local, filter));
+  return std::unique_ptr<Subscription>(std::move(subscription));
 }
 
-void MqttBroker::Remove(const std::shared_ptr<LocalSub>& local, const std::string& filter) {
-  bool last = false;
+void MqttBroker::Remove(const std::shared_ptr<LocalSub>& local) {
+  local->Stop();
+  if (local->thread.get_id() == std::this_thread::get_id())
+    local->thread.detach();  // unsubscribing from inside its own handler
+  else if (local->thread.joinable())
+    local->thread.join();
+  bool unsubscribe = false;
   {
     std::lock_guard lock(subs_mutex_);
-    auto it = filters_.find(filter);
+    auto it = filters_.find(local->filter);
     if (it == filters_.end()) return;
     auto& subs = it->second.subs;
     subs.erase(std::remove(subs.begin(), subs.end(), local), subs.end());
-    if (subs.empty()) {
+    // With a client_id the session outlives this process: the server keeps
+    // the subscription and queues for the next run. Otherwise it goes.
+    if (subs.empty() && options_.client_id.empty()) {
       filters_.erase(it);
-      last = true;
+      unsubscribe = true;
     }
   }
-  if (!last) return;
+  if (!unsubscribe) return;
   std::lock_guard lock(connect_mutex_);
-  if (sub_) sub_->Unsubscribe(filter);
+  if (sub_) sub_->Unsubscribe(local->filter);
 }
 
-Result<int> Int(const std::string& key, const std::string& value) {
-  int n = 0;
-  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  if (ec != std::errc() || end != value.data() + value.size() || n < 0)
-    return Error::InvalidArgument(key + ": expected a whole number, got '" + value + "'");
-  return n;
+MqttSubscription::~MqttSubscription() { broker_.Remove(local_); }
+
+Result<std::vector<Message>> MqttBroker::Request(const Message& message,
+                                                 const RequestOptions& options) {
+  auto dest = mqtt::ParseDestination(message.topic);
+  if (!dest.ok()) return dest.error();
+  auto pending = std::make_shared<Pending>();
+  const std::string correlation = std::to_string(next_request_++);
+  {
+    std::lock_guard lock(requests_mutex_);
+    requests_[correlation] = pending;
+  }
+  const Deadline deadline = Clock::now() + options.timeout;
+  Status sent = PublishTo(dest->topic, message, reply_topic_, correlation, deadline);
+  std::vector<Message> replies;
+  if (sent.ok()) {
+    std::unique_lock lock(pending->mutex);
+    pending->cv.wait_until(lock, deadline,
+                           [&] { return pending->replies.size() >= options.expected_replies; });
+    replies = std::move(pending->replies);
+  }
+  {
+    std::lock_guard lock(requests_mutex_);
+    requests_.erase(correlation);
+  }
+  if (!sent.ok()) return sent.error();
+  if (replies.empty())
+    return Error::Timeout(fmt::format("no reply on {} within {} ms", message.topic,
+                                      options.timeout.count()));
+  if (replies.size() > options.expected_replies) replies.resize(options.expected_replies);
+  return replies;
 }
 
 }  // namespace
@@ -683,66 +678,6 @@ std::unique_ptr<Broker> MakeMqttBroker(const MqttOptions& options) {
   static std::once_flag init;
   std::call_once(init, [] { mosquitto_lib_init(); });
   return std::make_unique<MqttBroker>(options);
-}
-
-Result<MqttOptions> MqttOptionsFrom(std::string_view url,
-                                    const std::map<std::string, std::string>& settings) {
-  MqttOptions o;
-  std::string_view rest = url;
-  if (rest.starts_with("mqtts://")) {
-    o.tls = true;
-    o.port = 8883;
-    rest.remove_prefix(8);
-  } else if (rest.starts_with("mqtt://")) {
-    rest.remove_prefix(7);
-  } else {
-    return Error::InvalidArgument("expected mqtt:// or mqtts://, got a different scheme");
-  }
-  if (const auto slash = rest.find('/'); slash != std::string_view::npos) rest = rest.substr(0, slash);
-  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
-    std::string_view cred = rest.substr(0, at);
-    const auto colon = cred.find(':');
-    o.user = std::string(cred.substr(0, colon));
-    if (colon != std::string_view::npos) o.password = std::string(cred.substr(colon + 1));
-    rest = rest.substr(at + 1);
-  }
-  if (const auto colon = rest.rfind(':'); colon != std::string_view::npos) {
-    auto port = Int("port", std::string(rest.substr(colon + 1)));
-    if (!port.ok() || *port == 0 || *port > 65535)
-      return Error::InvalidArgument("bad port in mqtt URL: '" + std::string(rest.substr(colon + 1)) + "'");
-    o.port = *port;
-    rest = rest.substr(0, colon);
-  }
-  if (!rest.empty()) o.host = std::string(rest);
-  for (const auto& [key, value] : settings) {
-    if (key == "client_id") o.client_id = value;
-    else if (key == "user") o.user = value;
-    else if (key == "password") o.password = value;
-    else if (key == "tls_ca") o.tls_ca_file = value;
-    else if (key == "tls_cert") o.tls_cert_file = value;
-    else if (key == "tls_key") o.tls_key_file = value;
-    else if (key == "session_expiry_s" || key == "keepalive_s" || key == "qos" ||
-             key == "connect_timeout_ms") {
-      auto n = Int(key, value);
-      if (!n.ok()) return n.error();
-      if (key == "session_expiry_s") o.session_expiry_s = static_cast<std::uint32_t>(*n);
-      else if (key == "keepalive_s") o.keepalive_s = std::max(*n, 5);
-      else if (key == "connect_timeout_ms") o.connect_timeout = std::chrono::milliseconds(*n);
-      else if (*n > 2) return Error::InvalidArgument("qos: expected 0, 1 or 2, got '" + value + "'");
-      else o.publish_qos = *n;
-    } else {
-      return Error::InvalidArgument("unknown option '" + key +
-                                    "' for an mqtt broker (known: client_id, user, password, "
-                                    "session_expiry_s, keepalive_s, qos, tls_ca, tls_cert, "
-                                    "tls_key, connect_timeout_ms)");
-    }
-  }
-  auto env = [](const char* name, std::string& into) {
-    if (const char* v = std::getenv(name); into.empty() && v && *v) into = v;
-  };
-  env("FERRY_MQTT_USER", o.user);
-  env("FERRY_MQTT_PASSWORD", o.password);
-  return o;
 }
 
 }  // namespace ferry

@@ -1,0 +1,221 @@
+#include "brokers/mqtt/mqtt_link.h"
+
+#include <mqtt_protocol.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace ferry::mqtt {
+
+Error MosqError(int rc, std::string_view context) {
+  std::string text = std::string(context) + ": " +
+                     (rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(errno))
+                                           : std::string(mosquitto_strerror(rc)));
+  switch (rc) {
+    case MOSQ_ERR_NO_CONN:
+    case MOSQ_ERR_CONN_LOST:
+    case MOSQ_ERR_CONN_REFUSED:
+    case MOSQ_ERR_ERRNO:
+    case MOSQ_ERR_EAI:
+    case MOSQ_ERR_TLS:
+    case MOSQ_ERR_KEEPALIVE:
+      return Error::Connection(std::move(text));
+    case MOSQ_ERR_AUTH:
+    case MOSQ_ERR_ACL_DENIED:
+      return Error::PermissionDenied(std::move(text));
+    case MOSQ_ERR_PAYLOAD_SIZE:
+    case MOSQ_ERR_OVERSIZE_PACKET:
+      return Error::ResourceExhausted(std::move(text));
+    case MOSQ_ERR_INVAL:
+    case MOSQ_ERR_MALFORMED_UTF8:
+      return Error::InvalidArgument(std::move(text));
+    case MOSQ_ERR_NOT_SUPPORTED:
+      return Error::Unsupported(std::move(text));
+    default:
+      return Error::Internal(std::move(text));
+  }
+}
+
+Link::Link(const MqttOptions& options, std::string display, LinkSettings settings)
+    : options_(options), display_(std::move(display)), settings_(std::move(settings)) {}
+
+Link::~Link() { Close(false); }
+
+Status Link::Connect() {
+  mosquitto* raw = mosquitto_new(settings_.client_id.c_str(), settings_.clean_start, this);
+  if (!raw) return Error::Internal("mosquitto_new failed: " + std::string(std::strerror(errno)));
+  mosq_.reset(raw);
+  mosquitto_int_option(raw, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+  mosquitto_int_option(raw, MOSQ_OPT_TCP_NODELAY, 1);
+  mosquitto_connect_v5_callback_set(raw, &Link::OnConnect);
+  mosquitto_disconnect_v5_callback_set(raw, &Link::OnDisconnect);
+  mosquitto_publish_v5_callback_set(raw, &Link::OnPublish);
+  mosquitto_subscribe_v5_callback_set(raw, &Link::OnSubscribe);
+  mosquitto_message_v5_callback_set(raw, &Link::OnMessage);
+  mosquitto_reconnect_delay_set(raw, 1, 5, true);
+  if (!options_.user.empty()) {
+    const int rc = mosquitto_username_pw_set(
+        raw, options_.user.c_str(), options_.password.empty() ? nullptr : options_.password.c_str());
+    if (rc != MOSQ_ERR_SUCCESS) return MosqError(rc, display_ + ": credentials");
+  }
+  if (options_.tls) {
+    auto opt = [](const std::string& s) { return s.empty() ? nullptr : s.c_str(); };
+    const int rc = mosquitto_tls_set(raw, opt(options_.tls_ca_file),
+                                     options_.tls_ca_file.empty() ? "/etc/ssl/certs" : nullptr,
+                                     opt(options_.tls_cert_file), opt(options_.tls_key_file),
+                                     nullptr);
+    if (rc != MOSQ_ERR_SUCCESS) return MosqError(rc, display_ + ": TLS files");
+  }
+  mosquitto_property* props = nullptr;
+  if (settings_.session_expiry_s > 0)
+    mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+                                 settings_.session_expiry_s);
+  PropsPtr owned(props);
+  int rc = mosquitto_connect_bind_v5(raw, options_.host.c_str(), options_.port,
+                                     options_.keepalive_s, nullptr, props);
+  if (rc != MOSQ_ERR_SUCCESS)
+    return Error::Connection("cannot connect to " + display_ + ": " +
+                             (rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(errno))
+                                                   : std::string(mosquitto_strerror(rc))));
+  rc = mosquitto_loop_start(raw);
+  if (rc != MOSQ_ERR_SUCCESS) return MosqError(rc, display_ + ": network thread");
+  std::unique_lock lock(mutex_);
+  if (!cv_.wait_for(lock, options_.connect_timeout, [&] { return connack_ >= 0; })) {
+    lock.unlock();
+    Close(false);
+    return Error::Connection("cannot connect to " + display_ + ": no CONNACK within " +
+                             std::to_string(options_.connect_timeout.count()) + " ms");
+  }
+  if (connack_ != 0) {
+    const int code = connack_;
+    lock.unlock();
+    Close(false);
+    std::string why = mosquitto_reason_string(code);
+    if (code == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION)
+      why += " (Ferry needs a server that speaks MQTT 5)";
+    return Error::Connection("cannot connect to " + display_ + ": " + why);
+  }
+  return Status::Ok();
+}
+
+void Link::Close(bool end_session) {
+  if (!mosq_) return;
+  closing_ = true;
+  mosquitto_property* props = nullptr;
+  if (end_session && settings_.session_expiry_s > 0)
+    mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 0);
+  PropsPtr owned(props);
+  mosquitto_disconnect_v5(mosq_.get(), MQTT_RC_NORMAL_DISCONNECTION, props);
+  mosquitto_loop_stop(mosq_.get(), /*force=*/false);
+  mosq_.reset();
+  std::lock_guard lock(mutex_);
+  connected_ = false;
+  cv_.notify_all();
+}
+
+Status Link::Publish(const std::string& topic, const Bytes& data, int qos,
+                     const mosquitto_property* props, Deadline deadline) {
+  if (!connected()) return Error::Connection(display_ + " is not connected");
+  std::unique_lock lock(mutex_);
+  // Held across the call so the acknowledgement (network thread, which takes
+  // the mutex) cannot be recorded before the mid is known to be awaited.
+  int mid = 0;
+  const int rc = mosquitto_publish_v5(mosq_.get(), &mid, topic.c_str(),
+                                      static_cast<int>(data.size()), data.data(), qos, false,
+                                      props);
+  if (rc != MOSQ_ERR_SUCCESS) return MosqError(rc, "publishing to " + topic);
+  if (qos == 0) return Status::Ok();
+  awaiting_.insert(mid);
+  const bool done = cv_.wait_until(lock, deadline, [&] {
+    return acked_.count(mid) > 0 || !connected_.load() || closing_.load();
+  });
+  awaiting_.erase(mid);
+  auto it = acked_.find(mid);
+  if (it == acked_.end()) {
+    if (!done)
+      return Error::ResourceExhausted("the server did not acknowledge a message to " + topic +
+                                      " before the deadline");
+    return Error::Connection(display_ + ": the connection dropped before the server "
+                             "acknowledged a message to " + topic);
+  }
+  const int reason = it->second;
+  acked_.erase(it);
+  if (reason >= 0x80)
+    return Error::PermissionDenied("the server refused a message to " + topic + ": " +
+                                   mosquitto_reason_string(reason));
+  return Status::Ok();
+}
+
+Status Link::Subscribe(const std::string& filter, int qos, int subscription_id) {
+  if (!connected()) return Error::Connection(display_ + " is not connected");
+  mosquitto_property* props = nullptr;
+  if (subscription_id > 0)
+    mosquitto_property_add_varint(&props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, subscription_id);
+  PropsPtr owned(props);
+  std::unique_lock lock(mutex_);
+  int mid = 0;
+  const int rc = mosquitto_subscribe_v5(mosq_.get(), &mid, filter.c_str(), qos, 0, props);
+  if (rc != MOSQ_ERR_SUCCESS) return MosqError(rc, "subscribing to " + filter);
+  subacked_.erase(mid);
+  if (!cv_.wait_for(lock, options_.connect_timeout,
+                    [&] { return subacked_.count(mid) > 0 || closing_.load(); }))
+    return Error::Timeout("the server did not confirm the subscription to " + filter);
+  if (closing_) return Error::Connection(display_ + " is closing");
+  const int granted = subacked_[mid];
+  subacked_.erase(mid);
+  if (granted >= 0x80)
+    return Error::PermissionDenied("the server refused the subscription to " + filter + ": " +
+                                   mosquitto_reason_string(granted));
+  return Status::Ok();
+}
+
+void Link::Unsubscribe(const std::string& filter) {
+  if (mosq_ && connected()) mosquitto_unsubscribe(mosq_.get(), nullptr, filter.c_str());
+}
+
+void Link::OnConnect(mosquitto*, void* self, int rc, int flags, const mosquitto_property*) {
+  auto* link = static_cast<Link*>(self);
+  {
+    std::lock_guard lock(link->mutex_);
+    link->connack_ = rc;
+    link->connected_ = rc == 0;
+    link->session_present_ = rc == 0 && (flags & 1) != 0;
+    link->cv_.notify_all();
+  }
+  // flags bit 0: the server resumed a session it kept for this client id.
+  if (rc == 0 && link->on_connected) link->on_connected((flags & 1) != 0);
+}
+
+void Link::OnDisconnect(mosquitto*, void* self, int, const mosquitto_property*) {
+  auto* link = static_cast<Link*>(self);
+  {
+    std::lock_guard lock(link->mutex_);
+    link->connected_ = false;
+    link->cv_.notify_all();
+  }
+  if (!link->closing_ && link->on_lost) link->on_lost();
+}
+
+void Link::OnPublish(mosquitto*, void* self, int mid, int reason, const mosquitto_property*) {
+  auto* link = static_cast<Link*>(self);
+  std::lock_guard lock(link->mutex_);
+  if (!link->awaiting_.count(mid)) return;  // QoS 0, or its waiter gave up
+  link->acked_[mid] = reason;
+  link->cv_.notify_all();
+}
+
+void Link::OnSubscribe(mosquitto*, void* self, int mid, int count, const int* granted,
+                       const mosquitto_property*) {
+  auto* link = static_cast<Link*>(self);
+  std::lock_guard lock(link->mutex_);
+  link->subacked_[mid] = count > 0 ? granted[0] : 0x80;
+  link->cv_.notify_all();
+}
+
+void Link::OnMessage(mosquitto*, void* self, const mosquitto_message* m,
+                     const mosquitto_property* props) {
+  auto* link = static_cast<Link*>(self);
+  if (link->on_message) link->on_message(m, props);
+}
+
+}  // namespace ferry::mqtt
