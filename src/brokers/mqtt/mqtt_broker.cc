@@ -396,10 +396,19 @@ Status MqttBroker::Connect() {
   sub->on_message = [this](const mosquitto_message* m, const mosquitto_property* p) {
     OnMessage(m, p);
   };
-  for (Link* link : {pub.get(), sub.get()}) {
-    link->on_connected = [this](bool) { OnLinkUp(); };
-    link->on_lost = [this] { OnLinkDown(); };
-  }
+  pub->on_connected = [this](bool) { OnLinkUp(); };
+  sub->on_connected = [this, first = true](bool session_present) mutable {
+    if (first) {
+      // A resumed session delivers what it queued right after this CONNACK,
+      // before this run has subscribed: hold those for the subscriptions
+      // to come. (This thread delivers them, so they cannot overtake.)
+      std::lock_guard lock(subs_mutex_);
+      park_until_ = session_present ? Clock::now() + options_.resume_window : Clock::time_point{};
+      first = false;
+    }
+    OnLinkUp();
+  };
+  for (Link* link : {pub.get(), sub.get()}) link->on_lost = [this] { OnLinkDown(); };
   Status s = pub->Connect();
   if (s.ok()) s = sub->Connect();
   if (s.ok()) s = pub->Subscribe(reply_topic_, 1, 0);
@@ -408,12 +417,6 @@ Status MqttBroker::Connect() {
     sub->Close(options_.client_id.empty());
     SetState(ConnectionState::kDisconnected);
     return s;
-  }
-  {
-    // A resumed session delivers what it queued at once, before this run has
-    // subscribed: hold those for the subscriptions to come.
-    std::lock_guard subs_lock(subs_mutex_);
-    park_until_ = sub->session_present() ? Clock::now() + options_.resume_window : Clock::time_point{};
   }
   pub_ = std::move(pub);
   sub_ = std::move(sub);

@@ -179,7 +179,6 @@ void Link::OnConnect(mosquitto*, void* self, int rc, int flags, const mosquitto_
     std::lock_guard lock(link->mutex_);
     link->connack_ = rc;
     link->connected_ = rc == 0;
-    link->session_present_ = rc == 0 && (flags & 1) != 0;
     link->cv_.notify_all();
   }
   // flags bit 0: the server resumed a session it kept for this client id.

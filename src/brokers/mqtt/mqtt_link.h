@@ -66,8 +66,6 @@ class Link {
   void Close(bool end_session);
 
   bool connected() const { return connected_.load(); }
-  // Whether the last CONNACK resumed a session the server kept.
-  bool session_present() const { return session_present_.load(); }
 
   // Publishes; for QoS 1 and 2 waits for the server's acknowledgement until
   // `deadline`. Takes ownership of nothing: `props` stays the caller's.
@@ -97,7 +95,6 @@ class Link {
   int connack_ = -1;
   std::atomic<bool> connected_{false};
   std::atomic<bool> closing_{false};
-  std::atomic<bool> session_present_{false};
   std::set<int> awaiting_;        // mids of QoS 1/2 publishes someone waits for
   std::map<int, int> acked_;      // of those: mid -> reason code
   std::map<int, int> subacked_;   // mid -> granted QoS or reason code

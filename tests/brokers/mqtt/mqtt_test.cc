@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -13,6 +15,7 @@
 #include "brokers/conformance.h"
 #include "brokers/mqtt/mqtt_topics.h"
 #include "brokers/registry.h"
+#include "core/topic.h"
 #include "support/ferry_process.h"
 #include "support/host_fixture.h"
 #include "support/server_process.h"
@@ -43,10 +46,42 @@ TEST(MqttTopics, MapBothWays) {
   EXPECT_EQ(*mqtt::ToMqttTopic("sensors.kitchen.temp"), "sensors/kitchen/temp");
   EXPECT_EQ(*mqtt::ToMqttFilter("sensors.*.temp"), "sensors/+/temp");
   EXPECT_EQ(*mqtt::ToMqttFilter("sensors.>"), "sensors/#");
+  EXPECT_EQ(*mqtt::ToMqttFilter("$SYS.>"), "$SYS/#");
   EXPECT_EQ(mqtt::FromMqttTopic("sensors/kitchen/temp"), "sensors.kitchen.temp");
   EXPECT_THAT(mqtt::ToMqttTopic("a.b/c").error().message(), HasSubstr("which MQTT reserves"));
   EXPECT_THAT(mqtt::ToMqttTopic("a.#").error().message(), HasSubstr("which MQTT reserves"));
+  EXPECT_THAT(mqtt::ToMqttTopic("a.%2B").error().message(), HasSubstr("cannot hold"));
+  EXPECT_THAT(mqtt::ToMqttTopic("$SYS.x").error().message(), HasSubstr("reserves for the server"));
+  EXPECT_THAT(mqtt::ToMqttFilter("$share.g.x").error().message(), HasSubstr("queue group"));
   EXPECT_FALSE(mqtt::ToMqttTopic("a..b").ok());
+  EXPECT_FALSE(mqtt::ValidateShareGroup("a/b").ok());
+}
+
+TEST(MqttTopics, MqttTopicsFerryCannotSpellAreEscapedAndMapBack) {
+  for (const std::string t : {"v1.2/x", "/lead", "trail/", "a//b", "100%/x", "a b/*/>", "x*y"}) {
+    const std::string ferry = mqtt::FromMqttTopic(t);
+    EXPECT_OK(ValidateTopic(ferry)) << t << " -> " << ferry;
+    auto back = mqtt::ToMqttTopic(ferry);
+    ASSERT_OK(back);
+    EXPECT_EQ(*back, t);
+  }
+  EXPECT_EQ(mqtt::FromMqttTopic("v1.2/x"), "v1%2E2.x");
+  EXPECT_EQ(mqtt::FromMqttTopic("/lead"), "%00.lead");
+  // A '%' that starts no escape passes through.
+  EXPECT_EQ(*mqtt::ToMqttTopic("50%.off"), "50%/off");
+}
+
+TEST(MqttTopics, ReplyAddressesCarryCorrelationData) {
+  const std::string address = mqtt::ReplyAddress("resp/v1.0", std::string("\x00id\xff", 4));
+  EXPECT_EQ(address, "resp.v1%2E0#006964ff");
+  auto dest = mqtt::ParseDestination(address);
+  ASSERT_OK(dest);
+  EXPECT_EQ(dest->topic, "resp/v1.0");
+  EXPECT_EQ(dest->correlation, std::string("\x00id\xff", 4));
+  auto plain = mqtt::ParseDestination("resp.x");
+  ASSERT_OK(plain);
+  EXPECT_EQ(plain->correlation, "");
+  EXPECT_FALSE(mqtt::ParseDestination("resp.x#nothex").ok());
 }
 
 BrokerTarget MqttTarget() {
@@ -106,6 +141,14 @@ TEST_F(MqttHost, RequestCollectsRepliesFromTwoComponents) {
   std::vector<std::string> texts;
   for (const Message& r : *replies) texts.emplace_back(r.data.view());
   EXPECT_THAT(texts, ::testing::UnorderedElementsAre("hello, world", "HELLO, WORLD"));
+  // Three wanted, two answer: the two come back when the timeout ends.
+  auto partial = host_->host().Request("default", m, 500ms, 3);
+  ASSERT_OK(partial);
+  EXPECT_EQ(partial->size(), 2u);
+  m.topic = "mqtt.nobody.home";
+  auto none = host_->host().Request("default", m, 300ms, 1);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code(), ErrorCode::kTimeout);
 }
 
 std::string Shell(const std::string& command) {
@@ -132,6 +175,117 @@ TEST_F(MqttHost, MosquittoClientsTalkToFerry) {
   EXPECT_EQ(pub, "");
   sub.join();
   EXPECT_EQ(received, "from mosquitto_pub\n");
+}
+
+// An MQTT 5 client that is not Ferry asks with a response topic and
+// correlation data; both Ferry replies echo its correlation data.
+TEST_F(MqttHost, ForeignRequestGetsItsCorrelationDataBack) {
+  const std::string port = std::to_string(SharedMosquitto().port());
+  std::string received;
+  std::thread sub([&] {
+    received = Shell("mosquitto_sub -h 127.0.0.1 -p " + port +
+                     " -t 'answers/for.me' -C 2 -W 20 -V mqttv5 -F '%D|%p'");
+  });
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(Shell("mosquitto_pub -h 127.0.0.1 -p " + port + " -t mqtt/greet -m mqtt -q 1 -V mqttv5"
+                  " -D publish response-topic 'answers/for.me'"
+                  " -D publish correlation-data 'req-42'"),
+            "");
+  sub.join();
+  EXPECT_THAT(received, HasSubstr("req-42|hello, mqtt\n"));
+  EXPECT_THAT(received, HasSubstr("req-42|HELLO, MQTT\n"));
+}
+
+TEST(MqttBroker, QueueGroupInsideOneProcessGivesEachMessageToOneMember) {
+  auto broker = MakeBroker(MqttUrl(SharedMosquitto()), {});
+  ASSERT_OK(broker);
+  ASSERT_OK((*broker)->Connect());
+  Sink one, two, all;
+  auto s1 = (*broker)->Subscribe({.pattern = "mq1.jobs", .queue_group = "w", .manual_ack = false},
+                                 one.Handler());
+  auto s2 = (*broker)->Subscribe({.pattern = "mq1.jobs", .queue_group = "w", .manual_ack = false},
+                                 two.Handler());
+  auto s3 = (*broker)->Subscribe({.pattern = "mq1.jobs", .manual_ack = false}, all.Handler());
+  ASSERT_OK(s1);
+  ASSERT_OK(s2);
+  ASSERT_OK(s3);
+  for (int i = 0; i < 40; ++i)
+    ASSERT_OK((*broker)->Publish(TestMessage("mq1.jobs", std::to_string(i)), Clock::now() + 5s));
+  ASSERT_EQ(all.WaitFor(40), 40u);
+  const auto until = Clock::now() + 10s;
+  while (one.size() + two.size() < 40 && Clock::now() < until) std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(one.size() + two.size(), 40u);
+  EXPECT_GT(one.size(), 0u);
+  EXPECT_GT(two.size(), 0u);
+}
+
+TEST(MqttBroker, UnsettledDeliveriesPauseTheSubscriptionAtMaxInFlight) {
+  auto broker = MakeBroker(MqttUrl(SharedMosquitto()), {});
+  ASSERT_OK(broker);
+  ASSERT_OK((*broker)->Connect());
+  Sink sink;
+  auto sub = (*broker)->Subscribe({.pattern = "mq2.slow", .manual_ack = true, .max_in_flight = 2},
+                                  sink.Handler());
+  ASSERT_OK(sub);
+  for (int i = 0; i < 5; ++i)
+    ASSERT_OK((*broker)->Publish(TestMessage("mq2.slow", std::to_string(i)), Clock::now() + 5s));
+  ASSERT_EQ(sink.WaitFor(2), 2u);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(sink.size(), 2u);
+  ASSERT_OK(sink.At(0).acker->Ack());
+  EXPECT_EQ(sink.WaitFor(3), 3u);
+  ASSERT_OK(sink.At(1).acker->Ack());
+  ASSERT_OK(sink.At(2).acker->Ack());
+  EXPECT_EQ(sink.WaitFor(5), 5u);
+  EXPECT_EQ(sink.Texts(), (std::vector<std::string>{"0", "1", "2", "3", "4"}));
+}
+
+// A stable client_id: what is published while this Ferry is away is queued
+// by the server and handed to the next run's subscription, even though the
+// session delivers it before that subscription is made. A subscription of
+// the earlier run that this run does not make reaches nothing here.
+TEST(MqttBroker, PersistentSessionCarriesMessagesAcrossFerryRuns) {
+  const std::string url = MqttUrl(SharedMosquitto());
+  const std::string id = "ferry-resume-" + std::to_string(::getpid());
+  {
+    auto first = MakeBroker(url, {{"client_id", id}});
+    ASSERT_OK(first);
+    ASSERT_OK((*first)->Connect());
+    Sink ignored;
+    auto stale = (*first)->Subscribe({.pattern = "mq3.stale", .manual_ack = false}, ignored.Handler());
+    auto kept = (*first)->Subscribe({.pattern = "mq3.in", .manual_ack = false}, ignored.Handler());
+    ASSERT_OK(stale);
+    ASSERT_OK(kept);
+    // The run ends: its subscriptions go, its session stays.
+  }
+  auto publisher = MakeBroker(url, {});
+  ASSERT_OK(publisher);
+  ASSERT_OK((*publisher)->Connect());
+  for (int i = 0; i < 20; ++i)
+    ASSERT_OK((*publisher)->Publish(TestMessage("mq3.in", std::to_string(i)), Clock::now() + 5s));
+
+  auto second = MakeBroker(url, {{"client_id", id}, {"session_expiry_s", "60"}});
+  ASSERT_OK(second);
+  ASSERT_OK((*second)->Connect());
+  std::this_thread::sleep_for(300ms);  // the queued messages arrive now
+  Sink got;
+  auto sub = (*second)->Subscribe({.pattern = "mq3.in", .manual_ack = false}, got.Handler());
+  ASSERT_OK(sub);
+  ASSERT_EQ(got.WaitFor(20), 20u);
+  // mq3.stale is still subscribed in the session, under an identifier this
+  // run gave to mq3.in: its messages must not come out of mq3.in.
+  ASSERT_OK((*publisher)->Publish(TestMessage("mq3.stale", "stale"), Clock::now() + 5s));
+  ASSERT_OK((*publisher)->Publish(TestMessage("mq3.in", "last"), Clock::now() + 5s));
+  ASSERT_EQ(got.WaitFor(21), 21u);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(got.size(), 21u);
+  EXPECT_EQ(got.At(20).message.data.view(), "last");
+  // Leave nothing behind on the shared server.
+  (*second)->Close();
+  auto cleanup = MakeBroker(url, {{"client_id", id}, {"session_expiry_s", "0"}});
+  ASSERT_OK(cleanup);
+  EXPECT_OK((*cleanup)->Connect());
 }
 
 TEST(MqttQueueGroup, TwoFerryProcessesShareOneSubscription) {
@@ -181,8 +335,9 @@ TEST(MqttRestart, NoAcceptedMessageIsLostAcrossARestart) {
   server.UsePort(port);
   ASSERT_OK(server.Start());
   const std::string url = "mqtt://127.0.0.1:" + std::to_string(port);
-  RunningHost host("[brokers]\ndefault = { url = \"" + url +
-                   "\", client_id = \"ferry-restart-test\" }\n"
+  // The host runs with the defaults (no client_id): its session still
+  // outlives the restart.
+  RunningHost host("[brokers]\ndefault = \"" + url + "\"\n"
                    "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\nsubscribe = [\"mr.in\"]\n"
                    "max_attempts = 50\n");
   ASSERT_OK(host.start_status());
