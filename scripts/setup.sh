@@ -14,7 +14,7 @@ PACKAGES=(
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 lld-14 llvm-14 wasi-libc libc++-14-dev-wasm32 libc++abi-14-dev-wasm32
-  libclang-rt-14-dev-wasm32
+  libclang-rt-14-dev-wasm32 libclang-rt-14-dev
   libnats-dev libmosquitto-dev libhiredis-dev
   nats-server mosquitto mosquitto-clients redis-server redis-tools
 )

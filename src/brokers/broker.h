@@ -78,6 +78,11 @@ struct RequestOptions {
 class Subscription {
  public:
   virtual ~Subscription() = default;
+  // Stops taking new messages from the broker (adapters that pull, such as
+  // Redis Streams, stop reading) while deliveries already made can still be
+  // settled. Shutdown calls it first and destroys the subscription once
+  // everything is settled. Push-based adapters need do nothing.
+  virtual void Pause() {}
 };
 
 struct BrokerCapabilities {

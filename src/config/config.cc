@@ -173,7 +173,8 @@ Status ParseLimits(const Reader& r, const toml::table& root, Limits& limits) {
   if (!t) return r.Fail(node, "limits", "expected a table");
   FERRY_RETURN_IF_ERROR(r.CheckKeys(*t, "limits.",
                                     {"max_message_bytes", "max_metadata_bytes", "queue_depth",
-                                     "max_request_ms", "handler_timeout_ms", "max_memory_bytes"}));
+                                     "max_request_ms", "handler_timeout_ms", "max_memory_bytes",
+                                     "fuel_per_call"}));
   constexpr std::uint64_t kU32 = 0xffffffffu;
   auto get = [&](std::string_view key, std::uint64_t fallback, std::uint64_t max) {
     return r.Positive(*t, key, "limits." + std::string(key), fallback, max);
@@ -196,6 +197,9 @@ Status ParseLimits(const Reader& r, const toml::table& root, Limits& limits) {
   auto memory = get("max_memory_bytes", limits.max_memory_bytes, 1ull << 32);
   if (!memory.ok()) return memory.error();
   limits.max_memory_bytes = *memory;
+  auto fuel = r.Integer(*t, "fuel_per_call", "limits.fuel_per_call", 0, 0, 1ull << 62);
+  if (!fuel.ok()) return fuel.error();
+  limits.fuel_per_call = *fuel;
   return Status::Ok();
 }
 

@@ -263,8 +263,12 @@ void ComponentRunner::StopIntake() {
     // only hand deliveries back.
     std::lock_guard lock(subs_mutex_);
     intake_stopped_ = true;
-    for (auto* subs : {&configured_subs_, &guest_subs_})
-      for (auto& [pattern, sub] : *subs) sub.live->store(false, std::memory_order_release);
+    for (auto* subs : {&configured_subs_, &guest_subs_}) {
+      for (auto& [pattern, sub] : *subs) {
+        sub.live->store(false, std::memory_order_release);
+        sub.subscription->Pause();
+      }
+    }
     reaper_stop_ = true;
   }
   reaper_cv_.notify_all();

@@ -12,6 +12,7 @@ std::string_view FailureName(Failure failure) {
     case Failure::kError: return "error";
     case Failure::kTrap: return "trap";
     case Failure::kTimeout: return "timeout";
+    case Failure::kFuel: return "fuel";
     case Failure::kAbandoned: return "abandoned";
     case Failure::kUnavailable: return "unavailable";
   }
@@ -23,6 +24,7 @@ Failure Classify(const Error& error) {
   // Wording of the wasm layer (guest errors) and of wasmtime (traps; an
   // epoch interruption is how a call's deadline ends it).
   if (m.find("interrupt") != std::string::npos) return Failure::kTimeout;
+  if (m.find("fuel") != std::string::npos) return Failure::kFuel;
   if (m.find("returned error") != std::string::npos ||
       m.find("returned an error") != std::string::npos)
     return Failure::kError;

@@ -34,8 +34,9 @@ struct DeliveryCounters {
   std::atomic<std::uint64_t> released{0};      // unhandled at shutdown, given back to the broker
 };
 
-// Why an attempt failed: the dead-letter message's `ferry-dead-letter-reason`.
-enum class Failure { kError, kTrap, kTimeout, kAbandoned, kUnavailable };
+// Why an attempt failed: the dead-letter message's `ferry-dead-letter-reason`
+// (error, trap, timeout, fuel, abandoned, unavailable).
+enum class Failure { kError, kTrap, kTimeout, kFuel, kAbandoned, kUnavailable };
 std::string_view FailureName(Failure failure);
 // Reads the kind of failure off the error a guest call returned.
 Failure Classify(const Error& error);

@@ -142,6 +142,7 @@ class HostImpl final : public Host {
     wasm::EngineOptions engine_options;
     engine_options.cache_dir =
         config_.host.cache_dir.empty() ? DefaultCacheDir() : config_.host.cache_dir;
+    engine_options.consume_fuel = config_.limits.fuel_per_call > 0;
     auto engine = wasm::Engine::Create(engine_options);
     if (!engine.ok()) return engine.error();
     engine_ = std::move(engine).value();
@@ -178,6 +179,7 @@ class HostImpl final : public Host {
     services->max_request_wait = std::chrono::milliseconds(config_.limits.max_request_ms);
     services->handler_timeout = std::chrono::milliseconds(config_.limits.handler_timeout_ms);
     services->max_memory_bytes = config_.limits.max_memory_bytes;
+    services->fuel_per_call = config_.limits.fuel_per_call;
     services->allow_publish = component.allow_publish;
     services->allow_request = component.allow_request;
     services->allow_subscribe = component.allow_subscribe;

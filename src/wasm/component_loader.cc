@@ -19,13 +19,15 @@ namespace wc = wasmtime::component;
 constexpr std::string_view kEngineFingerprint = "wasmtime-48.0.8;epoch;ferry-1";
 
 // Two independent 64-bit FNV-1a hashes of the file and the fingerprint.
-std::string CacheKey(std::span<const std::uint8_t> bytes) {
+std::string CacheKey(std::span<const std::uint8_t> bytes, bool fuel) {
   std::uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
   auto mix = [&](std::uint8_t c) {
     a = (a ^ c) * 0x100000001b3ull;
     b = (b ^ static_cast<std::uint8_t>(c + 0x5b)) * 0x100000001b3ull;
   };
   for (char c : kEngineFingerprint) mix(static_cast<std::uint8_t>(c));
+  if (fuel)  // fuel metering changes the machine code
+    for (char c : std::string_view(";fuel")) mix(static_cast<std::uint8_t>(c));
   for (std::uint8_t c : bytes) mix(c);
   return fmt::format("{:016x}{:016x}-{}", a, b, bytes.size());
 }
@@ -76,7 +78,7 @@ Result<wc::Component> CompileCached(Engine::Impl& engine, const std::filesystem:
   const auto& dir = engine.options.cache_dir;
   std::filesystem::path cached;
   if (!dir.empty()) {
-    cached = dir / (CacheKey(bytes) + ".cwasm");
+    cached = dir / (CacheKey(bytes, engine.options.consume_fuel) + ".cwasm");
     std::error_code ec;
     if (std::filesystem::exists(cached, ec)) {
       auto loaded = wc::Component::deserialize_file(engine.engine, cached.string());

@@ -31,6 +31,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options) {
   // engine's epoch passes its store's deadline.
   config.epoch_interruption(true);
   config.parallel_compilation(true);
+  if (options.consume_fuel) config.consume_fuel(true);
   auto impl = std::make_unique<Impl>(wasmtime::Engine(std::move(config)), options);
   Impl* raw = impl.get();
   impl->ticker = std::thread([raw] {

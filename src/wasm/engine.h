@@ -16,6 +16,8 @@ struct EngineOptions {
   // How often the engine's epoch advances; invocation deadlines are counted
   // in these ticks.
   std::chrono::milliseconds epoch_tick{10};
+  // Meter guest instructions with fuel (stores then get a budget per call).
+  bool consume_fuel = false;
 };
 
 class CompiledComponent;

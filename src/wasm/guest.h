@@ -60,6 +60,8 @@ struct GuestServices {
   std::uint64_t max_metadata_bytes = 64u << 10;
   // Bound on request-reply waits the guest asks to be unbounded.
   std::chrono::milliseconds max_request_wait{30000};
+  // Fuel for one guest call (0: not metered; the engine must meter fuel).
+  std::uint64_t fuel_per_call = 0;
   // Largest a linear memory of one instance may grow.
   std::uint64_t max_memory_bytes = 256u << 20;
   // Longest a single guest call may run before it is interrupted.

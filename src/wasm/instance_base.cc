@@ -23,6 +23,7 @@ Status InstanceBase::Instantiate(wc::Linker& linker, const wc::Component& compon
   const auto tick = engine_.options.epoch_tick.count();
   const auto limit = state_.services->handler_timeout.count();
   context.set_epoch_deadline(static_cast<std::uint64_t>((limit + tick - 1) / tick));
+  if (state_.services->fuel_per_call > 0) (void)context.set_fuel(state_.services->fuel_per_call);
   auto instance = linker.instantiate(context, component);
   if (!instance) return FromWasmtime(instance.err(), "instantiating");
   instance_ = std::move(instance).unwrap();
@@ -43,6 +44,10 @@ Status InstanceBase::Call(wc::Func& func, std::span<const wc::Val> args, std::sp
   const auto limit = state_.services->handler_timeout;
   context.set_epoch_deadline(static_cast<std::uint64_t>((limit.count() + tick - 1) / tick));
   state_.call_deadline = Clock::now() + limit;
+  if (state_.services->fuel_per_call > 0) {
+    auto fueled = context.set_fuel(state_.services->fuel_per_call);
+    if (!fueled) return FromWasmtime(fueled.err(), "setting fuel");
+  }
   auto called = func.call(context, wasmtime::Span<const wc::Val>(args.data(), args.size()),
                           wasmtime::Span<wc::Val>(results.data(), results.size()));
   if (!called) {

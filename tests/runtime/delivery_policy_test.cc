@@ -51,6 +51,25 @@ TEST(DeadLetters, EachFailureArrivesWithItsReasonAttemptsAndError) {
   EXPECT_EQ(stats.dead_lettered, 4u);
 }
 
+TEST(DeadLetters, OutOfFuelIsItsOwnReason) {
+  // A generous deadline: the fuel budget, not the clock, stops the loop.
+  RunningHost host("[limits]\nhandler_timeout_ms = 20000\nfuel_per_call = 50000000\n"
+                   "[[component]]\nname = \"misbehave\"\npath = \"$COMPONENTS/misbehave.wasm\"\n"
+                   "subscribe = [\"misbehave.in\"]\nmax_attempts = 1\ndead_letter = \"dead.letters\"\n");
+  ASSERT_OK(host.start_status());
+  Inbox& dead = host.Listen("dead.letters");
+  Inbox& out = host.Listen("misbehave.out");
+  ASSERT_OK(host.Publish("misbehave.in", "loop"));
+  auto got = dead.WaitFor(1, 15s);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].metadata.Get("ferry-dead-letter-reason"), "fuel");
+  // Ordinary calls fit in the budget.
+  ASSERT_OK(host.Publish("misbehave.in", "fine"));
+  auto answered = out.WaitFor(1);
+  ASSERT_EQ(answered.size(), 1u);
+  EXPECT_EQ(Text(answered[0]), "ok: fine");
+}
+
 TEST(DeadLetters, HandlerErrorTextIsKept) {
   RunningHost host(PolicyConfig());
   ASSERT_OK(host.start_status());

@@ -143,6 +143,7 @@ struct StreamSub : std::enable_shared_from_this<StreamSub> {
   std::set<std::string> held;
   std::atomic<std::uint32_t> in_flight{0};
   std::atomic<bool> stop{false};
+  std::atomic<bool> paused{false};
 
   void Deliver(const std::string& id, Message message, std::uint32_t attempt);
 };
@@ -154,6 +155,7 @@ class StreamSubscription final : public Subscription {
     thread_ = std::thread([this] { Run(); });
   }
   ~StreamSubscription() override;
+  void Pause() override { sub_->paused = true; }
 
  private:
   void Run();
@@ -418,6 +420,11 @@ void StreamSubscription::Run() {
 
 // One round: due retries, entries abandoned by other consumers, new entries.
 Status StreamSubscription::Poll() {
+  if (sub_->paused.load()) {
+    // Shutting down: take nothing more; what is pending stays for others.
+    std::this_thread::sleep_for(20ms);
+    return Status::Ok();
+  }
   auto deliver_entries = [&](const redisReply* entries, std::uint32_t attempt) {
     if (!entries || entries->type != REDIS_REPLY_ARRAY) return;
     for (std::size_t i = 0; i < entries->elements; ++i) {
@@ -460,8 +467,10 @@ Status StreamSubscription::Poll() {
   const auto claim_idle = sub_->broker->options().claim_idle;
   if (claim_idle.count() > 0 && Clock::now() >= next_claim_) {
     next_claim_ = Clock::now() + std::max<std::chrono::milliseconds>(claim_idle / 4, 250ms);
+    constexpr std::size_t kClaimBatch = 256;
     auto pending = conn_->Command({"XPENDING", sub_->key, sub_->group, "IDLE",
-                                  std::to_string(claim_idle.count()), "-", "+", "16"});
+                                  std::to_string(claim_idle.count()), "-", "+",
+                                  std::to_string(kClaimBatch)});
     if (!pending.ok()) return pending.error();
     for (std::size_t i = 0; i < (*pending)->elements; ++i) {
       const redisReply* p = (*pending)->element[i];
@@ -482,6 +491,8 @@ Status StreamSubscription::Poll() {
       if (!got.ok()) return got.error();
       deliver_entries(got->get(), deliveries + 1);
     }
+    // A full batch means more are waiting (a host went away): scan again now.
+    if ((*pending)->elements == kClaimBatch) next_claim_ = Clock::now();
   }
 
   // Back-pressure: read nothing new while the runtime holds enough.
@@ -491,7 +502,7 @@ Status StreamSubscription::Poll() {
   }
   const std::uint32_t room = sub_->options.max_in_flight - sub_->in_flight.load();
   auto read = conn_->Command({"XREADGROUP", "GROUP", sub_->group, sub_->consumer, "COUNT",
-                              std::to_string(std::min<std::uint32_t>(room, 64)), "BLOCK", "200",
+                              std::to_string(std::min<std::uint32_t>(room, 16)), "BLOCK", "200",
                               "STREAMS", sub_->key, ">"});
   if (!read.ok()) {
     if (read.error().message().find("NOGROUP") != std::string::npos)

@@ -91,9 +91,12 @@ BrokerTarget PubSubTarget() {
           }};
 }
 BrokerTarget StreamsTarget() {
-  return {.name = "RedisStreams", .make = []() -> Result<std::unique_ptr<Broker>> {
+  // A new consumer starts reading on its own thread: give it a moment.
+  return {.name = "RedisStreams",
+          .make = []() -> Result<std::unique_ptr<Broker>> {
             return MakeBroker(RedisUrl(SharedRedis()), {{"publish", "streams"}});
-          }};
+          },
+          .settle = std::chrono::milliseconds(100)};
 }
 
 INSTANTIATE_TEST_SUITE_P(Redis, BrokerConformance,
