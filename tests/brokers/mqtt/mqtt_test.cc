@@ -339,7 +339,9 @@ TEST(MqttRestart, NoAcceptedMessageIsLostAcrossARestart) {
   // outlives the restart.
   RunningHost host("[brokers]\ndefault = \"" + url + "\"\n"
                    "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\nsubscribe = [\"mr.in\"]\n"
-                   "max_attempts = 50\n");
+                   // Retries keep coming while the server is away, at most
+                   // half a second apart, so the count ends soon after it is back.
+                   "max_attempts = 200\nretry_delay_ms = 50\nmax_retry_delay_ms = 500\n");
   ASSERT_OK(host.start_status());
   // Counted on a persistent session of its own, so nothing it should see
   // is lost while the server is away either.
@@ -349,6 +351,15 @@ TEST(MqttRestart, NoAcceptedMessageIsLostAcrossARestart) {
   Sink out;
   auto sub = (*counter)->Subscribe({.pattern = "echo.out", .manual_ack = false}, out.Handler());
   ASSERT_OK(sub);
+  // The counter counts only once the server has its subscription, and the
+  // echo's only once it answers: probe both before the run.
+  bool ready = false;
+  for (int i = 0; i < 100 && !ready; ++i) {
+    ASSERT_OK(host.Publish("mr.in", "probe"));
+    std::this_thread::sleep_for(50ms);
+    for (const auto& t : out.Texts()) ready |= t == "probe";
+  }
+  ASSERT_TRUE(ready) << "the echo or the counter never came up";
 
   std::set<std::string> accepted;
   auto publish = [&](int i) {
