@@ -25,6 +25,10 @@ using redis::Reply;
 
 bool IsInbox(std::string_view topic) { return topic.starts_with("_INBOX."); }
 
+// How long one XREADGROUP waits for new entries: also how late a streams
+// reader notices a due retry or its own unsubscribe.
+constexpr std::chrono::milliseconds kBlock{200};
+
 std::string RandomName() {
   std::random_device rd;
   return fmt::format("{:08x}{:08x}", rd(), rd());
@@ -160,10 +164,15 @@ class StreamSubscription final : public Subscription {
  private:
   void Run();
   Status Poll();
+  void Forget(const std::string& id) {
+    std::lock_guard lock(sub_->mutex);
+    sub_->held.erase(id);
+  }
 
   std::shared_ptr<StreamSub> sub_;
   std::unique_ptr<Connection> conn_;
   Deadline next_claim_{};
+  std::string claim_cursor_ = "-";  // where the next idle scan starts
   std::thread thread_;
 };
 
@@ -195,6 +204,7 @@ class RedisBroker final : public Broker {
       return conn.error();
     }
     cmd_ = std::move(conn).value();
+    cmd_->SetTimeout(options_.command_timeout);
     closed_ = false;
     SetState(ConnectionState::kConnected);
     return Status::Ok();
@@ -241,7 +251,7 @@ class RedisBroker final : public Broker {
   Result<Reply> Run(const std::vector<std::string>& args) {
     std::lock_guard lock(cmd_mutex_);
     if (closed_) return Error::Connection(display_ + " is closed");
-    if (!cmd_ || cmd_->broken()) {
+    if (!cmd_ || cmd_->Stale()) {
       if (Clock::now() < next_reconnect_)
         return Error::Connection(display_ + " is unreachable; retrying");
       auto conn = Connection::Open(Quick(), display_);
@@ -251,6 +261,7 @@ class RedisBroker final : public Broker {
         return conn.error();
       }
       cmd_ = std::move(conn).value();
+      cmd_->SetTimeout(options_.command_timeout);
       spdlog::info("{}: reconnected", display_);
       SetState(ConnectionState::kConnected);
     }
@@ -269,6 +280,8 @@ class RedisBroker final : public Broker {
     return e;
   }
   const RedisOptions& options() const { return options_; }
+  // A streams reader's connection: commands plus the XREADGROUP BLOCK time.
+  std::chrono::milliseconds ReadTimeout() const { return options_.command_timeout + kBlock; }
   const std::string& display() const { return display_; }
   bool closed() const { return closed_; }
 
@@ -307,6 +320,7 @@ void PubSubSubscription::Run() {
     if (!conn || conn->broken()) {
       auto fresh = Connection::Open(broker_.Quick(), broker_.display());
       if (fresh.ok() && (*fresh)->Command(SubscribeCommand(options_.pattern)).ok()) {
+        (*fresh)->SetTimeout(0ms);  // quiet channels are not a broken link
         std::lock_guard lock(mutex_);
         if (stop_) return;
         conn_ = std::move(fresh).value();
@@ -327,6 +341,7 @@ void PubSubSubscription::Run() {
                    broker_.display(), options_.pattern);
       continue;
     }
+    if (broker_.closed()) continue;  // Close(): subscriptions stop delivering
     const redisReply* r = reply->get();
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) continue;
     const std::string kind = Str(r->element[0]);
@@ -408,6 +423,7 @@ void StreamSubscription::Run() {
         continue;
       }
       conn_ = std::move(fresh).value();
+      conn_->SetTimeout(sub_->broker->ReadTimeout());
       // The server may have lost the group with its data: make sure it exists.
       (void)conn_->Command({"XGROUP", "CREATE", sub_->key, sub_->group, "0", "MKSTREAM"});
       backoff = 100ms;
@@ -428,16 +444,26 @@ Status StreamSubscription::Poll() {
   auto deliver_entries = [&](const redisReply* entries, std::uint32_t attempt) {
     if (!entries || entries->type != REDIS_REPLY_ARRAY) return;
     for (std::size_t i = 0; i < entries->elements; ++i) {
+      // Read after Close(): left pending, for the idle scan to hand out.
+      if (sub_->broker->closed()) return;
       const redisReply* e = entries->element[i];
       if (e->type != REDIS_REPLY_ARRAY || e->elements < 2) continue;  // deleted meanwhile
       sub_->Deliver(Str(e->element[0]), redis::FromStreamFields(sub_->key, e->element[1]), attempt);
     }
   };
-  auto dead_letter = [&](const std::string& id, std::uint32_t attempt) {
+  // Takes `id` for this consumer and hands it to the dead-letter stream.
+  // A failed claim leaves everything as it was.
+  auto dead_letter = [&](const std::string& id, std::uint32_t attempt) -> Status {
     auto got = conn_->Command({"XCLAIM", sub_->key, sub_->group, sub_->consumer, "0", id});
-    if (!got.ok() || (*got)->elements == 0 || (*got)->element[0]->type != REDIS_REPLY_ARRAY) return;
+    if (!got.ok()) return got.error();
+    if ((*got)->elements == 0 || (*got)->element[0]->type != REDIS_REPLY_ARRAY) {
+      Forget(id);  // deleted from the stream meanwhile
+      return Status::Ok();
+    }
     const redisReply* e = (*got)->element[0];
-    StreamAcker(sub_, id, redis::FromStreamFields(sub_->key, e->element[1]), attempt).Term();
+    sub_->in_flight.fetch_add(1);  // Term settles it
+    (void)StreamAcker(sub_, id, redis::FromStreamFields(sub_->key, e->element[1]), attempt).Term();
+    return Status::Ok();
   };
 
   std::vector<StreamSub::Retry> due;
@@ -453,26 +479,48 @@ Status StreamSubscription::Poll() {
       }
     }
   }
-  for (const auto& r : due) {
+  for (std::size_t i = 0; i < due.size(); ++i) {
+    const auto& r = due[i];
+    Status done = Status::Ok();
     if (sub_->max_deliver && r.attempt > sub_->max_deliver) {
-      sub_->in_flight.fetch_add(1);  // Term below settles it
-      dead_letter(r.id, r.attempt - 1);
-      continue;
+      done = dead_letter(r.id, r.attempt - 1);
+    } else {
+      auto got = conn_->Command({"XCLAIM", sub_->key, sub_->group, sub_->consumer, "0", r.id});
+      if (got.ok()) {
+        if ((*got)->elements == 0) Forget(r.id);  // deleted from the stream meanwhile
+        deliver_entries(got->get(), r.attempt);
+      } else {
+        done = got.error();
+      }
     }
-    auto got = conn_->Command({"XCLAIM", sub_->key, sub_->group, sub_->consumer, "0", r.id});
-    if (!got.ok()) return got.error();
-    deliver_entries(got->get(), r.attempt);
+    if (!done.ok()) {
+      // The link broke (the server is down, say): the entries stay pending
+      // and their retries wait for the reconnect instead of being dropped.
+      std::lock_guard lock(sub_->mutex);
+      sub_->retries.insert(sub_->retries.end(), due.begin() + static_cast<std::ptrdiff_t>(i), due.end());
+      return done;
+    }
   }
 
   const auto claim_idle = sub_->broker->options().claim_idle;
   if (claim_idle.count() > 0 && Clock::now() >= next_claim_) {
     next_claim_ = Clock::now() + std::max<std::chrono::milliseconds>(claim_idle / 4, 250ms);
+    // Pages through the group's idle entries, 256 a round, so entries this
+    // subscription holds (slow handlers, retries waiting) cannot hide the
+    // ones behind them. XAUTOCLAIM would claim held entries too.
     constexpr std::size_t kClaimBatch = 256;
     auto pending = conn_->Command({"XPENDING", sub_->key, sub_->group, "IDLE",
-                                  std::to_string(claim_idle.count()), "-", "+",
+                                  std::to_string(claim_idle.count()), claim_cursor_, "+",
                                   std::to_string(kClaimBatch)});
     if (!pending.ok()) return pending.error();
-    for (std::size_t i = 0; i < (*pending)->elements; ++i) {
+    const std::size_t listed = (*pending)->elements;
+    claim_cursor_ = "-";
+    if (listed == kClaimBatch) {
+      const redisReply* last = (*pending)->element[listed - 1];
+      if (last->type == REDIS_REPLY_ARRAY && last->elements >= 1)
+        claim_cursor_ = "(" + Str(last->element[0]);
+    }
+    for (std::size_t i = 0; i < listed; ++i) {
       const redisReply* p = (*pending)->element[i];
       if (p->type != REDIS_REPLY_ARRAY || p->elements < 4) continue;
       const std::string id = Str(p->element[0]);
@@ -482,8 +530,7 @@ Status StreamSubscription::Poll() {
       }
       const auto deliveries = static_cast<std::uint32_t>(p->element[3]->integer);
       if (sub_->max_deliver && deliveries >= sub_->max_deliver) {
-        sub_->in_flight.fetch_add(1);
-        dead_letter(id, deliveries);
+        FERRY_RETURN_IF_ERROR(dead_letter(id, deliveries));
         continue;
       }
       auto got = conn_->Command({"XCLAIM", sub_->key, sub_->group, sub_->consumer,
@@ -491,10 +538,16 @@ Status StreamSubscription::Poll() {
       if (!got.ok()) return got.error();
       deliver_entries(got->get(), deliveries + 1);
     }
-    // A full batch means more are waiting (a host went away): scan again now.
-    if ((*pending)->elements == kClaimBatch) next_claim_ = Clock::now();
+    // A full batch means more are waiting (a host went away): scan the next
+    // page now.
+    if (listed == kClaimBatch) next_claim_ = Clock::now();
   }
 
+  // Close(): nothing new is read; entries wait in the stream.
+  if (sub_->broker->closed()) {
+    std::this_thread::sleep_for(50ms);
+    return Status::Ok();
+  }
   // Back-pressure: read nothing new while the runtime holds enough.
   if (sub_->in_flight.load() >= sub_->options.max_in_flight) {
     std::this_thread::sleep_for(10ms);
@@ -502,7 +555,8 @@ Status StreamSubscription::Poll() {
   }
   const std::uint32_t room = sub_->options.max_in_flight - sub_->in_flight.load();
   auto read = conn_->Command({"XREADGROUP", "GROUP", sub_->group, sub_->consumer, "COUNT",
-                              std::to_string(std::min<std::uint32_t>(room, 16)), "BLOCK", "200",
+                              std::to_string(std::min<std::uint32_t>(room, 16)), "BLOCK",
+                              std::to_string(kBlock.count()),
                               "STREAMS", sub_->key, ">"});
   if (!read.ok()) {
     if (read.error().message().find("NOGROUP") != std::string::npos)
@@ -541,6 +595,7 @@ Result<std::unique_ptr<Subscription>> RedisBroker::Subscribe(SubscribeOptions op
           "Redis pub/sub has no queue groups; use mode = \"streams\" for " + options.pattern);
     auto confirmed = (*conn)->Command(PubSubSubscription::SubscribeCommand(options.pattern));
     if (!confirmed.ok()) return confirmed.error();
+    (*conn)->SetTimeout(0ms);  // quiet channels are not a broken link
     return std::unique_ptr<Subscription>(new PubSubSubscription(
         *this, std::move(options), std::move(handler), std::move(conn).value()));
   }
@@ -573,6 +628,7 @@ Result<std::unique_ptr<Subscription>> RedisBroker::Subscribe(SubscribeOptions op
     return created.error();
   sub->options = std::move(options);
   sub->handler = std::move(handler);
+  (*conn)->SetTimeout(ReadTimeout());
   return std::unique_ptr<Subscription>(new StreamSubscription(std::move(sub), std::move(conn).value()));
 }
 
@@ -634,16 +690,21 @@ Result<RedisOptions> RedisOptionsFrom(std::string_view url,
       o.endpoint.user = value;
     } else if (key == "password") {
       o.endpoint.password = value;
-    } else if (key == "max_len" || key == "claim_idle_ms" || key == "connect_timeout_ms") {
+    } else if (key == "max_len" || key == "claim_idle_ms" || key == "connect_timeout_ms" ||
+               key == "command_timeout_ms") {
       auto n = Number(key, value);
       if (!n.ok()) return n.error();
+      if ((key == "connect_timeout_ms" || key == "command_timeout_ms") && *n == 0)
+        return Error::InvalidArgument(key + ": expected a positive number of milliseconds");
       if (key == "max_len") o.max_len = *n;
       else if (key == "claim_idle_ms") o.claim_idle = std::chrono::milliseconds(*n);
+      else if (key == "command_timeout_ms") o.command_timeout = std::chrono::milliseconds(*n);
       else o.endpoint.connect_timeout = std::chrono::milliseconds(*n);
     } else {
       return Error::InvalidArgument("unknown option '" + key +
                                     "' for a redis broker (known: publish, dead_letter_suffix, "
-                                    "max_len, claim_idle_ms, connect_timeout_ms, user, password)");
+                                    "max_len, claim_idle_ms, connect_timeout_ms, "
+                                    "command_timeout_ms, user, password)");
     }
   }
   if (const char* v = std::getenv("FERRY_REDIS_PASSWORD"); o.endpoint.password.empty() && v && *v)

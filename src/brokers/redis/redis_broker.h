@@ -33,13 +33,17 @@ struct RedisOptions {
   std::string dead_letter_suffix = ".dead";
   std::uint64_t max_len = 0;  // XADD MAXLEN ~ max_len (0: unbounded)
   std::chrono::milliseconds claim_idle{30000};
+  // Longest wait for the server's answer to a command (publish, ack, claim).
+  // A server that stalls longer breaks the connection: send fails with the
+  // interface's connection error instead of hanging.
+  std::chrono::milliseconds command_timeout{5000};
 };
 
 std::unique_ptr<Broker> MakeRedisBroker(const RedisOptions& options);
 
 // From a `[brokers]` entry: redis://[[user]:password@]host[:port][/db], with
 // settings publish ("pubsub" or "streams"), dead_letter_suffix, max_len,
-// claim_idle_ms, connect_timeout_ms, user, password. FERRY_REDIS_PASSWORD
+// claim_idle_ms, connect_timeout_ms, command_timeout_ms, user, password. FERRY_REDIS_PASSWORD
 // fills in a password the config leaves out.
 Result<RedisOptions> RedisOptionsFrom(std::string_view url,
                                       const std::map<std::string, std::string>& settings);

@@ -1,7 +1,9 @@
 #include "brokers/redis/redis_wire.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace ferry::redis {
@@ -50,6 +52,9 @@ Result<std::unique_ptr<Connection>> Connection::Open(const Endpoint& e, std::str
   }
   redisEnableKeepAlive(ctx);
   std::unique_ptr<Connection> conn(new Connection(ctx, std::string(display)));
+  // The handshake gets the connect timeout too: a server that accepts but
+  // does not answer must not hold the caller. Callers set their own after.
+  conn->SetTimeout(e.connect_timeout);
   if (!e.password.empty()) {
     std::vector<std::string> auth{"AUTH"};
     if (!e.user.empty()) auth.push_back(e.user);
@@ -68,10 +73,24 @@ Result<std::unique_ptr<Connection>> Connection::Open(const Endpoint& e, std::str
 
 Connection::~Connection() { redisFree(ctx_); }
 
+void Connection::SetTimeout(std::chrono::milliseconds limit) {
+  timeout_ = limit;
+  timeval tv{};
+  tv.tv_sec = limit.count() / 1000;
+  tv.tv_usec = (limit.count() % 1000) * 1000;
+  redisSetTimeout(ctx_, tv);
+}
+
+// The one place hiredis's errors become Ferry errors. After any of them the
+// context is unusable (hiredis keeps ctx->err set), so the link is broken.
 Error Connection::LinkError(std::string_view what) {
+  const int saved_errno = errno;
   broken_ = true;
-  return Error::Connection(display_ + ": " + std::string(what) + ": " +
-                           (ctx_->err ? ctx_->errstr : "connection lost"));
+  std::string why = ctx_->err ? ctx_->errstr : "connection lost";
+  if (ctx_->err == REDIS_ERR_IO && timeout_.count() > 0 &&
+      (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK))
+    why = "no answer within " + std::to_string(timeout_.count()) + " ms";
+  return Error::Connection(display_ + ": " + std::string(what) + ": " + why);
 }
 
 Result<Reply> Connection::Command(const std::vector<std::string>& args) {
@@ -94,6 +113,12 @@ Result<Reply> Connection::Next() {
   void* raw = nullptr;
   if (redisGetReply(ctx_, &raw) != REDIS_OK || !raw) return LinkError("reading");
   return Reply(static_cast<redisReply*>(raw));
+}
+
+bool Connection::Stale() const {
+  if (broken_) return true;
+  pollfd p{.fd = ctx_->fd, .events = POLLIN, .revents = 0};
+  return ::poll(&p, 1, 0) != 0;
 }
 
 void Connection::Interrupt() { ::shutdown(ctx_->fd, SHUT_RDWR); }

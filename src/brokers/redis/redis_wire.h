@@ -41,9 +41,18 @@ class Connection {
   Result<Reply> Command(const std::vector<std::string>& args);
   // Reads the next reply (pub/sub pushes); blocks.
   Result<Reply> Next();
+  // Bounds each later command: a server that does not answer within
+  // `limit` breaks the connection (a Connection error naming the wait).
+  // Zero waits forever (pub/sub readers, which wait for messages).
+  void SetTimeout(std::chrono::milliseconds limit);
   // Makes a blocked Next() return (from another thread).
   void Interrupt();
   bool broken() const { return broken_; }
+  // True when the server closed the link while we were not looking: on a
+  // connection that owes us no reply, anything readable is the end of it.
+  // Lets the first command after a server restart go to a fresh connection
+  // instead of failing on the dead one.
+  bool Stale() const;
 
  private:
   explicit Connection(redisContext* ctx, std::string display) : ctx_(ctx), display_(std::move(display)) {}
@@ -52,6 +61,7 @@ class Connection {
   redisContext* ctx_;
   std::string display_;
   bool broken_ = false;
+  std::chrono::milliseconds timeout_{0};
 };
 
 // Pub/sub payloads carry metadata, content type and reply address in a small

@@ -142,6 +142,13 @@ TEST(RedisHost, ComponentsOverPubSubAndStreams) {
     auto replies = host.host().Request("default", m, 5s, 2);
     ASSERT_OK(replies);
     EXPECT_EQ(replies->size(), 2u) << mode;
+    // Nobody answers: the interface's timeout, after the time asked for.
+    m.topic = "redis.nobody.home";
+    const auto asked = Clock::now();
+    auto none = host.host().Request("default", m, 300ms, 1);
+    ASSERT_FALSE(none.ok()) << mode;
+    EXPECT_EQ(none.error().code(), ErrorCode::kTimeout) << mode;
+    EXPECT_GE(Clock::now() - asked, 250ms) << mode;
   }
 }
 
@@ -248,7 +255,13 @@ TEST(RedisRestart, NoAcceptedStreamsMessageIsLost) {
   };
   for (int i = 0; i < 100; ++i) publish(i);
   server.Kill();
-  for (int i = 100; i < 110; ++i) publish(i);  // refused at once while down
+  for (int i = 100; i < 110; ++i) {  // refused at once while down
+    const auto start = Clock::now();
+    Status down = host.Publish("rr.in", "down" + std::to_string(i));
+    ASSERT_FALSE(down.ok());
+    EXPECT_EQ(down.error().code(), ErrorCode::kConnection) << down.error().message();
+    EXPECT_LT(Clock::now() - start, 2s);
+  }
   ASSERT_OK(server.Start());
   int i = 110;
   const auto until = Clock::now() + 30s;
@@ -340,6 +353,76 @@ TEST_P(RedisDurability, AHostStoppedMidStreamLosesNothing) {
 
 INSTANTIATE_TEST_SUITE_P(Signals, RedisDurability, ::testing::Values(SIGKILL, SIGTERM),
                          [](const auto& info) { return info.param == SIGKILL ? "Kill9" : "Sigterm"; });
+
+TEST(RedisBroker, StalledServerFailsSendInsteadOfHanging) {
+  auto broker = MakeBroker(RedisUrl(SharedRedis()), {{"command_timeout_ms", "300"}});
+  ASSERT_OK(broker);
+  ASSERT_OK((*broker)->Connect());
+  ASSERT_OK((*broker)->Publish(TestMessage("stall.before", "x"), Clock::now() + 5s));
+  // The server stops answering every client for 1.5 s.
+  ASSERT_THAT(Cli("CLIENT PAUSE 1500 ALL"), HasSubstr("OK"));
+  const auto start = Clock::now();
+  Status stalled = (*broker)->Publish(TestMessage("stall.during", "x"), Clock::now() + 10s);
+  const auto took = Clock::now() - start;
+  ASSERT_FALSE(stalled.ok());
+  EXPECT_EQ(stalled.error().code(), ErrorCode::kConnection);
+  EXPECT_THAT(stalled.error().message(), HasSubstr("no answer within 300 ms"));
+  EXPECT_LT(took, 1200ms);
+  // Once the pause is over the next send reconnects and goes through.
+  Status after = Status(Error::Connection("not tried"));
+  for (int i = 0; i < 100 && !after.ok(); ++i) {
+    std::this_thread::sleep_for(100ms);
+    after = (*broker)->Publish(TestMessage("stall.after", "x"), Clock::now() + 5s);
+  }
+  EXPECT_OK(after);
+  EXPECT_THAT(MakeBroker("redis://h", {{"command_timeout_ms", "0"}}).error().message(),
+              HasSubstr("command_timeout_ms: expected a positive"));
+}
+
+TEST(RedisBroker, CloseStopsDeliveringInBothModes) {
+  for (const std::string& mode : {"pubsub", "streams"}) {
+    auto a = MakeBroker(RedisUrl(SharedRedis()), {{"publish", mode}});
+    auto b = MakeBroker(RedisUrl(SharedRedis()), {{"publish", mode}});
+    ASSERT_OK(a);
+    ASSERT_OK(b);
+    ASSERT_OK((*a)->Connect());
+    ASSERT_OK((*b)->Connect());
+    const std::string topic = "closing." + mode;
+    Sink sink;
+    auto sub = (*b)->Subscribe({.pattern = topic, .manual_ack = false}, sink.Handler());
+    ASSERT_OK(sub);
+    ASSERT_OK((*a)->Publish(TestMessage(topic, "before"), Clock::now() + 5s));
+    ASSERT_EQ(sink.WaitFor(1), 1u) << mode;
+    (*b)->Close();
+    ASSERT_OK((*a)->Publish(TestMessage(topic, "after"), Clock::now() + 5s));
+    std::this_thread::sleep_for(500ms);
+    EXPECT_EQ(sink.size(), 1u) << mode;
+  }
+}
+
+// A retry that falls due while the server is down waits for the server and
+// is delivered once it is back (AOF keeps the entry and the pending list).
+TEST(RedisRestart, RetryDueWhileTheServerIsDownIsDeliveredAfterwards) {
+  ServerProcess server("redis-server", RedisArgs(true));
+  ASSERT_OK(server.Start());
+  // claim_idle is long: only the retry can bring the entry back in time.
+  auto broker = MakeBroker(RedisUrl(server), {{"publish", "streams"}, {"claim_idle_ms", "60000"}});
+  ASSERT_OK(broker);
+  ASSERT_OK((*broker)->Connect());
+  Sink sink;
+  auto sub = (*broker)->Subscribe({.pattern = "rq.in", .manual_ack = true}, sink.Handler());
+  ASSERT_OK(sub);
+  ASSERT_OK((*broker)->Publish(TestMessage("rq.in", "again"), Clock::now() + 5s));
+  ASSERT_EQ(sink.WaitFor(1), 1u);
+  server.Kill();
+  ASSERT_OK(sink.At(0).acker->Nack(10ms));
+  std::this_thread::sleep_for(500ms);
+  ASSERT_OK(server.Start());
+  ASSERT_EQ(sink.WaitFor(2, 15s), 2u) << server.LogTail();
+  EXPECT_EQ(sink.At(1).attempt, 2u);
+  EXPECT_EQ(sink.At(1).message.data.view(), "again");
+  EXPECT_OK(sink.At(1).acker->Ack());
+}
 
 }  // namespace
 }  // namespace ferry::testing
