@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <charconv>
+#include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <random>
@@ -148,6 +149,12 @@ struct StreamSub : std::enable_shared_from_this<StreamSub> {
   std::atomic<std::uint32_t> in_flight{0};
   std::atomic<bool> stop{false};
   std::atomic<bool> paused{false};
+  // Set once the reader is about to wait for new entries: Subscribe returns
+  // then, so a queue-group member is reading before the publishing starts
+  // and gets its share (else the first reader up takes the whole backlog).
+  bool reading = false;
+  std::condition_variable reading_cv;
+  std::atomic<bool> first_read_done{false};
 
   void Deliver(const std::string& id, Message message, std::uint32_t attempt);
 };
@@ -554,8 +561,18 @@ Status StreamSubscription::Poll() {
     return Status::Ok();
   }
   const std::uint32_t room = sub_->options.max_in_flight - sub_->in_flight.load();
+  // Small batches: in a queue group, a consumer that comes back to a backlog
+  // takes its share, not the whole backlog, while the others are busy.
+  constexpr std::uint32_t kBatch = 16;
+  {
+    std::lock_guard lock(sub_->mutex);
+    if (!sub_->reading) {
+      sub_->reading = true;
+      sub_->reading_cv.notify_all();
+    }
+  }
   auto read = conn_->Command({"XREADGROUP", "GROUP", sub_->group, sub_->consumer, "COUNT",
-                              std::to_string(std::min<std::uint32_t>(room, 16)), "BLOCK",
+                              std::to_string(std::min(room, kBatch)), "BLOCK",
                               std::to_string(kBlock.count()),
                               "STREAMS", sub_->key, ">"});
   if (!read.ok()) {
@@ -563,6 +580,7 @@ Status StreamSubscription::Poll() {
       (void)conn_->Command({"XGROUP", "CREATE", sub_->key, sub_->group, "0", "MKSTREAM"});
     return read.error();
   }
+  sub_->first_read_done = true;
   const redisReply* r = read->get();
   if (r->type != REDIS_REPLY_ARRAY) return Status::Ok();  // nil: nothing new
   for (std::size_t s = 0; s < r->elements; ++s) {
@@ -629,7 +647,22 @@ Result<std::unique_ptr<Subscription>> RedisBroker::Subscribe(SubscribeOptions op
   sub->options = std::move(options);
   sub->handler = std::move(handler);
   (*conn)->SetTimeout(ReadTimeout());
-  return std::unique_ptr<Subscription>(new StreamSubscription(std::move(sub), std::move(conn).value()));
+  auto reader_id = (*conn)->Command({"CLIENT", "ID"});
+  std::shared_ptr<StreamSub> shared = sub;
+  std::unique_ptr<Subscription> subscription(new StreamSubscription(std::move(sub), std::move(conn).value()));
+  // Return once the reader waits at the server (or has read already), so a
+  // queue-group member is in line before anything is published.
+  const Deadline give_up = Clock::now() + 2s;
+  {
+    std::unique_lock lock(shared->mutex);
+    shared->reading_cv.wait_until(lock, give_up, [&] { return shared->reading; });
+  }
+  while (reader_id.ok() && !shared->first_read_done && Clock::now() < give_up) {
+    auto info = Run({"CLIENT", "LIST", "ID", std::to_string((*reader_id)->integer)});
+    if (!info.ok() || Str(info->get()).find(" flags=b") != std::string::npos) break;
+    std::this_thread::sleep_for(1ms);
+  }
+  return subscription;
 }
 
 Result<std::uint64_t> Number(const std::string& key, const std::string& value) {
