@@ -27,8 +27,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!ferry::PatternCovers(pattern, pattern)) std::abort();
   if (!ferry::PatternCovers(">", pattern)) std::abort();
 #if FERRY_WITH_MQTT
+  // Several Ferry spellings may name one MQTT topic (a byte written raw or
+  // as %XX); the Ferry form an MQTT topic is given must lead back to it.
   auto mqtt = ferry::mqtt::ToMqttTopic(topic);
-  if (mqtt.ok() && ferry::mqtt::FromMqttTopic(*mqtt) != topic) std::abort();
+  if (mqtt.ok()) {
+    const std::string ferry_form = ferry::mqtt::FromMqttTopic(*mqtt);
+    // Escapes lengthen a topic; past Ferry's 1024 bytes it has no Ferry form.
+    if (ferry_form.size() <= 1024) {
+      auto back = ferry::mqtt::ToMqttTopic(ferry_form);
+      if (!back.ok() || *back != *mqtt) std::abort();
+    }
+  }
   (void)ferry::mqtt::ToMqttFilter(pattern);
 #endif
 #if FERRY_WITH_REDIS

@@ -174,7 +174,7 @@ Status ParseLimits(const Reader& r, const toml::table& root, Limits& limits) {
   FERRY_RETURN_IF_ERROR(r.CheckKeys(*t, "limits.",
                                     {"max_message_bytes", "max_metadata_bytes", "queue_depth",
                                      "max_request_ms", "handler_timeout_ms", "max_memory_bytes",
-                                     "fuel_per_call"}));
+                                     "fuel_per_call", "max_in_flight"}));
   constexpr std::uint64_t kU32 = 0xffffffffu;
   auto get = [&](std::string_view key, std::uint64_t fallback, std::uint64_t max) {
     return r.Positive(*t, key, "limits." + std::string(key), fallback, max);
@@ -200,6 +200,9 @@ Status ParseLimits(const Reader& r, const toml::table& root, Limits& limits) {
   auto fuel = r.Integer(*t, "fuel_per_call", "limits.fuel_per_call", 0, 0, 1ull << 62);
   if (!fuel.ok()) return fuel.error();
   limits.fuel_per_call = *fuel;
+  auto in_flight = r.Integer(*t, "max_in_flight", "limits.max_in_flight", 0, 0, 1u << 24);
+  if (!in_flight.ok()) return in_flight.error();
+  limits.max_in_flight = static_cast<std::uint32_t>(*in_flight);
   return Status::Ok();
 }
 

@@ -28,6 +28,7 @@ struct Limits {
   std::uint32_t handler_timeout_ms = 30000;     // one guest call
   std::uint64_t max_memory_bytes = 256u << 20;  // linear memory of one instance
   std::uint64_t fuel_per_call = 0;              // instruction budget per guest call (0: off)
+  std::uint32_t max_in_flight = 0;              // deliveries held by the whole host (0: no cap)
 };
 
 struct BrokerConfig {

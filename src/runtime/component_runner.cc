@@ -9,7 +9,8 @@ namespace ferry {
 ComponentRunner::ComponentRunner(config::ComponentConfig config,
                                  std::shared_ptr<wasm::CompiledComponent> compiled,
                                  std::shared_ptr<const wasm::GuestServices> services,
-                                 Broker& broker, std::uint32_t queue_depth)
+                                 Broker& broker, std::uint32_t queue_depth,
+                                 std::shared_ptr<InFlightBudget> budget)
     : config_(std::move(config)),
       compiled_(std::move(compiled)),
       broker_(broker),
@@ -24,10 +25,18 @@ ComponentRunner::ComponentRunner(config::ComponentConfig config,
                broker, counters_, [this](Delivery d, std::chrono::milliseconds delay) {
                  retry_timer_.After(delay, [this, d]() mutable {
                    ++d.attempt;
+                   if (!Admit()) {
+                     settler_.Release(d);
+                     return;
+                   }
                    counters_.received.fetch_add(1, std::memory_order_relaxed);
-                   if (auto rejected = queue_.Push(std::move(d))) settler_.Release(*rejected);
+                   if (auto rejected = queue_.Push(std::move(d))) {
+                     settler_.Release(*rejected);
+                     Done();
+                   }
                  });
-               }) {
+               }),
+      budget_(std::move(budget)) {
   auto own = std::make_shared<wasm::GuestServices>(*services);
   if (compiled_->takes_batches())
     own->reconfigure = [this](const wasm::GuestConfiguration& gc) { return Reconfigure(gc); };
@@ -188,9 +197,23 @@ void ComponentRunner::ReaperLoop() {
   }
 }
 
+bool ComponentRunner::Admit() { return !budget_ || budget_->Acquire(stopping_); }
+
+void ComponentRunner::Done(std::size_t n) {
+  if (!budget_) return;
+  for (std::size_t i = 0; i < n; ++i) budget_->Release();
+}
+
 void ComponentRunner::OnDelivery(Delivery delivery) {
+  if (!Admit()) {
+    settler_.Release(delivery);
+    return;
+  }
   counters_.received.fetch_add(1, std::memory_order_relaxed);
-  if (auto rejected = queue_.Push(std::move(delivery))) settler_.Release(*rejected);
+  if (auto rejected = queue_.Push(std::move(delivery))) {
+    settler_.Release(*rejected);
+    Done();
+  }
 }
 
 std::vector<Delivery> ComponentRunner::NextBatch() {
@@ -213,6 +236,7 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
     if (batch.empty()) return;
     if (draining_past_deadline_.load(std::memory_order_relaxed)) {
       for (Delivery& d : batch) settler_.Release(d);
+      Done(batch.size());
       continue;
     }
     if (!instance || instance->poisoned()) {
@@ -221,6 +245,7 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
       if (!fresh.ok()) {
         spdlog::error("{}: cannot make a new instance: {}", config_.name, fresh.error().message());
         for (Delivery& d : batch) settler_.Failed(d, fresh.error());
+        Done(batch.size());
         continue;
       }
       instance = std::move(fresh).value();
@@ -243,6 +268,7 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
           break;
       }
     }
+    Done(batch.size());
     if (fresh_instances_) {
       // The next call gets a new instance; making it now keeps it off the
       // next message's path. A failure is retried when a message comes.
@@ -254,6 +280,7 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
 }
 
 void ComponentRunner::StopIntake() {
+  stopping_ = true;  // delivery threads waiting for a host-wide slot give up
   queue_.Close();
   // Retries Ferry was holding go back the way every unfinished delivery does.
   for (auto& pending : retry_timer_.TakePending()) pending();
@@ -296,7 +323,9 @@ void ComponentRunner::Drain(Deadline deadline) {
       std::unique_lock lock(m);
       if (!cv.wait_until(lock, deadline, [&] { return done; })) {
         draining_past_deadline_ = true;
-        for (Delivery& d : queue_.TakeAll()) settler_.Release(d);
+        auto left = queue_.TakeAll();
+        for (Delivery& d : left) settler_.Release(d);
+        Done(left.size());
       }
     });
   }

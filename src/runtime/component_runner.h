@@ -19,6 +19,7 @@
 #include "runtime/bounded_queue.h"
 #include "core/timer.h"
 #include "runtime/delivery_policy.h"
+#include "runtime/in_flight.h"
 #include "wasm/guest.h"
 
 namespace ferry {
@@ -27,7 +28,7 @@ class ComponentRunner {
  public:
   ComponentRunner(config::ComponentConfig config, std::shared_ptr<wasm::CompiledComponent> compiled,
                   std::shared_ptr<const wasm::GuestServices> services, Broker& broker,
-                  std::uint32_t queue_depth);
+                  std::uint32_t queue_depth, std::shared_ptr<InFlightBudget> budget = nullptr);
   ~ComponentRunner();
 
   // Instantiates the workers and, for shapes that configure themselves, asks
@@ -50,6 +51,10 @@ class ComponentRunner {
 
  private:
   void OnDelivery(Delivery delivery);  // broker thread
+  // Takes a host-wide slot for a delivery entering the runner (false: the
+  // runner is stopping); Done gives it back once the delivery is settled.
+  bool Admit();
+  void Done(std::size_t n = 1);
   void WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance);
   // Up to batch_size deliveries: waits for the first, then up to the linger.
   std::vector<Delivery> NextBatch();
@@ -83,6 +88,8 @@ class ComponentRunner {
   Timer retry_timer_;
   std::vector<std::thread> workers_;
   std::atomic<bool> draining_past_deadline_{false};
+  std::shared_ptr<InFlightBudget> budget_;  // null: no host-wide cap
+  std::atomic<bool> stopping_{false};
 
   // Subscriptions. Configured ones stay for the runner's life; the guest's
   // own channels change with update-guest-configuration.

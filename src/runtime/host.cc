@@ -147,6 +147,9 @@ class HostImpl final : public Host {
     if (!engine.ok()) return engine.error();
     engine_ = std::move(engine).value();
 
+    budget_ = config_.limits.max_in_flight > 0
+                  ? std::make_shared<InFlightBudget>(config_.limits.max_in_flight)
+                  : nullptr;
     for (const auto& component : config_.components) {
       auto compiled = engine_->LoadComponent(component.path);
       if (!compiled.ok()) return compiled.error();
@@ -155,7 +158,7 @@ class HostImpl final : public Host {
       auto services = MakeServices(component);
       auto runner = std::make_unique<ComponentRunner>(
           component, std::move(compiled).value(), std::move(services),
-          *brokers_.at(component.broker), config_.limits.queue_depth);
+          *brokers_.at(component.broker), config_.limits.queue_depth, budget_);
       FERRY_RETURN_IF_ERROR(runner->Start());
       runners_.push_back(std::move(runner));
     }
@@ -200,6 +203,7 @@ class HostImpl final : public Host {
   std::map<std::string, std::unique_ptr<Broker>> brokers_;
   std::unique_ptr<wasm::Engine> engine_;
   std::vector<std::unique_ptr<ComponentRunner>> runners_;
+  std::shared_ptr<InFlightBudget> budget_;
   std::unique_ptr<ControlServer> control_;
 };
 
