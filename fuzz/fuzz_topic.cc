@@ -36,6 +36,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (ferry_form.size() <= 1024) {
       auto back = ferry::mqtt::ToMqttTopic(ferry_form);
       if (!back.ok() || *back != *mqtt) std::abort();
+      // A reply address gives back the response topic and correlation data.
+      auto dest = ferry::mqtt::ParseDestination(ferry::mqtt::ReplyAddress(*mqtt, pattern));
+      if (!dest.ok() || dest->topic != *mqtt || dest->correlation != pattern) std::abort();
+    }
+  }
+  // The topic read as an MQTT topic name: its Ferry form maps back to it
+  // exactly.
+  if (topic.find_first_of(std::string_view("+#\0", 3)) == std::string_view::npos &&
+      !topic.starts_with('$')) {
+    const std::string ferry_form = ferry::mqtt::FromMqttTopic(topic);
+    if (ferry_form.size() <= 1024) {
+      auto again = ferry::mqtt::ToMqttTopic(ferry_form);
+      if (!again.ok() || *again != topic) std::abort();
     }
   }
   (void)ferry::mqtt::ToMqttFilter(pattern);

@@ -154,6 +154,7 @@ struct LocalSub {
   std::condition_variable changed;
   std::deque<Queued> queue;
   std::uint32_t in_flight = 0;
+  bool paused = false;  // hands out nothing more; the buffer fills, the server holds the rest
   bool stopping = false;
   std::thread thread;
   std::weak_ptr<LocalSub> self;
@@ -225,8 +226,8 @@ void LocalSub::Run(Timer& timer) {
   std::unique_lock lock(mutex);
   while (true) {
     changed.wait(lock, [&] {
-      return stopping ||
-             (!queue.empty() && (!options.manual_ack || in_flight < options.max_in_flight));
+      return stopping || (!paused && !queue.empty() &&
+                          (!options.manual_ack || in_flight < options.max_in_flight));
     });
     if (stopping) return;
     Queued q = std::move(queue.front());
@@ -269,6 +270,15 @@ class MqttSubscription final : public Subscription {
   MqttSubscription(MqttBroker& broker, std::shared_ptr<LocalSub> local)
       : broker_(broker), local_(std::move(local)) {}
   ~MqttSubscription() override;
+  // A stopping host: no more deliveries, while those made can be settled.
+  // What is still at the server stays there (in the session).
+  void Pause() override {
+    {
+      std::lock_guard lock(local_->mutex);
+      local_->paused = true;
+    }
+    local_->changed.notify_all();
+  }
 
  private:
   MqttBroker& broker_;

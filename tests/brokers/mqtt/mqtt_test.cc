@@ -241,6 +241,22 @@ TEST(MqttBroker, UnsettledDeliveriesPauseTheSubscriptionAtMaxInFlight) {
   EXPECT_EQ(sink.Texts(), (std::vector<std::string>{"0", "1", "2", "3", "4"}));
 }
 
+TEST(MqttBroker, PausedSubscriptionHandsOutNothingButSettles) {
+  auto broker = MakeBroker(MqttUrl(SharedMosquitto()), {});
+  ASSERT_OK(broker);
+  ASSERT_OK((*broker)->Connect());
+  Sink sink;
+  auto sub = (*broker)->Subscribe({.pattern = "mq4.p", .manual_ack = true}, sink.Handler());
+  ASSERT_OK(sub);
+  ASSERT_OK((*broker)->Publish(TestMessage("mq4.p", "before"), Clock::now() + 5s));
+  ASSERT_EQ(sink.WaitFor(1), 1u);
+  (*sub)->Pause();
+  ASSERT_OK((*broker)->Publish(TestMessage("mq4.p", "after"), Clock::now() + 5s));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(sink.size(), 1u);
+  EXPECT_OK(sink.At(0).acker->Ack());
+}
+
 // A stable client_id: what is published while this Ferry is away is queued
 // by the server and handed to the next run's subscription, even though the
 // session delivers it before that subscription is made. A subscription of
