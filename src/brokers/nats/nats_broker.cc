@@ -2,6 +2,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cstdlib>
@@ -11,134 +12,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "brokers/nats/nats_internal.h"
 #include "core/topic.h"
 
 namespace ferry {
 namespace {
 
-constexpr const char* kContentTypeHeader = "Content-Type";
-// JetStream keeps no reply subject with a stored message (the delivered
-// message's reply is its ack subject), so a reply address travels here.
-constexpr const char* kReplyToHeader = "Ferry-Reply-To";
-
-// The one place cnats status codes become Ferry errors.
-Error NatsError(natsStatus s, std::string_view context) {
-  std::string text = std::string(context) + ": " + natsStatus_GetText(s);
-  switch (s) {
-    case NATS_TIMEOUT:
-      return Error::Timeout(std::move(text));
-    case NATS_NO_SERVER:
-    case NATS_CONNECTION_CLOSED:
-    case NATS_CONNECTION_DISCONNECTED:
-    case NATS_IO_ERROR:
-    case NATS_STALE_CONNECTION:
-    case NATS_NOT_YET_CONNECTED:
-    case NATS_CONNECTION_AUTH_FAILED:
-    case NATS_SECURE_CONNECTION_REQUIRED:
-    case NATS_SSL_ERROR:
-      return Error::Connection(std::move(text));
-    case NATS_NOT_PERMITTED:
-      return Error::PermissionDenied(std::move(text));
-    case NATS_MAX_PAYLOAD:
-      return Error::ResourceExhausted(std::move(text));
-    case NATS_INVALID_ARG:
-    case NATS_INVALID_SUBJECT:
-      return Error::InvalidArgument(std::move(text));
-    default:
-      return Error::Internal(std::move(text));
-  }
-}
-
-// Owners of cnats handles.
-struct OptionsDeleter {
-  void operator()(natsOptions* o) const { natsOptions_Destroy(o); }
-};
-struct ConnectionDeleter {
-  void operator()(natsConnection* c) const { natsConnection_Destroy(c); }
-};
-struct SubscriptionDeleter {
-  void operator()(natsSubscription* s) const { natsSubscription_Destroy(s); }
-};
-struct MsgDeleter {
-  void operator()(natsMsg* m) const { natsMsg_Destroy(m); }
-};
-using OptionsPtr = std::unique_ptr<natsOptions, OptionsDeleter>;
-using ConnectionPtr = std::unique_ptr<natsConnection, ConnectionDeleter>;
-using SubscriptionPtr = std::unique_ptr<natsSubscription, SubscriptionDeleter>;
-using MsgPtr = std::unique_ptr<natsMsg, MsgDeleter>;
-struct JsDeleter {
-  void operator()(jsCtx* js) const { jsCtx_Destroy(js); }
-};
-using JsPtr = std::unique_ptr<jsCtx, JsDeleter>;
-
-// The URL list with any user:password@ removed.
-std::string Redact(std::string_view urls) {
-  std::string out;
-  std::size_t start = 0;
-  while (start <= urls.size()) {
-    std::size_t comma = urls.find(',', start);
-    std::string one(urls.substr(start, comma == std::string_view::npos ? std::string_view::npos
-                                                                         : comma - start));
-    const auto scheme = one.find("://");
-    const auto at = one.find('@');
-    if (scheme != std::string::npos && at != std::string::npos && at > scheme)
-      one = one.substr(0, scheme + 3) + one.substr(at + 1);
-    out += (out.empty() ? "" : ",") + one;
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
-// `stored`: a JetStream delivery, whose reply address is in a header.
-Message ToMessage(natsMsg* msg, bool stored = false) {
-  Message m;
-  m.topic = natsMsg_GetSubject(msg);
-  if (const char* reply = natsMsg_GetReply(msg); reply && !stored) m.reply_to = reply;
-  m.data = Bytes(std::vector<std::uint8_t>(
-      reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(msg)),
-      reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(msg)) + natsMsg_GetDataLength(msg)));
-  const char** keys = nullptr;
-  int count = 0;
-  if (natsMsgHeader_Keys(msg, &keys, &count) == NATS_OK) {
-    for (int i = 0; i < count; ++i) {
-      const char* value = nullptr;
-      if (natsMsgHeader_Get(msg, keys[i], &value) != NATS_OK || !value) continue;
-      if (std::string_view(keys[i]) == kContentTypeHeader)
-        m.content_type = value;
-      else if (std::string_view(keys[i]) == kReplyToHeader)
-        m.reply_to = stored ? value : m.reply_to;
-      else
-        m.metadata.Set(keys[i], value);
-    }
-    std::free(keys);
-  }
-  return m;
-}
-
-// `stored`: published through JetStream, so the reply address goes in a
-// header instead of the reply subject.
-Result<MsgPtr> ToNatsMsg(const Message& message, const char* reply, bool stored = false) {
-  natsMsg* raw = nullptr;
-  natsStatus s = natsMsg_Create(&raw, message.topic.c_str(), stored ? nullptr : reply,
-                                reinterpret_cast<const char*>(message.data.span().data()),
-                                static_cast<int>(message.data.size()));
-  if (s != NATS_OK) return NatsError(s, "building a message for " + message.topic);
-  MsgPtr msg(raw);
-  for (const auto& [key, value] : message.metadata) {
-    s = natsMsgHeader_Set(msg.get(), key.c_str(), value.c_str());
-    if (s != NATS_OK) return NatsError(s, "header '" + key + "'");
-  }
-  if (message.content_type) {
-    s = natsMsgHeader_Set(msg.get(), kContentTypeHeader, message.content_type->c_str());
-    if (s != NATS_OK) return NatsError(s, "content type");
-  }
-  if (stored && reply) {
-    s = natsMsgHeader_Set(msg.get(), kReplyToHeader, reply);
-    if (s != NATS_OK) return NatsError(s, "reply address");
-  }
-  return msg;
-}
+using namespace nats_internal;
 
 // Core NATS has no acknowledgements: settling records the first call only.
 class AtMostOnceAcker final : public Acker {
@@ -245,12 +125,39 @@ class NatsSubscription final : public Subscription {
   bool keep_consumer_;
 };
 
+class NatsBroker;
+
+// The closure of one connection's cnats callbacks. cnats calls them on its
+// own threads and may do so after Close() returned (the closed callback is
+// queued, not waited for), so they must not point at the broker: they go
+// through this object, which Close() detaches from the broker and which the
+// closed callback, the last one cnats makes, frees. The reconnect thread,
+// which asks for ReconnectDelay, is joined by natsConnection_Close.
+struct ConnectionEvents {
+  std::mutex mutex;
+  NatsBroker* broker = nullptr;  // null once detached
+  std::string display_url;
+  std::chrono::milliseconds first_wait{250};
+  std::chrono::milliseconds max_wait{4000};
+
+  static void OnDisconnected(natsConnection*, void* closure);
+  static void OnReconnected(natsConnection*, void* closure);
+  static void OnClosed(natsConnection*, void* closure);
+  static void OnAsyncError(natsConnection*, natsSubscription*, natsStatus s, void* closure);
+  // cnats's reconnect thread, after each pass over the server list: the
+  // wait doubles from first_wait up to max_wait.
+  static int64_t ReconnectDelay(natsConnection*, int attempts, void* closure) {
+    auto* self = static_cast<ConnectionEvents*>(closure);
+    return NatsReconnectDelay(self->first_wait, self->max_wait, attempts).count();
+  }
+};
+
 class NatsBroker final : public Broker {
  public:
   explicit NatsBroker(NatsOptions options) : options_(std::move(options)) {}
   ~NatsBroker() override { Close(); }
 
-  std::string DisplayUrl() const override { return Redact(options_.url); }
+  std::string DisplayUrl() const override { return NatsDisplayUrl(options_.url); }
 
   // With `jetstream` subjects set, subscriptions are expected to name a
   // stream, and deliveries are redelivered and durable.
@@ -275,8 +182,14 @@ class NatsBroker final : public Broker {
     FERRY_RETURN_IF_ERROR(check(natsOptions_SetName(opts.get(), options_.client_name.c_str()), "name"));
     FERRY_RETURN_IF_ERROR(check(natsOptions_SetTimeout(opts.get(), options_.connect_timeout.count()), "timeout"));
     FERRY_RETURN_IF_ERROR(check(natsOptions_SetMaxReconnect(opts.get(), -1), "reconnect"));
-    FERRY_RETURN_IF_ERROR(
-        check(natsOptions_SetReconnectWait(opts.get(), options_.reconnect_wait.count()), "reconnect wait"));
+    auto* events = new ConnectionEvents;
+    events->broker = this;
+    events->display_url = DisplayUrl();
+    events->first_wait = options_.reconnect_wait;
+    events->max_wait = options_.max_reconnect_wait;
+    FERRY_RETURN_IF_ERROR(check(natsOptions_SetCustomReconnectDelay(
+                                    opts.get(), &ConnectionEvents::ReconnectDelay, events),
+                                "reconnect wait"));
     // While disconnected, publishing must fail at once rather than pile up
     // in a buffer that a crash would lose; Publish checks the state first.
     FERRY_RETURN_IF_ERROR(check(natsOptions_SetAllowReconnect(opts.get(), true), "reconnect"));
@@ -297,19 +210,23 @@ class NatsBroker final : public Broker {
       FERRY_RETURN_IF_ERROR(check(natsOptions_LoadCertificatesChain(
                                       opts.get(), options_.tls_cert_file.c_str(),
                                       options_.tls_key_file.c_str()), "tls_cert"));
-    natsOptions_SetDisconnectedCB(opts.get(), &NatsBroker::OnDisconnected, this);
-    natsOptions_SetReconnectedCB(opts.get(), &NatsBroker::OnReconnected, this);
-    natsOptions_SetClosedCB(opts.get(), &NatsBroker::OnClosed, this);
-    natsOptions_SetErrorHandler(opts.get(), &NatsBroker::OnAsyncError, this);
+    natsOptions_SetDisconnectedCB(opts.get(), &ConnectionEvents::OnDisconnected, events);
+    natsOptions_SetReconnectedCB(opts.get(), &ConnectionEvents::OnReconnected, events);
+    natsOptions_SetClosedCB(opts.get(), &ConnectionEvents::OnClosed, events);
+    natsOptions_SetErrorHandler(opts.get(), &ConnectionEvents::OnAsyncError, events);
 
     SetState(ConnectionState::kConnecting);
     natsConnection* conn = nullptr;
     s = natsConnection_Connect(&conn, opts.get());
     if (s != NATS_OK) {
+      // No connection, so no closed callback to free `events`; whether cnats
+      // still refers to it is not documented, so it is left allocated.
+      events->broker = nullptr;
       SetState(ConnectionState::kDisconnected);
       return Error::Connection("cannot connect to " + DisplayUrl() + ": " + natsStatus_GetText(s));
     }
     conn_.reset(conn);
+    events_ = events;
     jsCtx* js = nullptr;
     s = natsConnection_JetStream(&js, conn, nullptr);
     if (s != NATS_OK) return NatsError(s, DisplayUrl() + ": JetStream context");
@@ -322,6 +239,11 @@ class NatsBroker final : public Broker {
     std::lock_guard lock(connect_mutex_);
     if (!conn_) return;
     SetState(ConnectionState::kClosed);  // before cnats reports the disconnect
+    {
+      std::lock_guard detach(events_->mutex);
+      events_->broker = nullptr;
+    }
+    events_ = nullptr;  // freed by its closed callback
     natsConnection_Close(conn_.get());
     js_.reset();
     conn_.reset();
@@ -562,108 +484,61 @@ class NatsBroker final : public Broker {
     if (on_state_) on_state_(next);
   }
 
-  // cnats calls these on its own threads.
-  static void OnDisconnected(natsConnection*, void* self) {
-    auto* b = static_cast<NatsBroker*>(self);
-    if (b->state_.load() == ConnectionState::kClosed) return;
-    spdlog::warn("{}: connection lost, reconnecting", b->DisplayUrl());
-    b->SetState(ConnectionState::kReconnecting);
-  }
-  static void OnReconnected(natsConnection*, void* self) {
-    auto* b = static_cast<NatsBroker*>(self);
-    spdlog::info("{}: reconnected", b->DisplayUrl());
-    b->SetState(ConnectionState::kConnected);
-  }
-  static void OnClosed(natsConnection*, void* self) {
-    static_cast<NatsBroker*>(self)->SetState(ConnectionState::kClosed);
-  }
-  static void OnAsyncError(natsConnection*, natsSubscription* sub, natsStatus s, void* self) {
-    auto* b = static_cast<NatsBroker*>(self);
-    if (s == NATS_SLOW_CONSUMER)
-      spdlog::warn("{}: a subscription fell behind and the client dropped messages (core NATS "
-                   "is at-most-once; use JetStream for delivery guarantees)",
-                   b->DisplayUrl());
-    else
-      spdlog::warn("{}: {}", b->DisplayUrl(), natsStatus_GetText(s));
-  }
+  friend struct ConnectionEvents;
 
   NatsOptions options_;
   std::mutex connect_mutex_;
+  ConnectionEvents* events_ = nullptr;  // of conn_; see ConnectionEvents
   ConnectionPtr conn_;
   JsPtr js_;
   std::atomic<ConnectionState> state_{ConnectionState::kDisconnected};
   std::function<void(ConnectionState)> on_state_;
 };
 
-Result<std::chrono::milliseconds> Millis(const std::string& key, const std::string& value) {
-  std::uint32_t n = 0;
-  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  if (ec != std::errc() || end != value.data() + value.size())
-    return Error::InvalidArgument(key + ": expected milliseconds, got '" + value + "'");
-  return std::chrono::milliseconds(n);
+// cnats threads. Each holds the events lock while it reaches the broker, so
+// once Close() detached it no callback is inside the broker any more.
+void ConnectionEvents::OnDisconnected(natsConnection*, void* closure) {
+  auto* self = static_cast<ConnectionEvents*>(closure);
+  std::lock_guard lock(self->mutex);
+  NatsBroker* b = self->broker;
+  if (!b || b->state_.load() == ConnectionState::kClosed) return;
+  spdlog::warn("{}: connection lost, reconnecting", self->display_url);
+  b->SetState(ConnectionState::kReconnecting);
 }
+
+void ConnectionEvents::OnReconnected(natsConnection*, void* closure) {
+  auto* self = static_cast<ConnectionEvents*>(closure);
+  std::lock_guard lock(self->mutex);
+  if (!self->broker) return;
+  spdlog::info("{}: reconnected", self->display_url);
+  self->broker->SetState(ConnectionState::kConnected);
+}
+
+void ConnectionEvents::OnClosed(natsConnection*, void* closure) {
+  auto* self = static_cast<ConnectionEvents*>(closure);
+  {
+    std::lock_guard lock(self->mutex);
+    if (self->broker) self->broker->SetState(ConnectionState::kClosed);
+  }
+  delete self;
+}
+
+void ConnectionEvents::OnAsyncError(natsConnection*, natsSubscription*, natsStatus s,
+                                    void* closure) {
+  auto* self = static_cast<ConnectionEvents*>(closure);
+  if (s == NATS_SLOW_CONSUMER)
+    spdlog::warn("{}: a subscription fell behind and the client dropped messages (core NATS "
+                 "is at-most-once; use JetStream for delivery guarantees)",
+                 self->display_url);
+  else
+    spdlog::warn("{}: {}", self->display_url, natsStatus_GetText(s));
+}
+
 
 }  // namespace
 
 std::unique_ptr<Broker> MakeNatsBroker(const NatsOptions& options) {
   return std::make_unique<NatsBroker>(options);
-}
-
-Result<NatsOptions> NatsOptionsFrom(std::string_view url,
-                                    const std::map<std::string, std::string>& settings) {
-  NatsOptions o;
-  o.url = std::string(url);
-  if (url.starts_with("tls://")) o.tls = true;
-  for (const auto& [key, value] : settings) {
-    if (key == "user") o.user = value;
-    else if (key == "password") o.password = value;
-    else if (key == "token") o.token = value;
-    else if (key == "creds") o.creds_file = value;
-    else if (key == "tls") o.tls = value == "true";
-    else if (key == "tls_ca") o.tls_ca_file = value;
-    else if (key == "tls_cert") o.tls_cert_file = value;
-    else if (key == "tls_key") o.tls_key_file = value;
-    else if (key == "name") o.client_name = value;
-    else if (key == "jetstream") {
-      o.jetstream_subjects.clear();
-      std::size_t start = 0;
-      while (start <= value.size()) {
-        std::size_t comma = value.find(',', start);
-        std::string p = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        p.erase(0, p.find_first_not_of(' '));
-        p.erase(p.find_last_not_of(' ') + 1);
-        if (p == "true") p = ">";
-        if (!p.empty() && p != "false") {
-          Status valid = ValidatePattern(p);
-          if (!valid.ok()) return valid.error().WithContext("jetstream");
-          o.jetstream_subjects.push_back(p);
-        }
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-      }
-    }
-    else if (key == "connect_timeout_ms") {
-      auto ms = Millis(key, value);
-      if (!ms.ok()) return ms.error();
-      o.connect_timeout = *ms;
-    } else if (key == "reconnect_wait_ms") {
-      auto ms = Millis(key, value);
-      if (!ms.ok()) return ms.error();
-      o.reconnect_wait = *ms;
-    } else {
-      return Error::InvalidArgument("unknown option '" + key + "' for " + Redact(url) +
-                                    " (known: user, password, token, creds, tls, tls_ca, "
-                                    "tls_cert, tls_key, name, connect_timeout_ms, reconnect_wait_ms, "
-                                    "jetstream)");
-    }
-  }
-  auto env = [](const char* name, std::string& into) {
-    if (const char* v = std::getenv(name); into.empty() && v && *v) into = v;
-  };
-  env("FERRY_NATS_USER", o.user);
-  env("FERRY_NATS_PASSWORD", o.password);
-  env("FERRY_NATS_TOKEN", o.token);
-  return o;
 }
 
 }  // namespace ferry

@@ -31,7 +31,10 @@ struct NatsOptions {
   std::string tls_ca_file, tls_cert_file, tls_key_file;
   std::string client_name = "ferry";
   std::chrono::milliseconds connect_timeout{2000};
-  std::chrono::milliseconds reconnect_wait{250};  // between reconnect attempts
+  // Reconnect backoff: the first wait between passes over the servers,
+  // doubling after each failed pass up to the maximum, forever.
+  std::chrono::milliseconds reconnect_wait{250};
+  std::chrono::milliseconds max_reconnect_wait{4000};
   // Subjects published through JetStream: Publish returns once a stream
   // stored the message. Every subject matching these must be in a stream.
   std::vector<std::string> jetstream_subjects;
@@ -39,11 +42,19 @@ struct NatsOptions {
 
 std::unique_ptr<Broker> MakeNatsBroker(const NatsOptions& options);
 
+// The URL list with any user:password@ removed: safe to log.
+std::string NatsDisplayUrl(std::string_view urls);
+
+// The wait before reconnect pass `attempts` (1, 2, ...): `first`, doubling,
+// at most `max`.
+std::chrono::milliseconds NatsReconnectDelay(std::chrono::milliseconds first,
+                                             std::chrono::milliseconds max, int attempts);
+
 // The options a `[brokers]` entry describes: the URL and its settings
 // (user, password, token, creds, tls, tls_ca, tls_cert, tls_key, name,
-// connect_timeout_ms, reconnect_wait_ms, jetstream). FERRY_NATS_USER,
-// FERRY_NATS_PASSWORD and FERRY_NATS_TOKEN fill in what the config leaves
-// out, so secrets need not be written into ferry.toml.
+// connect_timeout_ms, reconnect_wait_ms, max_reconnect_wait_ms, jetstream).
+// FERRY_NATS_USER, FERRY_NATS_PASSWORD and FERRY_NATS_TOKEN fill in what the
+// config leaves out, so secrets need not be written into ferry.toml.
 Result<NatsOptions> NatsOptionsFrom(std::string_view url,
                                     const std::map<std::string, std::string>& settings);
 

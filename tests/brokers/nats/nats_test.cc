@@ -178,6 +178,60 @@ TEST(NatsBroker, DownServerIsAOneLineConnectionErrorNamingTheUrl) {
   EXPECT_EQ(s.error().message().find('\n'), std::string::npos);
 }
 
+// cnats reports a closed connection later, on its own thread. Those late
+// callbacks must reach nothing: not a freed broker, nor a new broker that
+// happens to live at the same address.
+TEST(NatsBroker, LateCallbacksOfAClosedConnectionReachNoBroker) {
+  const std::string url = NatsUrl(SharedNatsServer());
+  for (int round = 0; round < 40; ++round) {
+    {
+      auto old = MakeBroker(url, {});
+      ASSERT_OK(old);
+      ASSERT_OK((*old)->Connect());
+    }
+    auto fresh = MakeBroker(url, {});
+    ASSERT_OK(fresh);
+    ASSERT_OK((*fresh)->Connect());
+    std::this_thread::sleep_for(5ms);  // room for the old connection's callbacks
+    ASSERT_EQ((*fresh)->State(), ConnectionState::kConnected) << "round " << round;
+    ASSERT_OK((*fresh)->Publish(TestMessage("late.cb", "x"), Clock::now() + 1s));
+  }
+}
+
+TEST(NatsBroker, ReconnectWaitDoublesUpToTheMaximum) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(NatsReconnectDelay(milliseconds(100), milliseconds(1000), 1), milliseconds(100));
+  EXPECT_EQ(NatsReconnectDelay(milliseconds(100), milliseconds(1000), 2), milliseconds(200));
+  EXPECT_EQ(NatsReconnectDelay(milliseconds(100), milliseconds(1000), 4), milliseconds(800));
+  EXPECT_EQ(NatsReconnectDelay(milliseconds(100), milliseconds(1000), 5), milliseconds(1000));
+  EXPECT_EQ(NatsReconnectDelay(milliseconds(100), milliseconds(1000), 1000), milliseconds(1000));
+  auto o = NatsOptionsFrom("nats://h:1", {{"reconnect_wait_ms", "50"},
+                                          {"max_reconnect_wait_ms", "800"}});
+  ASSERT_OK(o);
+  EXPECT_EQ(o->reconnect_wait, milliseconds(50));
+  EXPECT_EQ(o->max_reconnect_wait, milliseconds(800));
+}
+
+// Metadata becomes NATS headers; what a header line cannot carry (or would
+// forge the adapter's own headers) is refused before the broker sees it.
+TEST(NatsBroker, MetadataThatCannotBeAHeaderIsRefused) {
+  auto broker = MakeBroker(NatsUrl(SharedNatsServer()), {});
+  ASSERT_OK(broker);
+  ASSERT_OK((*broker)->Connect());
+  auto publish = [&](Metadata metadata) {
+    Message m = TestMessage("hdr.check", "x");
+    m.metadata = std::move(metadata);
+    Status s = (*broker)->Publish(m, Clock::now() + 1s);
+    return s.ok() ? std::string("ok") : std::string(ErrorCodeName(s.error().code()));
+  };
+  EXPECT_EQ(publish({{"fine-key", "any value: even colons"}}), "ok");
+  EXPECT_EQ(publish({{"two words", "v"}}), "invalid argument");
+  EXPECT_EQ(publish({{"key:colon", "v"}}), "invalid argument");
+  EXPECT_EQ(publish({{"k", "v\r\nFerry-Reply-To: elsewhere"}}), "invalid argument");
+  EXPECT_EQ(publish({{"Ferry-Reply-To", "elsewhere"}}), "invalid argument");
+  EXPECT_EQ(publish({{"Content-Type", "text/plain"}}), "invalid argument");
+}
+
 TEST(NatsBroker, UnknownOptionsAreNamed) {
   auto broker = MakeBroker("nats://127.0.0.1:4222", {{"colour", "blue"}});
   ASSERT_FALSE(broker.ok());

@@ -1,0 +1,104 @@
+#include <cstdlib>
+
+#include "brokers/nats/nats_internal.h"
+
+namespace ferry::nats_internal {
+namespace {
+
+// NATS headers travel as "Key: value" lines: a key is printable ASCII
+// without ':' or spaces, a value has no line break. Anything else would
+// corrupt the header block or let metadata forge other headers, so it is
+// refused. The adapter's own headers cannot be set through metadata.
+Status CheckHeader(const std::string& key, const std::string& value) {
+  if (key.empty()) return Error::InvalidArgument("empty metadata key");
+  for (unsigned char c : key)
+    if (c <= ' ' || c >= 127 || c == ':')
+      return Error::InvalidArgument("metadata key '" + key +
+                                    "' cannot be a NATS header (printable ASCII, no ':' or spaces)");
+  if (value.find_first_of("\r\n") != std::string::npos)
+    return Error::InvalidArgument("metadata '" + key + "' holds a line break, which a NATS header cannot");
+  if (key == kContentTypeHeader || key == kReplyToHeader)
+    return Error::InvalidArgument("metadata key '" + key + "' is reserved on NATS");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Error NatsError(natsStatus s, std::string_view context) {
+  std::string text = std::string(context) + ": " + natsStatus_GetText(s);
+  switch (s) {
+    case NATS_TIMEOUT:
+      return Error::Timeout(std::move(text));
+    case NATS_NO_SERVER:
+    case NATS_CONNECTION_CLOSED:
+    case NATS_CONNECTION_DISCONNECTED:
+    case NATS_IO_ERROR:
+    case NATS_STALE_CONNECTION:
+    case NATS_NOT_YET_CONNECTED:
+    case NATS_CONNECTION_AUTH_FAILED:
+    case NATS_SECURE_CONNECTION_REQUIRED:
+    case NATS_SSL_ERROR:
+      return Error::Connection(std::move(text));
+    case NATS_NOT_PERMITTED:
+      return Error::PermissionDenied(std::move(text));
+    case NATS_MAX_PAYLOAD:
+      return Error::ResourceExhausted(std::move(text));
+    case NATS_INVALID_ARG:
+    case NATS_INVALID_SUBJECT:
+      return Error::InvalidArgument(std::move(text));
+    default:
+      return Error::Internal(std::move(text));
+  }
+}
+
+Message ToMessage(natsMsg* msg, bool stored) {
+  Message m;
+  m.topic = natsMsg_GetSubject(msg);
+  if (const char* reply = natsMsg_GetReply(msg); reply && !stored) m.reply_to = reply;
+  m.data = Bytes(std::vector<std::uint8_t>(
+      reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(msg)),
+      reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(msg)) + natsMsg_GetDataLength(msg)));
+  const char** keys = nullptr;
+  int count = 0;
+  if (natsMsgHeader_Keys(msg, &keys, &count) == NATS_OK) {
+    for (int i = 0; i < count; ++i) {
+      const char* value = nullptr;
+      if (natsMsgHeader_Get(msg, keys[i], &value) != NATS_OK || !value) continue;
+      if (std::string_view(keys[i]) == kContentTypeHeader)
+        m.content_type = value;
+      else if (std::string_view(keys[i]) == kReplyToHeader)
+        m.reply_to = stored ? value : m.reply_to;
+      else
+        m.metadata.Set(keys[i], value);
+    }
+    std::free(keys);
+  }
+  return m;
+}
+
+Result<MsgPtr> ToNatsMsg(const Message& message, const char* reply, bool stored) {
+  natsMsg* raw = nullptr;
+  natsStatus s = natsMsg_Create(&raw, message.topic.c_str(), stored ? nullptr : reply,
+                                reinterpret_cast<const char*>(message.data.span().data()),
+                                static_cast<int>(message.data.size()));
+  if (s != NATS_OK) return NatsError(s, "building a message for " + message.topic);
+  MsgPtr msg(raw);
+  for (const auto& [key, value] : message.metadata) {
+    FERRY_RETURN_IF_ERROR(CheckHeader(key, value));
+    s = natsMsgHeader_Set(msg.get(), key.c_str(), value.c_str());
+    if (s != NATS_OK) return NatsError(s, "header '" + key + "'");
+  }
+  if (message.content_type) {
+    if (message.content_type->find_first_of("\r\n") != std::string::npos)
+      return Error::InvalidArgument("content type holds a line break");
+    s = natsMsgHeader_Set(msg.get(), kContentTypeHeader, message.content_type->c_str());
+    if (s != NATS_OK) return NatsError(s, "content type");
+  }
+  if (stored && reply) {
+    s = natsMsgHeader_Set(msg.get(), kReplyToHeader, reply);
+    if (s != NATS_OK) return NatsError(s, "reply address");
+  }
+  return msg;
+}
+
+}  // namespace ferry::nats_internal
