@@ -19,6 +19,7 @@
 #include "support/ferry_process.h"
 #include "support/host_fixture.h"
 #include "support/server_process.h"
+#include "support/two_hosts.h"
 
 namespace ferry::testing {
 namespace {
@@ -305,34 +306,8 @@ TEST(MqttBroker, PersistentSessionCarriesMessagesAcrossFerryRuns) {
 }
 
 TEST(MqttQueueGroup, TwoFerryProcessesShareOneSubscription) {
-  const std::string broker = "[brokers]\ndefault = \"" + MqttUrl(SharedMosquitto()) + "\"\n";
-  FerryProcess a(broker + "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\n"
-                          "subscribe = [\"mqg.in\"]\nqueue_group = \"workers\"\n");
-  FerryProcess b(broker + "[[component]]\npath = \"$COMPONENTS/transformer.wasm\"\n"
-                          "subscribe = [\"mqg.in\"]\nqueue_group = \"workers\"\n");
-  ASSERT_OK(a.Start());
-  ASSERT_OK(b.Start());
-  auto conn = MakeBroker(MqttUrl(SharedMosquitto()), {});
-  ASSERT_OK(conn);
-  Broker& mqtt = **conn;
-  ASSERT_OK(mqtt.Connect());
-  Sink echoed, transformed;
-  auto s1 = mqtt.Subscribe({.pattern = "echo.out", .manual_ack = false}, echoed.Handler());
-  auto s2 = mqtt.Subscribe({.pattern = "transform.out", .manual_ack = false}, transformed.Handler());
-  ASSERT_OK(s1);
-  ASSERT_OK(s2);
-  constexpr int kCount = 100;
-  for (int i = 0; i < kCount; ++i)
-    ASSERT_OK(mqtt.Publish(TestMessage("mqg.in", "m" + std::to_string(i)), Clock::now() + 5s));
-  const auto until = Clock::now() + 20s;
-  while (echoed.size() + transformed.size() < kCount && Clock::now() < until)
-    std::this_thread::sleep_for(20ms);
-  std::this_thread::sleep_for(200ms);
-  EXPECT_EQ(echoed.size() + transformed.size(), static_cast<std::size_t>(kCount));
-  EXPECT_GT(echoed.size(), 0u);
-  EXPECT_GT(transformed.size(), 0u);
-  EXPECT_EQ(a.Stop(), 0) << a.Log();
-  EXPECT_EQ(b.Stop(), 0) << b.Log();
+  const std::string url = MqttUrl(SharedMosquitto());
+  ExpectTwoHostsShareTheWork("default = \"" + url + "\"", url, {}, "mqg.in", 100);
 }
 
 // Mosquitto with persistence, stopped and restarted mid-stream: the host

@@ -15,6 +15,7 @@
 #include "support/ferry_process.h"
 #include "support/host_fixture.h"
 #include "support/server_process.h"
+#include "support/two_hosts.h"
 
 namespace ferry::testing {
 namespace {
@@ -316,34 +317,8 @@ TEST_F(NatsHost, PlainNatsClientTalksToFerry) {
 // Two `ferry run` processes share a queue group: each message is handled
 // once, and both take part.
 TEST(NatsQueueGroup, TwoFerryProcessesSplitTheMessages) {
-  const std::string broker = "[brokers]\ndefault = \"" + NatsUrl(SharedNatsServer()) + "\"\n";
-  FerryProcess a(broker + "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\n"
-                          "subscribe = [\"qg.in\"]\nqueue_group = \"workers\"\n");
-  FerryProcess b(broker + "[[component]]\npath = \"$COMPONENTS/transformer.wasm\"\n"
-                          "subscribe = [\"qg.in\"]\nqueue_group = \"workers\"\n");
-  ASSERT_OK(a.Start());
-  ASSERT_OK(b.Start());
-  auto broker_conn = MakeBroker(NatsUrl(SharedNatsServer()), {});
-  ASSERT_OK(broker_conn);
-  Broker& nats = **broker_conn;
-  ASSERT_OK(nats.Connect());
-  Sink echoed, transformed;
-  auto s1 = nats.Subscribe({.pattern = "echo.out", .manual_ack = false}, echoed.Handler());
-  auto s2 = nats.Subscribe({.pattern = "transform.out", .manual_ack = false}, transformed.Handler());
-  ASSERT_OK(s1);
-  ASSERT_OK(s2);
-  constexpr int kCount = 200;
-  for (int i = 0; i < kCount; ++i)
-    ASSERT_OK(nats.Publish(TestMessage("qg.in", "m" + std::to_string(i)), Clock::now() + 5s));
-  const auto until = Clock::now() + 20s;
-  while (echoed.size() + transformed.size() < kCount && Clock::now() < until)
-    std::this_thread::sleep_for(20ms);
-  std::this_thread::sleep_for(200ms);  // a duplicate would show up now
-  EXPECT_EQ(echoed.size() + transformed.size(), static_cast<std::size_t>(kCount));
-  EXPECT_GT(echoed.size(), 0u);
-  EXPECT_GT(transformed.size(), 0u);
-  EXPECT_EQ(a.Stop(), 0) << a.Log();
-  EXPECT_EQ(b.Stop(), 0) << b.Log();
+  const std::string url = NatsUrl(SharedNatsServer());
+  ExpectTwoHostsShareTheWork("default = \"" + url + "\"", url, {}, "qg.in", 200);
 }
 
 // Core NATS cannot deliver a message again: Ferry retries it itself, then

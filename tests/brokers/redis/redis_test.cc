@@ -17,6 +17,7 @@
 #include "support/ferry_process.h"
 #include "support/host_fixture.h"
 #include "support/server_process.h"
+#include "support/two_hosts.h"
 
 namespace ferry::testing {
 namespace {
@@ -205,35 +206,9 @@ TEST(RedisHost, GivenUpEntriesGoToTheDeadLetterStream) {
 }
 
 TEST(RedisQueueGroup, TwoFerryProcessesShareAConsumerGroup) {
-  const std::string broker = "[brokers]\ndefault = { url = \"" + RedisUrl(SharedRedis()) +
-                             "\", publish = \"streams\" }\n";
-  FerryProcess a(broker + "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\n"
-                          "subscribe = [\"rqg.in\"]\nqueue_group = \"workers\"\n");
-  FerryProcess b(broker + "[[component]]\npath = \"$COMPONENTS/transformer.wasm\"\n"
-                          "subscribe = [\"rqg.in\"]\nqueue_group = \"workers\"\n");
-  ASSERT_OK(a.Start());
-  ASSERT_OK(b.Start());
-  auto conn = MakeBroker(RedisUrl(SharedRedis()), {{"publish", "streams"}});
-  ASSERT_OK(conn);
-  Broker& redis = **conn;
-  ASSERT_OK(redis.Connect());
-  Sink echoed, transformed;
-  auto s1 = redis.Subscribe({.pattern = "echo.out", .manual_ack = false}, echoed.Handler());
-  auto s2 = redis.Subscribe({.pattern = "transform.out", .manual_ack = false}, transformed.Handler());
-  ASSERT_OK(s1);
-  ASSERT_OK(s2);
-  constexpr int kCount = 100;
-  for (int i = 0; i < kCount; ++i)
-    ASSERT_OK(redis.Publish(TestMessage("rqg.in", "m" + std::to_string(i)), Clock::now() + 5s));
-  const auto until = Clock::now() + 20s;
-  while (echoed.size() + transformed.size() < kCount && Clock::now() < until)
-    std::this_thread::sleep_for(20ms);
-  std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(echoed.size() + transformed.size(), static_cast<std::size_t>(kCount));
-  EXPECT_GT(echoed.size(), 0u);
-  EXPECT_GT(transformed.size(), 0u);
-  EXPECT_EQ(a.Stop(), 0) << a.Log();
-  EXPECT_EQ(b.Stop(), 0) << b.Log();
+  const std::string url = RedisUrl(SharedRedis());
+  ExpectTwoHostsShareTheWork("default = { url = \"" + url + "\", publish = \"streams\" }", url,
+                             {{"publish", "streams"}}, "rqg.in", 100);
 }
 
 // redis-server with AOF (fsync always), killed mid-stream and restarted:

@@ -1,0 +1,18 @@
+// Two Ferry processes sharing a queue group, as users scale out: one runs
+// the echo example, the other the transformer, both on `topic` in queue
+// group "workers". Used by every broker's tests.
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace ferry::testing {
+
+// Publishes `count` messages to `topic` through a connection made from
+// `url` and `options` and expects each handled exactly once, by one process
+// or the other, with both taking part. `brokers_toml` is the [brokers] body.
+void ExpectTwoHostsShareTheWork(const std::string& brokers_toml, const std::string& url,
+                                const std::map<std::string, std::string>& options,
+                                const std::string& topic, int count);
+
+}  // namespace ferry::testing
