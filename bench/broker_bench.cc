@@ -33,35 +33,15 @@
 
 #include "brokers/broker.h"
 #include "brokers/registry.h"
+#include "bench_support.h"
 #include "ferry/host.h"
+#include "support/ports.h"
 
 namespace {
 
 using namespace ferry;
 using namespace std::chrono_literals;
-
-std::uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool Listening(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
+using bench::Counter;
 
 // A broker server for the length of one benchmark.
 class Server {
@@ -79,8 +59,8 @@ class Server {
       ::execvp(args[0], args.data());
       ::_exit(127);
     }
-    for (int i = 0; i < 500 && !Listening(port_); ++i) std::this_thread::sleep_for(10ms);
-    if (!Listening(port_)) {
+    for (int i = 0; i < 500 && !testing::PortAcceptsConnections(port_); ++i) std::this_thread::sleep_for(10ms);
+    if (!testing::PortAcceptsConnections(port_)) {
       std::fprintf(stderr, "%s did not start\n", argv[0].c_str());
       std::exit(1);
     }
@@ -93,25 +73,6 @@ class Server {
  private:
   std::uint16_t port_;
   pid_t pid_;
-};
-
-struct Counter {
-  std::mutex m;
-  std::condition_variable cv;
-  std::uint64_t n = 0;
-  void Add() {
-    std::lock_guard lock(m);
-    ++n;
-    cv.notify_all();
-  }
-  std::uint64_t Get() {
-    std::lock_guard lock(m);
-    return n;
-  }
-  bool WaitFor(std::uint64_t target, std::chrono::seconds limit) {
-    std::unique_lock lock(m);
-    return cv.wait_for(lock, limit, [&] { return n >= target; });
-  }
 };
 
 // Sends `count` messages of `size` bytes and returns echoes per second.
@@ -309,21 +270,14 @@ struct Target {
   std::function<std::unique_ptr<NativeEcho>(std::uint16_t port)> native;
 };
 
-std::filesystem::path WriteConfig(const std::string& text) {
-  auto path = std::filesystem::temp_directory_path() /
-              ("ferry-broker-bench-" + std::to_string(::getpid()) + ".toml");
-  std::ofstream(path) << text;
-  return path;
-}
-
 void RunTarget(const Target& t, bool quick) {
-  const std::uint16_t port = FreePort();
+  const std::uint16_t port = testing::FreePort();
   const auto dir = std::filesystem::temp_directory_path() / ("ferry-bench-" + t.name + "-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto server = t.server(port, dir.string());
   const std::string url = t.url(port);
 
-  auto config = WriteConfig("[host]\nlog_level = \"error\"\n[brokers]\ndefault = { url = \"" + url + "\"" +
+  auto config = bench::WriteConfig("ferry-broker-bench", "[host]\nlog_level = \"error\"\n[brokers]\ndefault = { url = \"" + url + "\"" +
                             t.broker_toml + " }\n[[component]]\nname = \"echo\"\npath = \"" +
                             std::string(FERRY_COMPONENT_DIR) + "/echo.wasm\"\nsubscribe = [\"echo.in\"]\nallow_publish = [\"echo.out\"]\n" +
                             t.component_toml);

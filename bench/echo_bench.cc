@@ -18,33 +18,14 @@
 
 #include "brokers/broker.h"
 #include "brokers/registry.h"
+#include "bench_support.h"
 #include "ferry/host.h"
 
 namespace {
 
 using namespace ferry;
+using bench::Counter;
 using Ms = std::chrono::duration<double, std::milli>;
-
-struct Counter {
-  std::mutex m;
-  std::condition_variable cv;
-  std::uint64_t n = 0;
-  void Add() {
-    std::lock_guard lock(m);
-    ++n;
-    cv.notify_all();
-  }
-  bool WaitFor(std::uint64_t target, std::chrono::seconds limit) {
-    std::unique_lock lock(m);
-    return cv.wait_for(lock, limit, [&] { return n >= target; });
-  }
-};
-
-std::filesystem::path WriteConfig(const std::string& text) {
-  auto path = std::filesystem::temp_directory_path() / ("ferry-bench-" + std::to_string(::getpid()) + ".toml");
-  std::ofstream(path) << text;
-  return path;
-}
 
 // Publishes `count` messages of `size` bytes to echo.in and times until all
 // arrived on echo.out. Returns messages per second.
@@ -55,7 +36,7 @@ double Pump(const std::function<Status(const Message&)>& publish, Counter& arriv
   m.data = Bytes(std::vector<std::uint8_t>(size, 'x'));
   m.content_type = "application/octet-stream";
   m.metadata.Set("bench", "1");
-  const std::uint64_t start_count = arrived.n;
+  const std::uint64_t start_count = arrived.Get();
   const auto start = std::chrono::steady_clock::now();
   for (std::uint64_t i = 0; i < count; ++i) {
     Status s = publish(m);
@@ -78,7 +59,7 @@ int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   (void)SetLogLevel("error");
   const std::string dir = FERRY_COMPONENT_DIR;
-  auto config = WriteConfig(
+  auto config = bench::WriteConfig("ferry-bench",
       "[brokers]\ndefault = \"mem://\"\n"
       "[[component]]\nname = \"echo\"\npath = \"" + dir + "/echo.wasm\"\nsubscribe = [\"echo.in\"]\nallow_publish = [\"echo.out\"]\n"
       "[[component]]\nname = \"greeter\"\npath = \"" + dir + "/greeter.wasm\"\nsubscribe = [\"greet\"]\n");

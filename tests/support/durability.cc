@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -83,6 +84,16 @@ DurabilityResult ProveNoLoss(const DurabilityRun& run) {
   }
   EXPECT_EQ(second.Stop(), 0) << second.Log();
   return result;
+}
+
+void ExpectNoLoss(const DurabilityRun& run, const std::string& label) {
+  const DurabilityResult r = ProveNoLoss(run);
+  ::testing::Test::RecordProperty("duplicates", r.duplicates);
+  std::printf("%s, %s: sent %d, handled %d, duplicates %d\n", label.c_str(),
+              run.stop_signal == SIGKILL ? "SIGKILL" : "SIGTERM", r.sent, r.handled, r.duplicates);
+  EXPECT_GT(r.sent, 0);
+  EXPECT_EQ(r.handled, r.sent);
+  if (run.stop_signal == SIGTERM) EXPECT_EQ(r.first_exit, 0);
 }
 
 }  // namespace ferry::testing

@@ -32,4 +32,8 @@ struct DurabilityResult {
 
 DurabilityResult ProveNoLoss(const DurabilityRun& run);
 
+// Runs ProveNoLoss and expects every message sent handled (and exit 0 from
+// a host stopped with SIGTERM); prints and records the figures under `label`.
+void ExpectNoLoss(const DurabilityRun& run, const std::string& label);
+
 }  // namespace ferry::testing

@@ -12,14 +12,9 @@
 
 #include "ferry/result.h"
 #include "support/host_fixture.h"
+#include "support/ports.h"
 
 namespace ferry::testing {
-
-// A TCP port on 127.0.0.1 that nothing listens on right now.
-std::uint16_t FreePort();
-
-// True when a TCP connection to 127.0.0.1:port succeeds.
-bool PortAcceptsConnections(std::uint16_t port);
 
 // Finds an executable on PATH, /usr/sbin or /usr/local/sbin; empty if absent.
 std::filesystem::path FindProgram(const std::string& name);

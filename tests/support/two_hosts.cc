@@ -7,6 +7,7 @@
 #include "brokers/conformance.h"
 #include "brokers/registry.h"
 #include "support/ferry_process.h"
+#include "support/host_fixture.h"
 #include "support/matchers.h"
 
 namespace ferry::testing {
@@ -42,6 +43,27 @@ void ExpectTwoHostsShareTheWork(const std::string& brokers_toml, const std::stri
   EXPECT_GT(transformed.size(), 0u);
   EXPECT_EQ(a.Stop(), 0) << a.Log();
   EXPECT_EQ(b.Stop(), 0) << b.Log();
+}
+
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+
+std::string ExamplesOnBroker(const std::string& brokers_toml, const std::string& prefix) {
+  return "[brokers]\n" + brokers_toml + "\n" +
+         "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\nsubscribe = [\"" + prefix + ".echo.in\"]\n"
+         "[[component]]\npath = \"$COMPONENTS/greeter.wasm\"\nsubscribe = [\"" + prefix + ".greet\"]\n"
+         "[[component]]\npath = \"$COMPONENTS/shouter.wasm\"\nsubscribe = [\"" + prefix + ".greet\"]\n";
+}
+
+void ExpectEchoRoundTrip(RunningHost& host, const std::string& topic, const std::string& body) {
+  Inbox& out = host.Listen("echo.out");
+  ASSERT_OK(host.Publish(topic, body, {{"trace", "t-1"}}, "text/plain"));
+  auto got = out.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(Text(got[0]), body);
+  EXPECT_EQ(got[0].content_type, "text/plain");
+  EXPECT_EQ(got[0].metadata.Get("trace"), "t-1");
 }
 
 }  // namespace ferry::testing

@@ -16,3 +16,17 @@ void ExpectTwoHostsShareTheWork(const std::string& brokers_toml, const std::stri
                                 const std::string& topic, int count);
 
 }  // namespace ferry::testing
+
+namespace ferry::testing {
+
+class RunningHost;
+
+// A ferry.toml running the echo, greeter and shouter examples on the broker
+// `brokers_toml` describes, on <prefix>.echo.in and <prefix>.greet.
+std::string ExamplesOnBroker(const std::string& brokers_toml, const std::string& prefix);
+
+// Publishes `body` with metadata and a content type to `topic` and expects
+// the echo example to send all three back on echo.out.
+void ExpectEchoRoundTrip(RunningHost& host, const std::string& topic, const std::string& body);
+
+}  // namespace ferry::testing

@@ -24,15 +24,11 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
 ServerProcess& SharedNatsServer() {
-  // One server per test process, stopped when the process exits.
+  // One server per test process, stopped when the process exits; Start
+  // does nothing while it runs.
   static ServerProcess server("nats-server", {"nats-server", "-a", "127.0.0.1", "-p", "$PORT",
                                                 "-js", "-sd", "$DIR/js"});
-  static const bool started = [] {
-    Status s = server.Start();
-    EXPECT_TRUE(s.ok()) << s.error().message();
-    return s.ok();
-  }();
-  (void)started;
+  EXPECT_OK(server.Start());
   return server;
 }
 
@@ -243,27 +239,15 @@ TEST(NatsBroker, UnknownOptionsAreNamed) {
 class NatsHost : public ::testing::Test {
  protected:
   void SetUp() override {
-    host_ = std::make_unique<RunningHost>("[brokers]\ndefault = \"" + NatsUrl(SharedNatsServer()) +
-                                          "\"\n"
-                                          "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\n"
-                                          "subscribe = [\"nats.echo.in\"]\n"
-                                          "[[component]]\npath = \"$COMPONENTS/greeter.wasm\"\n"
-                                          "subscribe = [\"nats.greet\"]\n"
-                                          "[[component]]\npath = \"$COMPONENTS/shouter.wasm\"\n"
-                                          "subscribe = [\"nats.greet\"]\n");
+    host_ = std::make_unique<RunningHost>(
+        ExamplesOnBroker("default = \"" + NatsUrl(SharedNatsServer()) + "\"", "nats"));
     ASSERT_OK(host_->start_status());
   }
   std::unique_ptr<RunningHost> host_;
 };
 
 TEST_F(NatsHost, EchoKeepsDataContentTypeAndMetadata) {
-  Inbox& out = host_->Listen("echo.out");
-  ASSERT_OK(host_->Publish("nats.echo.in", "over nats", {{"trace", "t-1"}}, "text/plain"));
-  auto got = out.WaitFor(1);
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(Text(got[0]), "over nats");
-  EXPECT_EQ(got[0].content_type, "text/plain");
-  EXPECT_EQ(got[0].metadata.Get("trace"), "t-1");
+  ExpectEchoRoundTrip(*host_, "nats.echo.in", "over nats");
 }
 
 TEST_F(NatsHost, RequestCollectsRepliesFromTwoComponents) {
@@ -426,13 +410,7 @@ TEST_P(NatsDurability, AHostStoppedMidStreamLosesNothing) {
   run.broker_url = url;
   run.extensions = "{ stream = \"DUR" + id + "\", ack_wait_ms = 1000 }";
   run.stop_signal = GetParam();
-  DurabilityResult r = ProveNoLoss(run);
-  RecordProperty("duplicates", r.duplicates);
-  std::printf("nats jetstream, %s: sent %d, handled %d, duplicates %d\n",
-              GetParam() == SIGKILL ? "SIGKILL" : "SIGTERM", r.sent, r.handled, r.duplicates);
-  EXPECT_GT(r.sent, 0);
-  EXPECT_EQ(r.handled, r.sent);
-  if (GetParam() == SIGTERM) EXPECT_EQ(r.first_exit, 0);
+  ExpectNoLoss(run, "nats jetstream");
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, NatsDurability, ::testing::Values(SIGKILL, SIGTERM),
