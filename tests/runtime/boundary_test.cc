@@ -149,7 +149,7 @@ TEST(Boundary, MessageOfExactlyMaxMessageBytesPassesOneMoreIsMemory) {
 }
 
 TEST(Boundary, MetadataOfExactlyMaxMetadataBytesPassesOneMoreIsMemory) {
-  // Keys and values count: "k" + 31 bytes = 32, twice = the limit.
+  // Keys and values count: a 1-byte key and a 31-byte value, twice, is the limit.
   Guest echo("echo", "max_metadata_bytes = 64\n");
   ASSERT_OK(echo.start_status());
   Outcome at = echo.Send("x", Metadata{{"a", std::string(31, 'v')}, {"b", std::string(31, 'w')}});
