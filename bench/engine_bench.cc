@@ -5,7 +5,7 @@
 // into warm buffers (the least any echo must do: into guest memory and out
 // of it), and the cost of a fresh instance.
 //
-//   ferry_engine_bench [--quick]
+//   ferry_engine_bench [--quick] [--only BYTES]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -64,7 +64,12 @@ double PerCall(int rounds, int n, Fn&& fn) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  std::size_t only = 0;  // one payload size, for profiling
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = std::stoul(argv[++i]);
+  }
   auto engine = wasm::Engine::Create({.pooled_instances = 64});
   if (!engine.ok()) {
     std::fprintf(stderr, "engine: %s\n", engine.error().ToString().c_str());
@@ -93,6 +98,7 @@ int main(int argc, char** argv) {
   const int scale = quick ? 10 : 1;
   for (const Case& c : {Case{16, 20000, "16 B"}, Case{1024, 20000, "1 KiB"},
                         Case{65536, 5000, "64 KiB"}, Case{1 << 20, 500, "1 MiB"}}) {
+    if (only != 0 && c.size != only) continue;
     Message m;
     m.topic = "echo.in";
     m.data = Bytes(std::vector<std::uint8_t>(c.size, 'x'));

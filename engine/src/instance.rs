@@ -210,3 +210,36 @@ impl Instance {
         outcome
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traps_are_classified_by_code() {
+        let kind = |e: wasmtime::Error, refused: bool| classify(&e, refused).0;
+        assert_eq!(kind(wasmtime::Error::new(Trap::Interrupt), false), FE_OUTCOME_TIMEOUT);
+        assert_eq!(kind(wasmtime::Error::new(Trap::OutOfFuel), false), FE_OUTCOME_FUEL);
+        assert_eq!(kind(wasmtime::Error::new(Trap::UnreachableCodeReached), false), FE_OUTCOME_TRAP);
+        // A trap after memory.grow was refused is the memory limit...
+        assert_eq!(kind(wasmtime::Error::new(Trap::UnreachableCodeReached), true), FE_OUTCOME_MEMORY);
+        // ...but running out of time or fuel stays what it is.
+        assert_eq!(kind(wasmtime::Error::new(Trap::Interrupt), true), FE_OUTCOME_TIMEOUT);
+        assert_eq!(kind(crate::host::limit_trap("too many".into()), false), FE_OUTCOME_MEMORY);
+    }
+
+    #[test]
+    fn text_never_decides_the_kind() {
+        // A host error whose words look like a trap's is still a plain trap.
+        let e = wasmtime::Error::msg("interrupt: all fuel consumed by WebAssembly");
+        assert_eq!(classify(&e, false).0, FE_OUTCOME_TRAP);
+    }
+
+    #[test]
+    fn failure_text_is_one_line() {
+        let e = wasmtime::Error::msg("first line\nsecond line").context("calling handle");
+        let (_, text) = classify(&e, false);
+        assert!(!text.contains('\n'), "{text}");
+        assert!(text.contains("calling handle"), "{text}");
+    }
+}
