@@ -38,7 +38,18 @@ struct ComponentStats {
   std::uint64_t given_up = 0;   // deliveries whose attempts ran out
   std::uint64_t dead_lettered = 0;  // of those, sent to the dead-letter topic
   std::uint64_t released = 0;   // returned to the broker unhandled at shutdown
+  std::uint64_t settle_failed = 0;  // acks, nacks and terms the broker refused
   std::vector<std::string> subscriptions;  // patterns subscribed to now
+};
+
+// A message Ferry holds to try again itself, because its broker cannot
+// redeliver (core NATS, Redis pub/sub): taken from a host stopped for a
+// reload and given to the next one, so it is not lost in between.
+struct HeldRetry {
+  std::string component;  // the component it is for, by name
+  Message message;
+  std::uint32_t attempt = 1;            // the attempt it will be
+  std::chrono::milliseconds delay{0};   // left until that attempt
 };
 
 // Keeps a Host::Listen subscription alive; destroying it unsubscribes.
@@ -61,7 +72,20 @@ class Host {
   virtual Status Check() = 0;
   // Stops taking messages, lets in-flight handling finish for up to `grace`,
   // gives whatever is left back to the brokers, and closes everything.
+  // Retries Ferry holds itself cannot be given back: those due within
+  // `grace` run now, the rest go to the component's dead-letter topic with
+  // reason `shutdown` (without one they are logged and counted as given up).
   virtual void Stop(std::chrono::milliseconds grace) = 0;
+  // Stop for a reload: the same, except that retries Ferry holds for a
+  // component named in `hand_over` (the next configuration's components)
+  // are kept and returned, for the next host's AdoptRetries.
+  virtual std::vector<HeldRetry> StopForReload(std::chrono::milliseconds grace,
+                                               const std::vector<std::string>& hand_over) = 0;
+  // Takes over retries from a host stopped for a reload; call after Start.
+  // One for a component this host does not run is logged as lost.
+  virtual void AdoptRetries(std::vector<HeldRetry> retries) = 0;
+  // The names of the configured components.
+  virtual std::vector<std::string> ComponentNames() const = 0;
 
   // Publishes through a configured broker ("default" is always there).
   virtual Status Publish(std::string_view broker, const Message& message) = 0;
@@ -76,6 +100,7 @@ class Host {
       std::string_view broker, std::string_view pattern,
       std::function<void(const Message&)> on_message) = 0;
 
+  // Counters of each component; after Stop, their final values.
   virtual std::vector<ComponentStats> Stats() const = 0;
 };
 

@@ -20,7 +20,10 @@ struct RunOptions {
 // while the running host goes on; only then is the running host stopped
 // (messages in flight finish, within the grace period) and the new one
 // started. A configuration that fails on the way leaves the running one, or
-// brings it back, and says why.
+// brings it back, and says why. Retries Ferry holds itself (brokers that
+// cannot redeliver) pass from the old host to whichever host runs next when
+// it has a component of the same name; the others are run or dead-lettered
+// by the old host as at shutdown.
 void Reload(const HostOptions& options, std::chrono::milliseconds grace,
             std::unique_ptr<Host>& host) {
   if (options.config_file.empty()) {
@@ -34,17 +37,24 @@ void Reload(const HostOptions& options, std::chrono::milliseconds grace,
     spdlog::error("reload failed, the running configuration stays: {}", ready.error().message());
     return;
   }
-  host->Stop(grace);
+  std::vector<HeldRetry> held = host->StopForReload(grace, (*next)->ComponentNames());
   Status started = (*next)->Start();
   if (started.ok()) {
     host = std::move(next).value();
+    host->AdoptRetries(std::move(held));
     spdlog::info("reloaded {}", options.config_file.string());
     return;
   }
   spdlog::error("reload failed, going back to the previous configuration: {}",
                 started.error().message());
   Status back = host->Start();
-  if (!back.ok()) spdlog::error("the previous configuration failed to start again: {}", back.error().message());
+  if (!back.ok()) {
+    spdlog::error("the previous configuration failed to start again: {}", back.error().message());
+    if (!held.empty())
+      spdlog::error("{} messages held for a retry of Ferry's own are lost with it", held.size());
+    return;
+  }
+  host->AdoptRetries(std::move(held));
 }
 
 int Run(const RunOptions& options, const GlobalOptions& global) {
@@ -89,8 +99,8 @@ int Run(const RunOptions& options, const GlobalOptions& global) {
   spdlog::info("{}: finishing messages in flight", signal == SIGINT ? "SIGINT" : "SIGTERM");
   (*host)->Stop(grace);
   for (const auto& s : (*host)->Stats())
-    spdlog::info("{}: received {}, handled {}, failed {}, gave up {}, released {}", s.name,
-                 s.received, s.handled, s.failed, s.given_up, s.released);
+    spdlog::info("{}: received {}, handled {}, failed {}, gave up {}, released {}, settle failed {}",
+                 s.name, s.received, s.handled, s.failed, s.given_up, s.released, s.settle_failed);
   return 0;
 }
 

@@ -39,6 +39,15 @@ class BoundedQueue {
     return true;
   }
 
+  // Queues `item` now, even past capacity. Only for the few items the
+  // owner already holds when it shuts down (retries due within the grace
+  // period): waiting for room there could outlast the grace period.
+  void PushAnyway(T item) {
+    std::lock_guard lock(mutex_);
+    items_.push_back(std::move(item));
+    not_empty_.notify_one();
+  }
+
   // Waits for an item; nullopt once closed and empty.
   std::optional<T> Pop() {
     std::unique_lock lock(mutex_);

@@ -38,21 +38,17 @@ ComponentRunner::ComponentRunner(config::ComponentConfig config,
                               .retry_delay = config_.retry_delay,
                               .max_retry_delay = config_.max_retry_delay,
                               .dead_letter = config_.dead_letter},
-               broker, counters_, [this](Delivery d, std::chrono::milliseconds delay) {
-                 retry_timer_.After(delay, [this, d]() mutable {
-                   ++d.attempt;
-                   if (!Admit()) {
-                     settler_.Release(d);
-                     return;
-                   }
-                   counters_.received.fetch_add(1, std::memory_order_relaxed);
-                   if (auto rejected = queue_.Push(std::move(d))) {
-                     settler_.Release(*rejected);
-                     Done();
-                   }
-                 });
+               broker, counters_,
+               [this](Delivery d, std::chrono::milliseconds delay) {
+                 ++d.attempt;  // held as the attempt it will be
+                 if (stopping_.load() && !hand_over_.load()) {
+                   settler_.Shutdown(d);
+                   return;
+                 }
+                 hold_.Keep(std::move(d), delay);
                }),
-      budget_(std::move(budget)) {
+      budget_(std::move(budget)),
+      hold_([this](Delivery d) { RunHeld(std::move(d)); }) {
   auto own = std::make_shared<wasm::GuestServices>(*services);
   if (compiled_->takes_batches())
     own->reconfigure = [this](const wasm::GuestConfiguration& gc) { return Reconfigure(gc); };
@@ -63,7 +59,7 @@ ComponentRunner::ComponentRunner(config::ComponentConfig config,
 }
 
 ComponentRunner::~ComponentRunner() {
-  StopIntake();
+  StopIntake(Clock::now());
   Drain(Clock::now());
 }
 
@@ -225,14 +221,31 @@ void ComponentRunner::Done(std::size_t n) {
 
 void ComponentRunner::OnDelivery(Delivery delivery) {
   if (!Admit()) {
-    settler_.Release(delivery);
+    GiveBack(delivery);
     return;
   }
   counters_.received.fetch_add(1, std::memory_order_relaxed);
   if (auto rejected = queue_.Push(std::move(delivery))) {
-    settler_.Release(*rejected);
+    GiveBack(*rejected);
     Done();
   }
+}
+
+void ComponentRunner::RunHeld(Delivery delivery) { OnDelivery(std::move(delivery)); }
+
+void ComponentRunner::GiveBack(Delivery& delivery) {
+  if (settler_.CanRelease(delivery)) {
+    settler_.Release(delivery);
+  } else if (hand_over_.load()) {
+    settler_.Forget(delivery);
+    hold_.Keep(std::move(delivery), std::chrono::milliseconds(0));
+  } else {
+    settler_.Shutdown(delivery);
+  }
+}
+
+void ComponentRunner::Adopt(Delivery delivery, std::chrono::milliseconds delay) {
+  hold_.Keep(std::move(delivery), delay);
 }
 
 bool ComponentRunner::TryOnDelivery(Delivery& delivery) {
@@ -267,7 +280,7 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
     std::vector<Delivery> batch = NextBatch();
     if (batch.empty()) return;
     if (draining_past_deadline_.load(std::memory_order_relaxed)) {
-      for (Delivery& d : batch) settler_.Release(d);
+      for (Delivery& d : batch) GiveBack(d);
       Done(batch.size());
       continue;
     }
@@ -311,11 +324,30 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
   }
 }
 
-void ComponentRunner::StopIntake() {
+void ComponentRunner::StopIntake(Deadline deadline, bool hand_over) {
+  if (stop_called_.exchange(true)) return;
+  hand_over_ = hand_over;
   stopping_ = true;  // delivery threads waiting for a host-wide slot give up
+  hold_.Freeze();
+  if (!hand_over) {
+    // Retries due within the grace period run now, sooner than their
+    // back-off asked: later there is no host to run them.
+    for (auto& held : hold_.Take()) {
+      if (held.due <= deadline && (!budget_ || budget_->TryAcquire())) {
+        counters_.received.fetch_add(1, std::memory_order_relaxed);
+        queue_.PushAnyway(std::move(held.delivery));
+      } else {
+        settler_.Shutdown(held.delivery);
+      }
+    }
+  }
   queue_.Close();
-  // Retries Ferry was holding go back the way every unfinished delivery does.
-  for (auto& pending : retry_timer_.TakePending()) pending();
+  // A retry the hold was running when frozen is pushed or given back now.
+  hold_.WaitIdle();
+  if (!hand_over) {
+    // Kept by a failure that raced `stopping_`.
+    for (auto& held : hold_.Take()) settler_.Shutdown(held.delivery);
+  }
   {
     // Subscriptions stay until Drain has settled what they delivered (some
     // brokers settle a message through its subscription); from now on they
@@ -356,7 +388,7 @@ void ComponentRunner::Drain(Deadline deadline) {
       if (!cv.wait_until(lock, deadline, [&] { return done; })) {
         draining_past_deadline_ = true;
         auto left = queue_.TakeAll();
-        for (Delivery& d : left) settler_.Release(d);
+        for (Delivery& d : left) GiveBack(d);
         Done(left.size());
       }
     });

@@ -17,9 +17,9 @@
 #include "brokers/broker.h"
 #include "config/config.h"
 #include "runtime/bounded_queue.h"
-#include "core/timer.h"
 #include "runtime/delivery_policy.h"
 #include "runtime/in_flight.h"
+#include "runtime/retry_hold.h"
 #include "wasm/guest.h"
 
 namespace ferry {
@@ -36,12 +36,21 @@ class ComponentRunner {
   // is taken); then subscribes.
   Status Start();
   // Stops taking messages: deliveries arriving or waiting for queue room go
-  // back to the broker.
-  void StopIntake();
+  // back to the broker. Retries Ferry holds itself (brokers that cannot
+  // redeliver) are the only copy, so they are not given back: when
+  // `hand_over`, they stay held for TakeHeld; otherwise those due before
+  // `deadline` are queued to run now and the rest are dead-lettered with
+  // reason `shutdown` (Settler::Shutdown). Idempotent: the first call decides.
+  void StopIntake(Deadline deadline, bool hand_over = false);
   // Lets the workers finish what is queued until `deadline`; what is still
   // queued then is released to the broker. Joins the workers, then
   // unsubscribes.
   void Drain(Deadline deadline);
+
+  // After Drain, with hand_over: the retries still held, for the next host.
+  std::vector<RetryHold::Held> TakeHeld() { return hold_.Take(); }
+  // Takes over retries of the same component from a host that stopped.
+  void Adopt(Delivery delivery, std::chrono::milliseconds delay);
 
   const std::string& name() const { return config_.name; }
   const DeliveryCounters& counters() const { return counters_; }
@@ -58,6 +67,11 @@ class ComponentRunner {
   // runner is stopping); Done gives it back once the delivery is settled.
   bool Admit();
   void Done(std::size_t n = 1);
+  // A delivery the runner will not run because it is stopping: back to a
+  // broker that redelivers, else kept for the next host or dead-lettered.
+  void GiveBack(Delivery& delivery);
+  // The hold's callback: a retry whose time has come.
+  void RunHeld(Delivery delivery);
   void WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance);
   // Up to batch_size deliveries: waits for the first, then up to the linger.
   std::vector<Delivery> NextBatch();
@@ -87,12 +101,15 @@ class ComponentRunner {
   DeliveryCounters counters_;
   BoundedQueue<Delivery> queue_;
   Settler settler_;
-  // Deliveries Ferry tries again itself (brokers that do not redeliver).
-  Timer retry_timer_;
   std::vector<std::thread> workers_;
   std::atomic<bool> draining_past_deadline_{false};
   std::shared_ptr<InFlightBudget> budget_;  // null: no host-wide cap
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> hand_over_{false};  // stopping for a reload
+  std::atomic<bool> stop_called_{false};
+  // Deliveries Ferry tries again itself (brokers that do not redeliver).
+  // After what its callback uses, so it goes first.
+  RetryHold hold_;
 
   // Subscriptions. Configured ones stay for the runner's life; the guest's
   // own channels change with update-guest-configuration.

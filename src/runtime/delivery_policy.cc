@@ -16,6 +16,7 @@ std::string_view FailureName(Failure failure) {
     case Failure::kMemory: return "memory";
     case Failure::kAbandoned: return "abandoned";
     case Failure::kUnavailable: return "unavailable";
+    case Failure::kShutdown: return "shutdown";
   }
   return "error";
 }
@@ -26,11 +27,30 @@ Settler::Settler(std::string component, DeliveryPolicy policy, Broker& broker,
       policy_(std::move(policy)),
       broker_(broker),
       counters_(counters),
-      retry_locally_(std::move(retry_locally)) {}
+      retry_locally_(std::move(retry_locally)),
+      redelivers_(broker.Capabilities().redelivery) {}
+
+void Settler::Settled(const Status& status, std::string_view what, const Delivery& delivery) {
+  if (status.ok()) return;
+  counters_.settle_failed.fetch_add(1, std::memory_order_relaxed);
+  auto covered = settle_log_.Note(SettleFailureLog::Clock::now());
+  if (!covered) return;
+  // What happens next is the broker's: one that redelivers sends the message
+  // again (the handler may see it twice); see docs/brokers/.
+  if (*covered == 1) {
+    spdlog::error("{}: the broker refused to {} a message on {} ({}); it may deliver it again. "
+                  "Further refusals are summed up at most every 10 s",
+                  component_, what, delivery.message.topic, status.error().message());
+  } else {
+    spdlog::error("{}: the broker refused {} more acks, nacks or terms; the latest: {} of a "
+                  "message on {} ({})",
+                  component_, *covered, what, delivery.message.topic, status.error().message());
+  }
+}
 
 void Settler::Handled(Delivery& delivery) {
   counters_.handled.fetch_add(1, std::memory_order_relaxed);
-  if (delivery.acker) (void)delivery.acker->Ack();
+  if (delivery.acker) Settled(delivery.acker->Ack(), "ack", delivery);
 }
 
 void Settler::Failed(Delivery& delivery, Failure failure, const Error& error) {
@@ -45,7 +65,19 @@ void Settler::Abandoned(Delivery& delivery) {
 
 void Settler::Release(Delivery& delivery) {
   counters_.released.fetch_add(1, std::memory_order_relaxed);
-  if (delivery.acker) (void)delivery.acker->Nack(std::chrono::milliseconds(0));
+  if (delivery.acker) Settled(delivery.acker->Nack(std::chrono::milliseconds(0)), "nack", delivery);
+}
+
+void Settler::Shutdown(Delivery& delivery) {
+  // `attempt` is the attempt about to be made: the ones before it were made.
+  const std::uint32_t made = delivery.attempt > 0 ? delivery.attempt - 1 : 0;
+  const std::string why = "the host stopped before attempt " + std::to_string(delivery.attempt);
+  if (GiveUp(delivery, Failure::kShutdown, why, made)) return;
+  // No later: the host is going away.
+  spdlog::error("{}: message on {} is lost: the host stopped and its dead-letter topic failed",
+                component_, delivery.message.topic);
+  counters_.given_up.fetch_add(1, std::memory_order_relaxed);
+  if (delivery.acker) Settled(delivery.acker->Term(), "term", delivery);
 }
 
 std::chrono::milliseconds Settler::Delay(std::uint32_t attempt) {
@@ -62,15 +94,19 @@ std::chrono::milliseconds Settler::Delay(std::uint32_t attempt) {
 
 void Settler::Again(Delivery& delivery, std::chrono::milliseconds delay) {
   counters_.retried.fetch_add(1, std::memory_order_relaxed);
-  if (delivery.acker && broker_.Capabilities().redelivery) {
-    (void)delivery.acker->Nack(delay);
+  if (delivery.acker && redelivers_) {
+    Settled(delivery.acker->Nack(delay), "nack", delivery);
     return;
   }
   // The broker will not deliver it again: Ferry keeps it and tries again.
-  if (delivery.acker) (void)delivery.acker->Ack();
   Delivery again = delivery;
-  again.acker = nullptr;
+  Forget(again);
   retry_locally_(std::move(again), delay);
+}
+
+void Settler::Forget(Delivery& delivery) {
+  if (delivery.acker) Settled(delivery.acker->Ack(), "ack", delivery);
+  delivery.acker = nullptr;
 }
 
 void Settler::RetryOrGiveUp(Delivery& delivery, Failure failure, const std::string& last_error) {
@@ -83,37 +119,43 @@ void Settler::RetryOrGiveUp(Delivery& delivery, Failure failure, const std::stri
     Again(delivery, delay);
     return;
   }
+  if (GiveUp(delivery, failure, last_error, delivery.attempt)) return;
+  // Never dropped: keep it and try the dead-letter topic again later.
+  Again(delivery, Delay(delivery.attempt));
+}
+
+bool Settler::GiveUp(Delivery& delivery, Failure failure, const std::string& last_error,
+                     std::uint32_t attempts) {
+  const auto& topic = delivery.message.topic;
   if (policy_.dead_letter.empty()) {
-    spdlog::error("{}: message on {} failed ({}: {}) on attempt {} of {}; giving up, and no "
+    spdlog::error("{}: message on {} failed ({}: {}) after {} of {} attempts; giving up, and no "
                   "dead_letter topic is configured",
-                  component_, topic, FailureName(failure), last_error, delivery.attempt,
+                  component_, topic, FailureName(failure), last_error, attempts,
                   policy_.max_attempts);
     counters_.given_up.fetch_add(1, std::memory_order_relaxed);
-    if (delivery.acker) (void)delivery.acker->Term();
-    return;
+    if (delivery.acker) Settled(delivery.acker->Term(), "term", delivery);
+    return true;
   }
   Message dead = delivery.message;
   dead.topic = policy_.dead_letter;
   dead.reply_to.clear();
   dead.metadata.Set(std::string(kDeadLetterReasonKey), std::string(FailureName(failure)));
-  dead.metadata.Set(std::string(kDeadLetterAttemptsKey), std::to_string(delivery.attempt));
+  dead.metadata.Set(std::string(kDeadLetterAttemptsKey), std::to_string(attempts));
   dead.metadata.Set(std::string(kDeadLetterErrorKey), last_error);
   dead.metadata.Set(std::string(kDeadLetterComponentKey), component_);
   dead.metadata.Set(std::string(kDeadLetterTopicKey), topic);
   Status sent = broker_.Publish(dead, Clock::now() + std::chrono::seconds(10));
   if (!sent.ok()) {
-    // Never dropped: keep it and try the dead-letter topic again later.
-    const auto delay = Delay(delivery.attempt);
-    spdlog::error("{}: message on {} could not go to dead-letter topic {} ({}); again in {} ms",
-                  component_, topic, policy_.dead_letter, sent.error().message(), delay.count());
-    Again(delivery, delay);
-    return;
+    spdlog::error("{}: message on {} could not go to dead-letter topic {} ({})", component_, topic,
+                  policy_.dead_letter, sent.error().message());
+    return false;
   }
-  spdlog::warn("{}: message on {} failed ({}) on attempt {} of {}; sent to {}", component_, topic,
-               FailureName(failure), delivery.attempt, policy_.max_attempts, policy_.dead_letter);
+  spdlog::warn("{}: message on {} failed ({}) after {} of {} attempts; sent to {}", component_,
+               topic, FailureName(failure), attempts, policy_.max_attempts, policy_.dead_letter);
   counters_.given_up.fetch_add(1, std::memory_order_relaxed);
   counters_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
-  if (delivery.acker) (void)delivery.acker->Term();
+  if (delivery.acker) Settled(delivery.acker->Term(), "term", delivery);
+  return true;
 }
 
 }  // namespace ferry

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "brokers/broker.h"
+#include "runtime/settle_log.h"
 
 namespace ferry {
 
@@ -32,11 +33,14 @@ struct DeliveryCounters {
   std::atomic<std::uint64_t> given_up{0};      // failed on the last attempt
   std::atomic<std::uint64_t> dead_lettered{0}; // of those, sent to the dead-letter topic
   std::atomic<std::uint64_t> released{0};      // unhandled at shutdown, given back to the broker
+  std::atomic<std::uint64_t> settle_failed{0}; // ack, nack or term the broker refused
 };
 
 // Why an attempt failed: the dead-letter message's `ferry-dead-letter-reason`
-// (error, trap, timeout, fuel, memory, abandoned, unavailable).
-enum class Failure { kError, kTrap, kTimeout, kFuel, kMemory, kAbandoned, kUnavailable };
+// (error, trap, timeout, fuel, memory, abandoned, unavailable, shutdown).
+// kShutdown is not an attempt that failed: the host stopped while Ferry held
+// the only copy of a message it meant to try again.
+enum class Failure { kError, kTrap, kTimeout, kFuel, kMemory, kAbandoned, kUnavailable, kShutdown };
 std::string_view FailureName(Failure failure);
 
 // Metadata keys of a dead-lettered message.
@@ -60,21 +64,40 @@ class Settler {
   // An attempt failed for `failure`; `error` says how, in one line.
   void Failed(Delivery& delivery, Failure failure, const Error& error);
   void Abandoned(Delivery& delivery);
-  // Gives an unhandled delivery back to the broker (shutdown).
+  // Gives an unhandled delivery back to the broker (shutdown). Only for
+  // deliveries the broker can redeliver (CanRelease); the others would be
+  // dropped, so they go to Shutdown instead.
   void Release(Delivery& delivery);
+  bool CanRelease(const Delivery& delivery) const { return delivery.acker && redelivers_; }
+  // The host stops while Ferry holds the only copy of `delivery` (a retry of
+  // its own, or a delivery from a broker that cannot redeliver, not yet run):
+  // dead-letter it with reason `shutdown`, or without a dead_letter topic log
+  // it and count it as given up. Never tried again: the host is going away.
+  void Shutdown(Delivery& delivery);
+  // Ferry keeps `delivery` from now on: settles it with a broker that cannot
+  // redeliver anyway (ack) and drops its acker.
+  void Forget(Delivery& delivery);
 
   const DeliveryPolicy& policy() const { return policy_; }
 
  private:
   void RetryOrGiveUp(Delivery& delivery, Failure failure, const std::string& last_error);
+  // Dead-letters (or drops, without a dead_letter topic) after `attempts`.
+  // False: the dead-letter publish failed and the delivery is still ours.
+  bool GiveUp(Delivery& delivery, Failure failure, const std::string& last_error,
+              std::uint32_t attempts);
   std::chrono::milliseconds Delay(std::uint32_t attempt);
   void Again(Delivery& delivery, std::chrono::milliseconds delay);
+  // Counts and logs a refused ack, nack or term (see settle_log.h).
+  void Settled(const Status& status, std::string_view what, const Delivery& delivery);
 
   std::string component_;
   DeliveryPolicy policy_;
   Broker& broker_;
   DeliveryCounters& counters_;
   LocalRetry retry_locally_;
+  bool redelivers_;
+  SettleFailureLog settle_log_;
 };
 
 }  // namespace ferry

@@ -1,5 +1,6 @@
 #include "ferry/host.h"
 
+#include <algorithm>
 #include <map>
 
 #include <spdlog/spdlog.h>
@@ -55,17 +56,56 @@ class HostImpl final : public Host {
     return status;
   }
 
-  void Stop(std::chrono::milliseconds grace) override {
+  void Stop(std::chrono::milliseconds grace) override { (void)StopForReload(grace, {}); }
+
+  std::vector<HeldRetry> StopForReload(std::chrono::milliseconds grace,
+                                       const std::vector<std::string>& hand_over) override {
     if (control_) control_->Stop();
     control_.reset();
-    for (auto& runner : runners_) runner->StopIntake();
     const Deadline deadline = Clock::now() + grace;
+    for (auto& runner : runners_) {
+      const bool keep = std::find(hand_over.begin(), hand_over.end(), runner->name()) !=
+                        hand_over.end();
+      runner->StopIntake(deadline, keep);
+    }
     for (auto& runner : runners_) runner->Drain(deadline);
+    std::vector<HeldRetry> held;
+    for (auto& runner : runners_) {
+      for (auto& h : runner->TakeHeld()) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(h.due - Clock::now());
+        held.push_back({runner->name(), std::move(h.delivery.message), h.delivery.attempt,
+                        std::max(left, std::chrono::milliseconds(0))});
+      }
+    }
+    if (!runners_.empty()) last_stats_ = Stats();
     runners_.clear();
     for (auto& [name, broker] : brokers_) broker->Close();
     // A stopped host can be started again (a reload that failed goes back).
     control_.reset();
     brokers_.clear();
+    return held;
+  }
+
+  void AdoptRetries(std::vector<HeldRetry> retries) override {
+    for (auto& r : retries) {
+      auto it = std::find_if(runners_.begin(), runners_.end(),
+                             [&](const auto& runner) { return runner->name() == r.component; });
+      if (it == runners_.end()) {
+        spdlog::error("{}: a message on {} held for attempt {} is lost: no such component runs",
+                      r.component, r.message.topic, r.attempt);
+        continue;
+      }
+      Delivery d;
+      d.message = std::move(r.message);
+      d.attempt = r.attempt;
+      (*it)->Adopt(std::move(d), r.delay);
+    }
+  }
+
+  std::vector<std::string> ComponentNames() const override {
+    std::vector<std::string> out;
+    for (const auto& component : config_.components) out.push_back(component.name);
+    return out;
   }
 
   Status Check() override {
@@ -110,6 +150,7 @@ class HostImpl final : public Host {
   }
 
   std::vector<ComponentStats> Stats() const override {
+    if (runners_.empty()) return last_stats_;
     std::vector<ComponentStats> out;
     for (const auto& runner : runners_) {
       const auto& c = runner->counters();
@@ -122,6 +163,7 @@ class HostImpl final : public Host {
       st.given_up = c.given_up.load();
       st.dead_lettered = c.dead_lettered.load();
       st.released = c.released.load();
+      st.settle_failed = c.settle_failed.load();
       st.subscriptions = runner->Subscriptions();
       out.push_back(std::move(st));
     }
@@ -216,6 +258,7 @@ class HostImpl final : public Host {
   std::vector<std::unique_ptr<ComponentRunner>> runners_;
   std::shared_ptr<InFlightBudget> budget_;
   std::unique_ptr<ControlServer> control_;
+  std::vector<ComponentStats> last_stats_;  // what Stats says once stopped
 };
 
 }  // namespace
