@@ -5,7 +5,11 @@
 // messages to echo.in through Ferry's adapter and times until N arrived on
 // echo.out. Servers are started from Debian's packages on free loopback ports.
 //
-//   ferry_broker_bench [--quick] [nats|mqtt|redis|redis-streams ...]
+// Each case runs `--rounds` times (default 3), the Ferry echo and the
+// native one alternating which goes first; medians are printed, and the
+// ratio is the median of the per-round ratios.
+//
+//   ferry_broker_bench [--quick] [--rounds N] [nats|mqtt|redis|redis-streams ...]
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 #include <mosquitto.h>
@@ -18,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -26,6 +31,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -75,30 +81,12 @@ class Server {
   pid_t pid_;
 };
 
-// Sends `count` messages of `size` bytes and returns echoes per second.
+// Sends `count` messages of `size` bytes through the driver and returns
+// echoes per second.
 double Pump(Broker& broker, Counter& arrived, std::size_t size, std::uint64_t count) {
-  Message m;
-  m.topic = "echo.in";
-  m.data = Bytes(std::vector<std::uint8_t>(size, 'x'));
-  m.content_type = "application/octet-stream";
-  m.metadata.Set("bench", "1");
-  const std::uint64_t before = arrived.Get();
-  const auto start = std::chrono::steady_clock::now();
-  for (std::uint64_t i = 0; i < count; ++i) {
-    Status s = broker.Publish(m, Clock::now() + 30s);
-    if (!s.ok()) {
-      std::fprintf(stderr, "publish failed: %s\n", s.error().ToString().c_str());
-      std::exit(1);
-    }
-  }
-  if (!arrived.WaitFor(before + count, std::chrono::seconds(600))) {
-    std::fprintf(stderr, "timed out: %llu of %llu echoes\n",
-                 static_cast<unsigned long long>(arrived.Get() - before),
-                 static_cast<unsigned long long>(count));
-    std::exit(1);
-  }
-  return static_cast<double>(count) /
-         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return bench::Pump([&](const Message& m) { return broker.Publish(m, Clock::now() + 30s); }, arrived,
+                     bench::EchoMessage(size), count)
+      .rate;
 }
 
 // ---- native echoes, one per client library --------------------------------
@@ -270,7 +258,7 @@ struct Target {
   std::function<std::unique_ptr<NativeEcho>(std::uint16_t port)> native;
 };
 
-void RunTarget(const Target& t, bool quick) {
+void RunTarget(const Target& t, bool quick, int rounds) {
   const std::uint16_t port = testing::FreePort();
   const auto dir = std::filesystem::temp_directory_path() / ("ferry-bench-" + t.name + "-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -300,8 +288,7 @@ void RunTarget(const Target& t, bool quick) {
   const Case cases[] = {{16, 10000 / scale, "16 B"}, {1024, 10000 / scale, "1 KiB"},
                         {65536, 500 / scale, "64 KiB"}};
   for (const Case& c : cases) {
-    double ferry_rate = 0, native_rate = 0;
-    {
+    auto ferry_run = [&] {
       auto host = Host::Create({.config_file = config});
       if (!host.ok() || !(*host)->Start().ok()) {
         std::fprintf(stderr, "%s: cannot start the host\n", t.name.c_str());
@@ -309,18 +296,36 @@ void RunTarget(const Target& t, bool quick) {
       }
       std::this_thread::sleep_for(300ms);
       Pump(**driver, arrived, c.size, c.count / 10 + 1);  // warm-up
-      ferry_rate = Pump(**driver, arrived, c.size, c.count);
+      const double rate = Pump(**driver, arrived, c.size, c.count);
       (*host)->Stop(1s);
-    }
-    {
+      return rate;
+    };
+    auto native_run = [&] {
       auto native = t.native(port);
       std::this_thread::sleep_for(300ms);
       Pump(**driver, arrived, c.size, c.count / 10 + 1);
-      native_rate = Pump(**driver, arrived, c.size, c.count);
+      return Pump(**driver, arrived, c.size, c.count);
+    };
+    std::vector<double> ferry_rates, native_rates, ratios;
+    for (int r = 0; r < rounds; ++r) {
+      double f = 0, n = 0;
+      if (r % 2 == 0) {
+        f = ferry_run();
+        n = native_run();
+      } else {
+        n = native_run();
+        f = ferry_run();
+      }
+      ferry_rates.push_back(f);
+      native_rates.push_back(n);
+      ratios.push_back(f / n);
     }
-    std::printf("| %s | %s | %llu | %.0f | %.0f | %.3f |\n", t.name.c_str(), c.label,
-                static_cast<unsigned long long>(c.count), ferry_rate, native_rate,
-                ferry_rate / native_rate);
+    const double ratio = bench::Median(ratios);
+    const std::string target =
+        t.name == "nats" && c.size <= 1024 ? std::string("≥ 0.8: ") + bench::Verdict(ratio >= 0.8) : "";
+    std::printf("| %s | %s | %llu | %.0f | %.0f | %.3f | %s |\n", t.name.c_str(), c.label,
+                static_cast<unsigned long long>(c.count), bench::Median(ferry_rates),
+                bench::Median(native_rates), ratio, target.c_str());
     std::fflush(stdout);
   }
   sink->reset();
@@ -333,9 +338,11 @@ void RunTarget(const Target& t, bool quick) {
 
 int main(int argc, char** argv) {
   bool quick = false;
+  int rounds = 3;
   std::vector<std::string> only;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
     else only.emplace_back(argv[i]);
   }
   (void)SetLogLevel("error");
@@ -376,11 +383,15 @@ int main(int argc, char** argv) {
        {{"publish", "streams"}}, ", publish = \"streams\"", "",
        [](std::uint16_t port) { return std::make_unique<RedisStreamsEcho>(port); }},
   };
-  std::printf("| broker | payload | messages | Ferry echo (msg/s) | native echo on the broker's C client (msg/s) | Ferry / native |\n");
-  std::printf("|---|---|---|---|---|---|\n");
+  std::printf("### Echo on real brokers\n\n");
+  std::printf("%d rounds per case, Ferry and native alternating; medians, ratio = median of "
+              "per-round ratios.\n\n", rounds);
+  std::printf("| broker | payload | messages | Ferry echo (msg/s) | native echo on the broker's C client (msg/s) | Ferry / native | target |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
   for (const Target& t : targets) {
     if (!only.empty() && std::find(only.begin(), only.end(), t.name) == only.end()) continue;
-    RunTarget(t, quick);
+    RunTarget(t, quick, rounds);
   }
+  std::printf("\n");
   return 0;
 }
