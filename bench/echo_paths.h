@@ -58,6 +58,7 @@ class EchoHost final : public EchoPath {
     Status started = self->host_->Start();
     if (!started.ok()) {
       std::fprintf(stderr, "%s: %s\n", stem.c_str(), started.error().ToString().c_str());
+      self->host_.reset();  // nothing runs after a failed Start
       return nullptr;
     }
     auto sink = self->host_->Listen("default", "echo.out", [s = self.get()](const Message&) {
