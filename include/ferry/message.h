@@ -15,12 +15,21 @@ namespace ferry {
 
 // An immutable byte buffer shared between copies: a message fanned out to
 // several subscribers, or held for redelivery, is not copied until its bytes
-// enter guest memory. Replacing the bytes makes a new buffer.
+// enter guest memory. Replacing the bytes makes a new buffer. The bytes may
+// live in memory someone else owns (a guest's payload the engine handed
+// over); `owner` keeps them alive.
 class Bytes {
  public:
   Bytes() = default;
-  explicit Bytes(std::vector<std::uint8_t> bytes)
-      : buf_(std::make_shared<const std::vector<std::uint8_t>>(std::move(bytes))) {}
+  explicit Bytes(std::vector<std::uint8_t> bytes) {
+    auto vec = std::make_shared<const std::vector<std::uint8_t>>(std::move(bytes));
+    data_ = vec->data();
+    size_ = vec->size();
+    owner_ = std::move(vec);
+  }
+  // Adopts `size` bytes at `data`, valid for as long as `owner` lives.
+  Bytes(std::shared_ptr<const void> owner, const std::uint8_t* data, std::size_t size)
+      : owner_(std::move(owner)), data_(data), size_(size) {}
   static Bytes Copy(std::span<const std::uint8_t> bytes) {
     return Bytes(std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
   }
@@ -28,20 +37,24 @@ class Bytes {
     return Copy({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()});
   }
 
-  const std::uint8_t* data() const { return buf_ ? buf_->data() : nullptr; }
-  std::size_t size() const { return buf_ ? buf_->size() : 0; }
-  bool empty() const { return size() == 0; }
-  std::span<const std::uint8_t> span() const { return {data(), size()}; }
+  const std::uint8_t* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::span<const std::uint8_t> span() const { return {data_, size_}; }
   std::string_view view() const {
-    return {reinterpret_cast<const char*>(data()), size()};
+    return {reinterpret_cast<const char*>(data_), size_};
   }
+  // What keeps the bytes alive; null for an empty buffer.
+  const std::shared_ptr<const void>& owner() const { return owner_; }
 
   friend bool operator==(const Bytes& a, const Bytes& b) {
     return a.view() == b.view();
   }
 
  private:
-  std::shared_ptr<const std::vector<std::uint8_t>> buf_;
+  std::shared_ptr<const void> owner_;
+  const std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
 };
 
 // Ordered key/value pairs; keys are unique (Set replaces).

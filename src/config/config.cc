@@ -174,7 +174,9 @@ Status ParseLimits(const Reader& r, const toml::table& root, Limits& limits) {
   FERRY_RETURN_IF_ERROR(r.CheckKeys(*t, "limits.",
                                     {"max_message_bytes", "max_metadata_bytes", "queue_depth",
                                      "max_request_ms", "handler_timeout_ms", "max_memory_bytes",
-                                     "fuel_per_call", "max_in_flight"}));
+                                     "fuel_per_call", "max_in_flight", "max_guest_messages",
+                                     "max_guest_message_bytes", "max_guest_clients",
+                                     "max_guest_request_options"}));
   constexpr std::uint64_t kU32 = 0xffffffffu;
   auto get = [&](std::string_view key, std::uint64_t fallback, std::uint64_t max) {
     return r.Positive(*t, key, "limits." + std::string(key), fallback, max);
@@ -203,6 +205,18 @@ Status ParseLimits(const Reader& r, const toml::table& root, Limits& limits) {
   auto in_flight = r.Integer(*t, "max_in_flight", "limits.max_in_flight", 0, 0, 1u << 24);
   if (!in_flight.ok()) return in_flight.error();
   limits.max_in_flight = static_cast<std::uint32_t>(*in_flight);
+  auto messages = get("max_guest_messages", limits.max_guest_messages, 1u << 20);
+  if (!messages.ok()) return messages.error();
+  auto held = get("max_guest_message_bytes", limits.max_guest_message_bytes, 1ull << 40);
+  if (!held.ok()) return held.error();
+  auto clients = get("max_guest_clients", limits.max_guest_clients, 1u << 16);
+  if (!clients.ok()) return clients.error();
+  auto options = get("max_guest_request_options", limits.max_guest_request_options, 1u << 16);
+  if (!options.ok()) return options.error();
+  limits.max_guest_messages = static_cast<std::uint32_t>(*messages);
+  limits.max_guest_message_bytes = *held;
+  limits.max_guest_clients = static_cast<std::uint32_t>(*clients);
+  limits.max_guest_request_options = static_cast<std::uint32_t>(*options);
   return Status::Ok();
 }
 

@@ -29,6 +29,11 @@ struct Limits {
   std::uint64_t max_memory_bytes = 256u << 20;  // linear memory of one instance
   std::uint64_t fuel_per_call = 0;              // instruction budget per guest call (0: off)
   std::uint32_t max_in_flight = 0;              // deliveries held by the whole host (0: no cap)
+  // What one instance may hold at once on the host's side.
+  std::uint32_t max_guest_messages = 1024;          // message resources
+  std::uint64_t max_guest_message_bytes = 64u << 20;  // data in those messages
+  std::uint32_t max_guest_clients = 64;             // client resources
+  std::uint32_t max_guest_request_options = 64;     // request-options resources
 };
 
 struct BrokerConfig {

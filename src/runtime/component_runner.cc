@@ -5,6 +5,22 @@
 #include "core/topic.h"
 
 namespace ferry {
+namespace {
+
+Failure FailureOf(wasm::CallFailure failure) {
+  switch (failure) {
+    case wasm::CallFailure::kTimeout: return Failure::kTimeout;
+    case wasm::CallFailure::kFuel: return Failure::kFuel;
+    case wasm::CallFailure::kMemory: return Failure::kMemory;
+    case wasm::CallFailure::kTrap: return Failure::kTrap;
+    case wasm::CallFailure::kUnavailable: return Failure::kUnavailable;
+    case wasm::CallFailure::kError:
+    case wasm::CallFailure::kNone: return Failure::kError;
+  }
+  return Failure::kError;
+}
+
+}  // namespace
 
 ComponentRunner::ComponentRunner(config::ComponentConfig config,
                                  std::shared_ptr<wasm::CompiledComponent> compiled,
@@ -244,7 +260,7 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
       auto fresh = compiled_->Instantiate(services_);
       if (!fresh.ok()) {
         spdlog::error("{}: cannot make a new instance: {}", config_.name, fresh.error().message());
-        for (Delivery& d : batch) settler_.Failed(d, fresh.error());
+        for (Delivery& d : batch) settler_.Failed(d, Failure::kUnavailable, fresh.error());
         Done(batch.size());
         continue;
       }
@@ -264,7 +280,7 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
           break;
         case wasm::Verdict::kNone:
           if (outcome.status.ok()) settler_.Handled(batch[i]);
-          else settler_.Failed(batch[i], outcome.status.error());
+          else settler_.Failed(batch[i], FailureOf(outcome.failure), outcome.status.error());
           break;
       }
     }

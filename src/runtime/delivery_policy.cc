@@ -13,23 +13,11 @@ std::string_view FailureName(Failure failure) {
     case Failure::kTrap: return "trap";
     case Failure::kTimeout: return "timeout";
     case Failure::kFuel: return "fuel";
+    case Failure::kMemory: return "memory";
     case Failure::kAbandoned: return "abandoned";
     case Failure::kUnavailable: return "unavailable";
   }
   return "error";
-}
-
-Failure Classify(const Error& error) {
-  const std::string& m = error.message();
-  // Wording of the wasm layer (guest errors) and of wasmtime (traps; an
-  // epoch interruption is how a call's deadline ends it).
-  if (m.find("interrupt") != std::string::npos) return Failure::kTimeout;
-  if (m.find("fuel") != std::string::npos) return Failure::kFuel;
-  if (m.find("returned error") != std::string::npos ||
-      m.find("returned an error") != std::string::npos)
-    return Failure::kError;
-  if (error.code() == ErrorCode::kGuest) return Failure::kTrap;
-  return Failure::kUnavailable;
 }
 
 Settler::Settler(std::string component, DeliveryPolicy policy, Broker& broker,
@@ -45,9 +33,9 @@ void Settler::Handled(Delivery& delivery) {
   if (delivery.acker) (void)delivery.acker->Ack();
 }
 
-void Settler::Failed(Delivery& delivery, const Error& error) {
+void Settler::Failed(Delivery& delivery, Failure failure, const Error& error) {
   counters_.failed.fetch_add(1, std::memory_order_relaxed);
-  RetryOrGiveUp(delivery, Classify(error), error.message());
+  RetryOrGiveUp(delivery, failure, error.message());
 }
 
 void Settler::Abandoned(Delivery& delivery) {

@@ -35,11 +35,9 @@ struct DeliveryCounters {
 };
 
 // Why an attempt failed: the dead-letter message's `ferry-dead-letter-reason`
-// (error, trap, timeout, fuel, abandoned, unavailable).
-enum class Failure { kError, kTrap, kTimeout, kFuel, kAbandoned, kUnavailable };
+// (error, trap, timeout, fuel, memory, abandoned, unavailable).
+enum class Failure { kError, kTrap, kTimeout, kFuel, kMemory, kAbandoned, kUnavailable };
 std::string_view FailureName(Failure failure);
-// Reads the kind of failure off the error a guest call returned.
-Failure Classify(const Error& error);
 
 // Metadata keys of a dead-lettered message.
 inline constexpr std::string_view kDeadLetterReasonKey = "ferry-dead-letter-reason";
@@ -59,7 +57,8 @@ class Settler {
           LocalRetry retry_locally);
 
   void Handled(Delivery& delivery);
-  void Failed(Delivery& delivery, const Error& error);
+  // An attempt failed for `failure`; `error` says how, in one line.
+  void Failed(Delivery& delivery, Failure failure, const Error& error);
   void Abandoned(Delivery& delivery);
   // Gives an unhandled delivery back to the broker (shutdown).
   void Release(Delivery& delivery);

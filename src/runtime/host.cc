@@ -22,6 +22,20 @@ std::filesystem::path DefaultCacheDir() {
   return {};
 }
 
+// The engine for `config`: fuel metering when a budget is set, and a pool
+// of instance slots for every worker's instance (and the fresh one made
+// beside it for 0.1.0 components), plus room for configure() and reloads.
+wasm::EngineOptions EngineOptionsFor(const config::Config& config) {
+  wasm::EngineOptions options;
+  options.cache_dir = config.host.cache_dir.empty() ? DefaultCacheDir() : config.host.cache_dir;
+  options.consume_fuel = config.limits.fuel_per_call > 0;
+  options.max_memory_bytes = config.limits.max_memory_bytes;
+  std::uint32_t slots = 16;
+  for (const auto& component : config.components) slots += 2 * component.workers + 2;
+  options.pooled_instances = std::min<std::uint32_t>(slots, 4096);
+  return options;
+}
+
 class SubscriptionListener final : public Listener {
  public:
   explicit SubscriptionListener(std::unique_ptr<Subscription> sub) : sub_(std::move(sub)) {}
@@ -59,10 +73,7 @@ class HostImpl final : public Host {
       auto broker = MakeBroker(b.url, b.options);
       if (!broker.ok()) return broker.error().WithContext("broker '" + b.name + "'");
     }
-    wasm::EngineOptions engine_options;
-    engine_options.cache_dir =
-        config_.host.cache_dir.empty() ? DefaultCacheDir() : config_.host.cache_dir;
-    auto engine = wasm::Engine::Create(engine_options);
+    auto engine = wasm::Engine::Create(EngineOptionsFor(config_));
     if (!engine.ok()) return engine.error();
     for (const auto& component : config_.components) {
       auto compiled = (*engine)->LoadComponent(component.path);
@@ -139,11 +150,7 @@ class HostImpl final : public Host {
         return connected.error().WithContext("broker '" + name + "' (" + broker->DisplayUrl() + ")");
     }
 
-    wasm::EngineOptions engine_options;
-    engine_options.cache_dir =
-        config_.host.cache_dir.empty() ? DefaultCacheDir() : config_.host.cache_dir;
-    engine_options.consume_fuel = config_.limits.fuel_per_call > 0;
-    auto engine = wasm::Engine::Create(engine_options);
+    auto engine = wasm::Engine::Create(EngineOptionsFor(config_));
     if (!engine.ok()) return engine.error();
     engine_ = std::move(engine).value();
 
@@ -183,6 +190,10 @@ class HostImpl final : public Host {
     services->handler_timeout = std::chrono::milliseconds(config_.limits.handler_timeout_ms);
     services->max_memory_bytes = config_.limits.max_memory_bytes;
     services->fuel_per_call = config_.limits.fuel_per_call;
+    services->max_guest_messages = config_.limits.max_guest_messages;
+    services->max_guest_message_bytes = config_.limits.max_guest_message_bytes;
+    services->max_guest_clients = config_.limits.max_guest_clients;
+    services->max_guest_request_options = config_.limits.max_guest_request_options;
     services->allow_publish = component.allow_publish;
     services->allow_request = component.allow_request;
     services->allow_subscribe = component.allow_subscribe;

@@ -7,29 +7,22 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "wasm/glue.h"
+#include <unistd.h>
 
 namespace ferry::wasm {
 namespace {
 
-namespace wc = wasmtime::component;
-
-// Part of the cache key: machine code from another engine build or
-// configuration must never be loaded.
-constexpr std::string_view kEngineFingerprint = "wasmtime-48.0.8;epoch;ferry-1";
-
-// Two independent 64-bit FNV-1a hashes of the file and the fingerprint.
-std::string CacheKey(std::span<const std::uint8_t> bytes, bool fuel) {
+// The cache key: the engine's own hash of what makes its machine code
+// loadable (Wasmtime's version, settings and the CPU's features), and two
+// independent 64-bit FNV-1a hashes of the file.
+std::string CacheKey(const Engine& engine, std::span<const std::uint8_t> bytes) {
   std::uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
-  auto mix = [&](std::uint8_t c) {
+  for (std::uint8_t c : bytes) {
     a = (a ^ c) * 0x100000001b3ull;
     b = (b ^ static_cast<std::uint8_t>(c + 0x5b)) * 0x100000001b3ull;
-  };
-  for (char c : kEngineFingerprint) mix(static_cast<std::uint8_t>(c));
-  if (fuel)  // fuel metering changes the machine code
-    for (char c : std::string_view(";fuel")) mix(static_cast<std::uint8_t>(c));
-  for (std::uint8_t c : bytes) mix(c);
-  return fmt::format("{:016x}{:016x}-{}", a, b, bytes.size());
+  }
+  return fmt::format("{:016x}-{:016x}{:016x}-{}", fe_engine_code_hash(engine.raw()), a, b,
+                     bytes.size());
 }
 
 bool Has(const std::vector<std::string>& names, std::string_view prefix) {
@@ -73,51 +66,56 @@ Result<std::vector<std::uint8_t>> ReadComponentFile(const std::filesystem::path&
   return bytes;
 }
 
-Result<wc::Component> CompileCached(Engine::Impl& engine, const std::filesystem::path& path,
-                                    std::span<const std::uint8_t> bytes) {
-  const auto& dir = engine.options.cache_dir;
+Result<ComponentPtr> CompileCached(const Engine& engine, const std::filesystem::path& path,
+                                   std::span<const std::uint8_t> bytes) {
+  const auto& dir = engine.options().cache_dir;
   std::filesystem::path cached;
   if (!dir.empty()) {
-    cached = dir / (CacheKey(bytes, engine.options.consume_fuel) + ".cwasm");
-    std::error_code ec;
-    if (std::filesystem::exists(cached, ec)) {
-      auto loaded = wc::Component::deserialize_file(engine.engine, cached.string());
-      if (loaded) {
+    cached = dir / (CacheKey(engine, bytes) + ".cwasm");
+    std::ifstream in(cached, std::ios::binary);
+    if (in) {
+      std::vector<std::uint8_t> code((std::istreambuf_iterator<char>(in)),
+                                     std::istreambuf_iterator<char>());
+      EngineText err;
+      if (fe_component* loaded = fe_component_deserialize(engine.raw(), code.data(), code.size(), err.out())) {
         spdlog::debug("{}: loaded compiled code from {}", path.string(), cached.string());
-        return std::move(loaded).unwrap();
+        return ComponentPtr(loaded);
       }
-      spdlog::warn("{}: ignoring unusable cache entry {}", path.string(), cached.string());
+      spdlog::warn("{}: ignoring unusable cache entry {}: {}", path.string(), cached.string(), err.str());
     }
   }
-  auto compiled = wc::Component::compile(
-      engine.engine, wasmtime::Span<std::uint8_t>(const_cast<std::uint8_t*>(bytes.data()), bytes.size()));
-  if (!compiled) return FromWasmtime(compiled.err(), path.string() + " is not a valid component");
-  wc::Component component = std::move(compiled).unwrap();
+  EngineText err;
+  ComponentPtr component(fe_component_compile(engine.raw(), bytes.data(), bytes.size(), err.out()));
+  if (!component) return Error::InvalidArgument(path.string() + " is not a valid component: " + err.str());
   if (!cached.empty()) {
-    auto serialized = component.serialize();
+    fe_buffer code{};
+    EngineText serr;
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
-    const auto tmp = cached.string() + ".tmp" + std::to_string(::getpid());
-    std::ofstream out(tmp, std::ios::binary);
-    if (serialized && !ec && out) {
-      const auto& data = serialized.ok();
-      out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+    bool written = false;
+    if (fe_component_serialize(component.get(), &code, serr.out())) {
+      const Bytes held = AdoptBuffer(code);
+      const auto tmp = cached.string() + ".tmp" + std::to_string(::getpid());
+      std::ofstream out(tmp, std::ios::binary);
+      out.write(reinterpret_cast<const char*>(held.data()), static_cast<std::streamsize>(held.size()));
       out.close();
-      std::filesystem::rename(tmp, cached, ec);  // atomic: readers see all or nothing
+      if (out && !ec) {
+        std::filesystem::rename(tmp, cached, ec);  // atomic: readers see all or nothing
+        written = !ec;
+      }
+      if (!written) std::filesystem::remove(tmp, ec);
     }
-    if (ec || !out) spdlog::warn("{}: could not write the compilation cache in {}", path.string(), dir.string());
+    if (!written) spdlog::warn("{}: could not write the compilation cache in {}", path.string(), dir.string());
   }
   return component;
 }
 
-Result<ComponentReport> Describe(Engine::Impl& engine, const std::filesystem::path& path,
-                                 const wc::Component& component) {
+Result<ComponentReport> Describe(const std::filesystem::path& path, const fe_component& component) {
   ComponentReport report;
-  const wc::ComponentType type = component.type();
-  for (std::size_t i = 0, n = type.import_count(engine.engine); i < n; ++i)
-    if (auto item = type.import_nth(engine.engine, i)) report.imports.emplace_back(item->first);
-  for (std::size_t i = 0, n = type.export_count(engine.engine); i < n; ++i)
-    if (auto item = type.export_nth(engine.engine, i)) report.exports.emplace_back(item->first);
+  fe_component_names(&component, &report, [](void* ctx, bool is_export, fe_str name) {
+    auto* r = static_cast<ComponentReport*>(ctx);
+    (is_export ? r->exports : r->imports).emplace_back(FromFe(name));
+  });
 
   std::vector<std::string> all = report.imports;
   all.insert(all.end(), report.exports.begin(), report.exports.end());
@@ -150,13 +148,13 @@ Result<ComponentReport> Describe(Engine::Impl& engine, const std::filesystem::pa
   return report;
 }
 
-Result<std::shared_ptr<CompiledComponent>> LoadCompiledComponent(Engine::Impl& engine,
+Result<std::shared_ptr<CompiledComponent>> LoadCompiledComponent(const Engine& engine,
                                                                  const std::filesystem::path& path) {
   auto bytes = ReadComponentFile(path);
   if (!bytes.ok()) return bytes.error();
   auto component = CompileCached(engine, path, *bytes);
   if (!component.ok()) return component.error();
-  auto report = Describe(engine, path, *component);
+  auto report = Describe(path, **component);
   if (!report.ok()) return report.error();
 
   std::string version;
@@ -187,19 +185,15 @@ Result<std::shared_ptr<CompiledComponent>> LoadCompiledComponent(Engine::Impl& e
       report->exports.end())
     return Error::InvalidArgument(path.string() + " does not export " + required_export +
                                   ", so Ferry has nothing to deliver messages to");
-  if (report->shape == Shape::kDraft2025)
-    return MakeDraft2025Component(engine, path, std::move(component).value(),
-                                  std::move(report).value());
-  return MakeV010Component(engine, path, std::move(component).value(), std::move(report).value(),
-                           version);
+  return MakeCompiledComponent(engine, path, std::move(component).value(), std::move(report).value());
 }
 
 Result<ComponentReport> InspectComponent(Engine& engine, const std::filesystem::path& path) {
   auto bytes = ReadComponentFile(path);
   if (!bytes.ok()) return bytes.error();
-  auto component = CompileCached(engine.impl(), path, *bytes);
+  auto component = CompileCached(engine, path, *bytes);
   if (!component.ok()) return component.error();
-  return Describe(engine.impl(), path, *component);
+  return Describe(path, **component);
 }
 
 }  // namespace ferry::wasm

@@ -4,11 +4,11 @@
 
 #include <filesystem>
 #include <memory>
+#include <span>
+#include <vector>
 
-#include <wasmtime.hh>
-#include <wasmtime/component.hh>
-
-#include "wasm/engine_impl.h"
+#include "wasm/engine.h"
+#include "wasm/engine_abi.h"
 #include "wasm/guest.h"
 
 namespace ferry::wasm {
@@ -17,24 +17,19 @@ namespace ferry::wasm {
 Result<std::vector<std::uint8_t>> ReadComponentFile(const std::filesystem::path& path);
 
 // Compiles `bytes`, or loads the machine code cached from an earlier run.
-Result<wasmtime::component::Component> CompileCached(Engine::Impl& engine,
-                                                     const std::filesystem::path& path,
-                                                     std::span<const std::uint8_t> bytes);
+Result<ComponentPtr> CompileCached(const Engine& engine, const std::filesystem::path& path,
+                                   std::span<const std::uint8_t> bytes);
 
 // Lists imports and exports and tells which interface shape they form.
-Result<ComponentReport> Describe(Engine::Impl& engine, const std::filesystem::path& path,
-                                 const wasmtime::component::Component& component);
+Result<ComponentReport> Describe(const std::filesystem::path& path, const fe_component& component);
 
-Result<std::shared_ptr<CompiledComponent>> LoadCompiledComponent(
-    Engine::Impl& engine, const std::filesystem::path& path);
+Result<std::shared_ptr<CompiledComponent>> LoadCompiledComponent(const Engine& engine,
+                                                                 const std::filesystem::path& path);
 
-// One constructor per shape.
-Result<std::shared_ptr<CompiledComponent>> MakeDraft2025Component(
-    Engine::Impl& engine, const std::filesystem::path& path,
-    wasmtime::component::Component component, ComponentReport report);
-// 0.1.0 and the 2024 draft differ only in `version` ("0.1.0", "0.2.0-draft").
-Result<std::shared_ptr<CompiledComponent>> MakeV010Component(
-    Engine::Impl& engine, const std::filesystem::path& path,
-    wasmtime::component::Component component, ComponentReport report, std::string_view version);
+// A component linked for its shape; instances of it are cheap.
+Result<std::shared_ptr<CompiledComponent>> MakeCompiledComponent(const Engine& engine,
+                                                                 const std::filesystem::path& path,
+                                                                 ComponentPtr component,
+                                                                 ComponentReport report);
 
 }  // namespace ferry::wasm

@@ -1,51 +1,44 @@
 #include "wasm/engine.h"
 
-#include <atomic>
-#include <condition_variable>
-#include <fstream>
-#include <mutex>
-#include <thread>
-
-#include <spdlog/spdlog.h>
-
 #include "wasm/component_loader.h"
-#include "wasm/engine_impl.h"
-#include "wasm/glue.h"
+#include "wasm/engine_abi.h"
 
 namespace ferry::wasm {
 
-Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::Engine(fe_engine* engine, EngineOptions options)
+    : engine_(engine), options_(std::move(options)) {
+  ticker_ = std::thread([this] {
+    std::unique_lock lock(ticker_mutex_);
+    while (!ticker_cv_.wait_for(lock, options_.epoch_tick, [this] { return stopping_; }))
+      fe_engine_increment_epoch(engine_);
+  });
+}
 
 Engine::~Engine() {
   {
-    std::lock_guard lock(impl_->ticker_mutex);
-    impl_->stopping = true;
+    std::lock_guard lock(ticker_mutex_);
+    stopping_ = true;
   }
-  impl_->ticker_cv.notify_all();
-  if (impl_->ticker.joinable()) impl_->ticker.join();
+  ticker_cv_.notify_all();
+  ticker_.join();
+  fe_engine_free(engine_);
 }
 
 Result<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options) {
-  wasmtime::Config config;
-  // Invocation deadlines: a guest in an endless loop is stopped when the
-  // engine's epoch passes its store's deadline.
-  config.epoch_interruption(true);
-  config.parallel_compilation(true);
-  if (options.consume_fuel) config.consume_fuel(true);
-  auto impl = std::make_unique<Impl>(wasmtime::Engine(std::move(config)), options);
-  Impl* raw = impl.get();
-  impl->ticker = std::thread([raw] {
-    std::unique_lock lock(raw->ticker_mutex);
-    while (!raw->ticker_cv.wait_for(lock, raw->options.epoch_tick, [raw] { return raw->stopping; }))
-      raw->engine.increment_epoch();
-  });
-  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+  if (fe_abi_version() != FE_ABI_VERSION)
+    return Error::Internal("the engine library speaks ABI version " +
+                           std::to_string(fe_abi_version()) + ", this host " +
+                           std::to_string(FE_ABI_VERSION) + "; rebuild both together");
+  const fe_engine_config config{options.consume_fuel, options.pooled_instances,
+                                options.max_memory_bytes};
+  EngineText err;
+  fe_engine* engine = fe_engine_new(&config, err.out());
+  if (!engine) return Error::Internal(err.str());
+  return std::unique_ptr<Engine>(new Engine(engine, options));
 }
 
-std::chrono::milliseconds Engine::epoch_tick() const { return impl_->options.epoch_tick; }
-
 Result<std::shared_ptr<CompiledComponent>> Engine::LoadComponent(const std::filesystem::path& path) {
-  return LoadCompiledComponent(*impl_, path);
+  return LoadCompiledComponent(*this, path);
 }
 
 }  // namespace ferry::wasm

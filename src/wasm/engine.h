@@ -1,13 +1,19 @@
-// The WebAssembly engine: one per process, shared by every component and
+// The WebAssembly engine: one per host, shared by every component and
 // worker thread. Compiles components once and keeps the machine code on disk
 // so the next start of the same component skips compilation.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "ferry/result.h"
+
+struct fe_engine;
 
 namespace ferry::wasm {
 
@@ -18,6 +24,11 @@ struct EngineOptions {
   std::chrono::milliseconds epoch_tick{10};
   // Meter guest instructions with fuel (stores then get a budget per call).
   bool consume_fuel = false;
+  // Instance slots of the pooling allocator, which makes a fresh instance
+  // cost microseconds (0: instances allocate on demand).
+  std::uint32_t pooled_instances = 0;
+  // The largest linear memory any instance may have (sizes the pool's slots).
+  std::uint64_t max_memory_bytes = 256u << 20;
 };
 
 class CompiledComponent;
@@ -33,14 +44,19 @@ class Engine {
   // Errors say what is wrong with the file in one line.
   Result<std::shared_ptr<CompiledComponent>> LoadComponent(const std::filesystem::path& path);
 
-  std::chrono::milliseconds epoch_tick() const;
-
-  struct Impl;
-  Impl& impl() { return *impl_; }
+  const EngineOptions& options() const { return options_; }
+  std::chrono::milliseconds epoch_tick() const { return options_.epoch_tick; }
+  const fe_engine* raw() const { return engine_; }
 
  private:
-  explicit Engine(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  Engine(fe_engine* engine, EngineOptions options);
+
+  fe_engine* engine_;
+  EngineOptions options_;
+  std::thread ticker_;  // advances the epoch every options_.epoch_tick
+  std::mutex ticker_mutex_;
+  std::condition_variable ticker_cv_;
+  bool stopping_ = false;
 };
 
 }  // namespace ferry::wasm

@@ -66,6 +66,11 @@ struct GuestServices {
   std::uint64_t max_memory_bytes = 256u << 20;
   // Longest a single guest call may run before it is interrupted.
   std::chrono::milliseconds handler_timeout{30000};
+  // Host-side state one instance may hold at once ([limits].max_guest_*).
+  std::uint32_t max_guest_messages = 1024;
+  std::uint64_t max_guest_message_bytes = 64u << 20;
+  std::uint32_t max_guest_clients = 64;
+  std::uint32_t max_guest_request_options = 64;
   // Set for components that may change their own subscriptions.
   Reconfigure reconfigure;
   // Capability grants (topic patterns); see Allowed().
@@ -91,9 +96,22 @@ struct Inbound {
   Broker* origin;
 };
 
+// How a guest call failed, as the engine classified it (from trap codes
+// and limits, never from text).
+enum class CallFailure : std::uint8_t {
+  kNone,
+  kError,        // the handler returned its error case
+  kTrap,         // a trap (unreachable, bad handle, out-of-bounds access, ...)
+  kTimeout,      // handler_timeout_ms passed
+  kFuel,         // fuel_per_call ran out
+  kMemory,       // max_memory_bytes or a max_guest_* limit was hit
+  kUnavailable,  // no instance could be made to run it
+};
+
 // The result of one handler call.
 struct CallOutcome {
   Status status;                  // the guest's error, a trap or a timeout
+  CallFailure failure = CallFailure::kNone;
   std::vector<Verdict> verdicts;  // one per message handed in
 };
 

@@ -4,7 +4,6 @@
 #include <condition_variable>
 #include <limits>
 #include <mutex>
-#include <random>
 #include <string>
 
 #include <fmt/format.h>
@@ -74,13 +73,31 @@ Result<std::vector<Message>> RequestMessages(HostState& state, Broker& broker,
   return broker.Request(message, options);
 }
 
-Status ReplyTo(HostState& state, const MessageEntry& original, Message reply) {
-  if (original.message.reply_to.empty() || original.origin == nullptr)
+Status ReplyTo(HostState& state, Broker* origin, std::string_view reply_to, Message reply) {
+  if (reply_to.empty() || origin == nullptr)
     return Error::FailedPrecondition("the message has no reply address");
   FERRY_RETURN_IF_ERROR(CheckMessageLimits(state, reply));
-  reply.topic = original.message.reply_to;
+  reply.topic = std::string(reply_to);
   reply.reply_to.clear();
-  return original.origin->Publish(reply, Clock::now() + state.services->handler_timeout);
+  return origin->Publish(reply, Clock::now() + state.services->handler_timeout);
+}
+
+Status SendMessages(HostState& state, Broker& broker, std::string_view topic,
+                    std::vector<Message> messages) {
+  if (messages.size() == 1) return SendMessage(state, broker, topic, std::move(messages[0]));
+  FERRY_RETURN_IF_ERROR(ValidateTopic(topic));
+  const std::string of = " of " + std::to_string(messages.size());
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    Status fits = CheckMessageLimits(state, messages[i]);
+    if (!fits.ok()) return fits.error().WithContext("message " + std::to_string(i) + of);
+  }
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    Status sent = SendMessage(state, broker, topic, std::move(messages[i]));
+    if (!sent.ok())
+      return sent.error().WithContext("message " + std::to_string(i) + of + " (" +
+                                      std::to_string(i) + " sent before it)");
+  }
+  return Status::Ok();
 }
 
 }  // namespace ferry::wasm
@@ -118,15 +135,6 @@ Result<std::vector<Message>> PullMessages(HostState& state, Broker& broker, std:
   sub->reset();  // no delivery starts after this
   std::lock_guard lock(pulled->mutex);
   return std::move(pulled->messages);
-}
-
-std::string NewDeliveryTag() {
-  static const std::uint64_t nonce = [] {
-    std::random_device rd;
-    return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-  }();
-  static std::atomic<std::uint64_t> counter{0};
-  return fmt::format("{:016x}-{}", nonce, counter.fetch_add(1, std::memory_order_relaxed) + 1);
 }
 
 }  // namespace ferry::wasm

@@ -21,6 +21,12 @@ Result<Broker*> ConnectClient(HostState& state, std::string_view name);
 // Publishes `message` to `topic` after checking the topic and size limits.
 Status SendMessage(HostState& state, Broker& broker, std::string_view topic, Message message);
 
+// Publishes `messages` to `topic` in order. Every message is checked before
+// the first is sent, so a bad one in the middle leaves nothing half-sent; a
+// broker failure names the message and how many went out before it.
+Status SendMessages(HostState& state, Broker& broker, std::string_view topic,
+                    std::vector<Message> messages);
+
 // Request-reply with the interface's rules: no timeout means wait (bounded by
 // the host's limit) for `expected` replies, default one; a timeout without an
 // expected count collects everything that arrives until it passes.
@@ -29,8 +35,8 @@ Result<std::vector<Message>> RequestMessages(HostState& state, Broker& broker,
                                              std::optional<std::uint32_t> timeout_ms,
                                              std::optional<std::uint32_t> expected_replies);
 
-// Sends `reply` to the reply address of `original`.
-Status ReplyTo(HostState& state, const MessageEntry& original, Message reply);
+// Sends `reply` to `reply_to` on `origin`, the broker the request came from.
+Status ReplyTo(HostState& state, Broker* origin, std::string_view reply_to, Message reply);
 
 // Checks data and metadata against the component's limits.
 Status CheckMessageLimits(const HostState& state, const Message& message);
@@ -45,8 +51,5 @@ namespace ferry::wasm {
 // consumes them), empty when none did.
 Result<std::vector<Message>> PullMessages(HostState& state, Broker& broker, std::string_view pattern,
                                           std::chrono::milliseconds wait);
-
-// A tag no other delivery of this process carries.
-std::string NewDeliveryTag();
 
 }  // namespace ferry::wasm

@@ -1,0 +1,247 @@
+/*
+ * ferry_engine.h: the one boundary between Ferry's C++ host and its
+ * WebAssembly engine (engine/, a Rust library on Wasmtime's typed API).
+ *
+ * The engine compiles components, links the host side of each
+ * wasi:messaging shape (bindings generated from wit/ by bindgen), and calls
+ * the guest's exports. Everything the guest asks of the host that is not
+ * bookkeeping of its own resources (connect, send, request, reply, pull,
+ * reconfigure, output) comes back to C++ through `fe_host_vtable`.
+ *
+ * Conventions
+ * - Every function is thread-safe unless it takes an `fe_instance*`: an
+ *   instance (one Wasmtime store) belongs to one thread at a time.
+ * - Strings are UTF-8 (pointer, length) pairs, never NUL-terminated, and
+ *   borrowed for the duration of the call that receives them.
+ * - Payloads cross as `fe_buffer`: a span plus an owner and its release
+ *   function. Whoever receives an `fe_buffer` owns it and calls `release`
+ *   exactly once (a NULL release means nothing to free). No payload is copied
+ *   on either side of this boundary; the engine copies it once into guest
+ *   memory and once out of it.
+ * - A function that can fail returns NULL/false and, when `err` is not NULL,
+ *   stores a one-line message there (free it with fe_text_free).
+ *
+ * ABI version: FE_ABI_VERSION; the host checks fe_abi_version() at start-up.
+ */
+#ifndef FERRY_ENGINE_H
+#define FERRY_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FE_ABI_VERSION 1u
+uint32_t fe_abi_version(void);
+
+/* ---- plain data ------------------------------------------------------- */
+
+typedef struct fe_str {
+  const char* ptr;
+  size_t len;
+} fe_str;
+
+/* A string the engine allocated; the receiver frees it with fe_text_free. */
+typedef struct fe_text {
+  char* ptr;
+  size_t len;
+} fe_text;
+void fe_text_free(fe_text* text);
+
+typedef struct fe_buffer {
+  const uint8_t* ptr;
+  size_t len;
+  void* owner;
+  void (*release)(void* owner);
+} fe_buffer;
+
+typedef struct fe_pair {
+  fe_str key;
+  fe_str value;
+} fe_pair;
+
+/* A message crossing the boundary. `data` passes to the receiver; all
+ * strings are borrowed. `origin` is the host's opaque token for the broker a
+ * message arrived on (replies go back through it); the engine hands it back
+ * unchanged and sets it to NULL on messages a guest made. */
+typedef struct fe_message {
+  fe_str topic; /* empty: none */
+  fe_buffer data;
+  bool has_content_type;
+  fe_str content_type;
+  const fe_pair* metadata;
+  size_t metadata_len;
+  fe_str reply_to; /* empty: none */
+  void* origin;
+} fe_message;
+
+/* ---- errors the host returns to a guest -------------------------------- */
+
+/* The cases of wasi:messaging's `error` variant. */
+typedef enum fe_error_kind {
+  FE_ERROR_TIMEOUT = 1,
+  FE_ERROR_CONNECTION = 2,
+  FE_ERROR_PERMISSION_DENIED = 3,
+  FE_ERROR_OTHER = 4,
+} fe_error_kind;
+
+/* Where a host callback reports a failure. `message` is what the 2025
+ * interface carries in its error case; `full` (code and message) is what
+ * 0.1.0's error.trace() returns. */
+typedef struct fe_error fe_error;
+void fe_error_set(fe_error* err, fe_error_kind kind, fe_str message, fe_str full);
+
+/* Messages the host returns (request replies, pulled messages). The engine
+ * copies the strings and takes each message's data. */
+typedef struct fe_message_sink fe_message_sink;
+void fe_message_sink_push(fe_message_sink* sink, const fe_message* message);
+
+/* ---- what the guest asks of the host ----------------------------------- */
+
+/* Called on the thread running the guest call; `host` is the pointer given
+ * to fe_instance_new. None may unwind. A callback returning false has set
+ * `err`; the guest sees the interface's error. */
+typedef struct fe_host_vtable {
+  /* client.connect(name): a non-NULL client token, or NULL and `err`. */
+  void* (*connect)(void* host, fe_str name, fe_error* err);
+  /* producer.send: every message is checked before the first is sent. The
+   * host takes each message's data. */
+  bool (*send)(void* host, void* client, fe_str topic, const fe_message* messages, size_t count,
+               fe_error* err);
+  /* request-reply.request: replies go into `replies`. A NULL timeout or
+   * expected count means the guest did not set it. */
+  bool (*request)(void* host, void* client, fe_str topic, const fe_message* message,
+                  const uint32_t* timeout_ms, const uint32_t* expected_replies,
+                  fe_message_sink* replies, fe_error* err);
+  /* request-reply.reply: `reply` goes to `reply_to` on the broker `origin`. */
+  bool (*reply)(void* host, void* origin, fe_str reply_to, const fe_message* reply, fe_error* err);
+  /* 0.1.0 consumer.subscribe-(try-)receive: waits up to `wait_ms` (bounded by
+   * the call's deadline) for messages on `channel`; none is not an error. */
+  bool (*pull)(void* host, void* client, fe_str channel, uint32_t wait_ms, fe_message_sink* out,
+               fe_error* err);
+  /* 0.1.0 consumer.update-guest-configuration. */
+  bool (*reconfigure)(void* host, const fe_str* channels, size_t channel_count,
+                      const fe_pair* extensions, size_t extension_count, fe_error* err);
+  /* Bytes the guest wrote to stdout (stream 1) or stderr (stream 2). */
+  void (*output)(void* host, int stream, const uint8_t* data, size_t len);
+} fe_host_vtable;
+
+/* ---- engine ------------------------------------------------------------ */
+
+typedef struct fe_engine_config {
+  bool consume_fuel;           /* meter instructions; calls then get a budget */
+  uint32_t pooled_instances;   /* instance slots of the pooling allocator (0: no pooling) */
+  uint64_t max_memory_bytes;   /* largest linear memory of any instance */
+} fe_engine_config;
+
+typedef struct fe_engine fe_engine;
+fe_engine* fe_engine_new(const fe_engine_config* config, fe_text* err);
+void fe_engine_free(fe_engine* engine);
+/* Advances the epoch; call deadlines are counted in these ticks. */
+void fe_engine_increment_epoch(const fe_engine* engine);
+/* A hash of everything that makes compiled code of this engine loadable
+ * (Wasmtime's version, its settings, the host CPU's features): part of the
+ * compilation cache's key. */
+uint64_t fe_engine_code_hash(const fe_engine* engine);
+
+/* ---- components --------------------------------------------------------- */
+
+typedef struct fe_component fe_component;
+fe_component* fe_component_compile(const fe_engine* engine, const uint8_t* bytes, size_t len,
+                                   fe_text* err);
+/* Loads code fe_component_serialize wrote with an engine of the same
+ * fe_engine_code_hash. The bytes must come from Ferry's own cache: machine
+ * code is trusted, not validated. */
+fe_component* fe_component_deserialize(const fe_engine* engine, const uint8_t* bytes, size_t len,
+                                       fe_text* err);
+bool fe_component_serialize(const fe_component* component, fe_buffer* out, fe_text* err);
+void fe_component_free(fe_component* component);
+/* Calls `visit` for each import (is_export false) and export (true) name. */
+void fe_component_names(const fe_component* component, void* ctx,
+                        void (*visit)(void* ctx, bool is_export, fe_str name));
+
+/* The interface shapes the engine has bindings for. */
+typedef enum fe_shape {
+  FE_SHAPE_DRAFT2025 = 1, /* wasi:messaging@0.2.0-draft (2025) */
+  FE_SHAPE_V010 = 2,      /* wasi:messaging@0.1.0 */
+  FE_SHAPE_DRAFT2024 = 3, /* the 0.1.0 interfaces published as 0.2.0-draft (2024) */
+} fe_shape;
+
+/* A component linked for `shape` with WASI p2: instantiating it again is
+ * cheap. Fails (with the linker's reason) when the component imports
+ * something the shape does not provide or lacks the shape's export. */
+typedef struct fe_pre fe_pre;
+fe_pre* fe_pre_new(const fe_component* component, fe_shape shape, fe_text* err);
+void fe_pre_free(fe_pre* pre);
+
+/* ---- instances ----------------------------------------------------------- */
+
+typedef struct fe_limits {
+  uint64_t max_memory_bytes;        /* linear memory of this instance */
+  uint64_t max_message_bytes;       /* data of one message */
+  uint64_t max_metadata_bytes;      /* keys and values of one message */
+  uint32_t max_messages;            /* message resources held at once */
+  uint64_t max_message_total_bytes; /* data held in those messages */
+  uint32_t max_clients;             /* client resources held at once */
+  uint32_t max_request_options;     /* request-options held at once */
+} fe_limits;
+
+/* Bounds of one guest call. */
+typedef struct fe_budget {
+  uint64_t epoch_ticks; /* interrupted after this many epoch increments */
+  uint64_t fuel;        /* instructions (engines with consume_fuel only) */
+} fe_budget;
+
+/* How a guest call ended. */
+typedef enum fe_outcome {
+  FE_OUTCOME_OK = 0,
+  FE_OUTCOME_GUEST_ERROR = 1, /* the export returned its error case */
+  FE_OUTCOME_TRAP = 2,        /* a trap: unreachable, bad handle, out of bounds… */
+  FE_OUTCOME_TIMEOUT = 3,     /* the epoch deadline passed */
+  FE_OUTCOME_FUEL = 4,        /* the fuel budget ran out */
+  FE_OUTCOME_MEMORY = 5,      /* a memory limit (linear or host-side) was hit */
+} fe_outcome;
+
+typedef struct fe_instance fe_instance;
+/* A fresh instance in a store of its own. `vtable` and `host` must outlive
+ * it. Start-up code runs under `budget`. On failure returns NULL, with the
+ * outcome in `*outcome` (when not NULL) and the reason in `err`. */
+fe_instance* fe_instance_new(const fe_pre* pre, const fe_limits* limits,
+                             const fe_host_vtable* vtable, void* host, fe_budget budget,
+                             fe_outcome* outcome, fe_text* err);
+void fe_instance_free(fe_instance* instance);
+/* One line on how the last call that did not end FE_OUTCOME_OK ended; valid
+ * until the next call on the instance. */
+fe_str fe_instance_last_error(const fe_instance* instance);
+/* True once a trap has left the instance unusable. */
+bool fe_instance_poisoned(const fe_instance* instance);
+
+/* 2025 shape: incoming-handler.handle(message). Takes the message's data. */
+fe_outcome fe_instance_handle(fe_instance* instance, const fe_message* message, fe_budget budget);
+
+/* 0.1.0 shapes: messaging-guest.configure(). On success `visit` receives the
+ * channels and extensions the guest asked for. */
+fe_outcome fe_instance_configure(fe_instance* instance, fe_budget budget, void* ctx,
+                                 void (*visit)(void* ctx, const fe_str* channels, size_t channel_count,
+                                               const fe_pair* extensions, size_t extension_count));
+
+/* What a 0.1.0 guest decided about each message of a batch. */
+typedef enum fe_verdict {
+  FE_VERDICT_NONE = 0,     /* the call's result decides */
+  FE_VERDICT_COMPLETE = 1, /* complete-message */
+  FE_VERDICT_ABANDON = 2,  /* abandon-message */
+} fe_verdict;
+
+/* 0.1.0 shapes: messaging-guest.handler(list<message>). Takes each
+ * message's data; writes one verdict per message into `verdicts`. */
+fe_outcome fe_instance_handler(fe_instance* instance, const fe_message* messages, size_t count,
+                               fe_budget budget, uint8_t* verdicts);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FERRY_ENGINE_H */

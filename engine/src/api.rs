@@ -1,0 +1,279 @@
+//! The `extern "C"` functions of `include/ferry_engine.h`. Each checks its
+//! pointers, converts, and calls the safe code; none unwinds (the crate
+//! aborts on panic).
+
+use std::ffi::c_void;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use bytes::Bytes;
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::abi::{FeBuffer, FeMessage, FePair, FeStr, FeText, HostMessage};
+use crate::host::{FeHostVtable, FeLimits, HostLink};
+use crate::instance::{FeBudget, Instance, Pre};
+
+pub const FE_ABI_VERSION: u32 = 1;
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_abi_version() -> u32 {
+    FE_ABI_VERSION
+}
+
+#[repr(C)]
+pub struct FeEngineConfig {
+    pub consume_fuel: bool,
+    pub pooled_instances: u32,
+    pub max_memory_bytes: u64,
+}
+
+pub struct FeEngine {
+    engine: Engine,
+}
+
+pub struct FeComponent {
+    engine: Engine,
+    component: Component,
+}
+
+fn engine_config(c: &FeEngineConfig) -> Config {
+    let mut config = Config::new();
+    // Call deadlines: the host's ticker advances the epoch.
+    config.epoch_interruption(true);
+    config.consume_fuel(c.consume_fuel);
+    config.parallel_compilation(true);
+    if c.pooled_instances > 0 {
+        let n = c.pooled_instances;
+        let mut pool = PoolingAllocationConfig::default();
+        // A component made with the WASI adapter has a handful of core
+        // instances and two memories; languages with runtimes have more.
+        pool.total_component_instances(n)
+            .total_core_instances(n.saturating_mul(16))
+            .total_memories(n.saturating_mul(4))
+            .total_tables(n.saturating_mul(8))
+            .max_memory_size(usize::try_from(c.max_memory_bytes).unwrap_or(usize::MAX))
+            .table_elements(1 << 20)
+            .max_component_instance_size(4 << 20)
+            .max_core_instance_size(4 << 20)
+            // Keeping a little of each slot's memory mapped makes reusing it
+            // a memset instead of page faults on the next instance's start.
+            .linear_memory_keep_resident(128 << 10)
+            .table_keep_resident(16 << 10);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_engine_new(config: *const FeEngineConfig, err: *mut FeText) -> *mut FeEngine {
+    let Some(c) = (unsafe { config.as_ref() }) else {
+        FeText::store(err, "no engine configuration");
+        return std::ptr::null_mut();
+    };
+    match Engine::new(&engine_config(c)) {
+        Ok(engine) => Box::into_raw(Box::new(FeEngine { engine })),
+        Err(e) => {
+            FeText::store(err, &format!("cannot create the WebAssembly engine: {e}"));
+            std::ptr::null_mut()
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_engine_free(engine: *mut FeEngine) {
+    if !engine.is_null() {
+        drop(unsafe { Box::from_raw(engine) });
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_engine_increment_epoch(engine: *const FeEngine) {
+    if let Some(e) = unsafe { engine.as_ref() } {
+        e.engine.increment_epoch();
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_engine_code_hash(engine: *const FeEngine) -> u64 {
+    let Some(e) = (unsafe { engine.as_ref() }) else { return 0 };
+    let mut h = DefaultHasher::new();
+    e.engine.precompile_compatibility_hash().hash(&mut h);
+    h.finish()
+}
+
+fn boxed_component(engine: &Engine, made: wasmtime::Result<Component>, err: *mut FeText) -> *mut FeComponent {
+    match made {
+        Ok(component) => Box::into_raw(Box::new(FeComponent { engine: engine.clone(), component })),
+        Err(e) => {
+            FeText::store(err, &crate::instance::classify(&e, false).1);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_component_compile(engine: *const FeEngine, bytes: *const u8, len: usize, err: *mut FeText) -> *mut FeComponent {
+    let Some(e) = (unsafe { engine.as_ref() }) else { return std::ptr::null_mut() };
+    let wasm = unsafe { std::slice::from_raw_parts(bytes, len) };
+    boxed_component(&e.engine, Component::new(&e.engine, wasm), err)
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_component_deserialize(
+    engine: *const FeEngine,
+    bytes: *const u8,
+    len: usize,
+    err: *mut FeText,
+) -> *mut FeComponent {
+    let Some(e) = (unsafe { engine.as_ref() }) else { return std::ptr::null_mut() };
+    let code = unsafe { std::slice::from_raw_parts(bytes, len) };
+    // Safety: the header restricts this to Ferry's own cache, written by
+    // fe_component_serialize; Wasmtime checks the engine's compatibility.
+    boxed_component(&e.engine, unsafe { Component::deserialize(&e.engine, code) }, err)
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_component_serialize(component: *const FeComponent, out: *mut FeBuffer, err: *mut FeText) -> bool {
+    let Some(c) = (unsafe { component.as_ref() }) else { return false };
+    match c.component.serialize() {
+        Ok(code) => {
+            unsafe { *out = FeBuffer::give(Bytes::from(code)) };
+            true
+        }
+        Err(e) => {
+            FeText::store(err, &e.to_string());
+            false
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_component_free(component: *mut FeComponent) {
+    if !component.is_null() {
+        drop(unsafe { Box::from_raw(component) });
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_component_names(
+    component: *const FeComponent,
+    ctx: *mut c_void,
+    visit: extern "C" fn(*mut c_void, bool, FeStr),
+) {
+    let Some(c) = (unsafe { component.as_ref() }) else { return };
+    let ty = c.component.component_type();
+    for (name, _) in ty.imports(&c.engine) {
+        visit(ctx, false, FeStr::of(name));
+    }
+    for (name, _) in ty.exports(&c.engine) {
+        visit(ctx, true, FeStr::of(name));
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_pre_new(component: *const FeComponent, shape: u32, err: *mut FeText) -> *mut Pre {
+    let Some(c) = (unsafe { component.as_ref() }) else { return std::ptr::null_mut() };
+    match Pre::new(&c.engine, &c.component, shape) {
+        Ok(pre) => Box::into_raw(Box::new(pre)),
+        Err(e) => {
+            FeText::store(err, &format!("{e:#}"));
+            std::ptr::null_mut()
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_pre_free(pre: *mut Pre) {
+    if !pre.is_null() {
+        drop(unsafe { Box::from_raw(pre) });
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_instance_new(
+    pre: *const Pre,
+    limits: *const FeLimits,
+    vtable: *const FeHostVtable,
+    host: *mut c_void,
+    budget: FeBudget,
+    outcome: *mut u32,
+    err: *mut FeText,
+) -> *mut Instance {
+    let (Some(pre), Some(limits)) = (unsafe { pre.as_ref() }, unsafe { limits.as_ref() }) else {
+        return std::ptr::null_mut();
+    };
+    if vtable.is_null() {
+        return std::ptr::null_mut();
+    }
+    match Instance::new(pre, *limits, HostLink::new(vtable, host), budget) {
+        Ok(instance) => Box::into_raw(Box::new(instance)),
+        Err((kind, text)) => {
+            if !outcome.is_null() {
+                unsafe { *outcome = kind };
+            }
+            FeText::store(err, &text);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_instance_free(instance: *mut Instance) {
+    if !instance.is_null() {
+        drop(unsafe { Box::from_raw(instance) });
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_instance_last_error(instance: *const Instance) -> FeStr {
+    match unsafe { instance.as_ref() } {
+        Some(i) => FeStr::of(&i.last_error),
+        None => FeStr::of(""),
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_instance_poisoned(instance: *const Instance) -> bool {
+    unsafe { instance.as_ref() }.is_none_or(Instance::poisoned)
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_instance_handle(instance: *mut Instance, message: *const FeMessage, budget: FeBudget) -> u32 {
+    let (Some(i), Some(m)) = (unsafe { instance.as_mut() }, unsafe { message.as_ref() }) else {
+        return crate::instance::FE_OUTCOME_TRAP;
+    };
+    let message = unsafe { HostMessage::take(m) };
+    i.handle(message, budget)
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_instance_configure(
+    instance: *mut Instance,
+    budget: FeBudget,
+    ctx: *mut c_void,
+    visit: extern "C" fn(*mut c_void, *const FeStr, usize, *const FePair, usize),
+) -> u32 {
+    let Some(i) = (unsafe { instance.as_mut() }) else { return crate::instance::FE_OUTCOME_TRAP };
+    let (outcome, asked) = i.configure(budget);
+    if let Some((channels, extensions)) = asked {
+        let chans: Vec<FeStr> = channels.iter().map(|c| FeStr::of(c)).collect();
+        let pairs = extensions.pairs();
+        visit(ctx, chans.as_ptr(), chans.len(), pairs.as_ptr(), pairs.len());
+    }
+    outcome
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_instance_handler(
+    instance: *mut Instance,
+    messages: *const FeMessage,
+    count: usize,
+    budget: FeBudget,
+    verdicts: *mut u8,
+) -> u32 {
+    let Some(i) = (unsafe { instance.as_mut() }) else { return crate::instance::FE_OUTCOME_TRAP };
+    let views = if count == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(messages, count) } };
+    let taken: Vec<HostMessage> = views.iter().map(|m| unsafe { HostMessage::take(m) }).collect();
+    let out = if count == 0 { &mut [][..] } else { unsafe { std::slice::from_raw_parts_mut(verdicts, count) } };
+    i.handler(taken, budget, out)
+}
