@@ -8,6 +8,7 @@
 //               the floor the components are measured against.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -28,12 +29,30 @@ class EchoPath {
   virtual ~EchoPath() = default;
   virtual Status Publish(const Message& m) = 0;
   Counter& arrived() { return arrived_; }
+  // Pumps `count` copies of `m` and checks that every echo carried the
+  // whole payload (exits if not: a short echo would flatter the figures).
   PumpResult Run(const Message& m, std::uint64_t count) {
-    return Pump([this](const Message& msg) { return Publish(msg); }, arrived_, m, count);
+    const std::uint64_t before = bytes_.load();
+    const PumpResult r = Pump([this](const Message& msg) { return Publish(msg); }, arrived_, m, count);
+    if (bytes_.load() - before != count * m.data.size()) {
+      std::fprintf(stderr, "echoes carried %llu bytes, expected %llu\n",
+                   static_cast<unsigned long long>(bytes_.load() - before),
+                   static_cast<unsigned long long>(count * m.data.size()));
+      std::exit(1);
+    }
+    return r;
   }
 
  protected:
+  // Called for each echo that arrives on echo.out.
+  void Arrived(const Message& echo) {
+    bytes_.fetch_add(echo.data.size());
+    arrived_.Add();
+  }
+
+ private:
   Counter arrived_;
+  std::atomic<std::uint64_t> bytes_{0};
 };
 
 class EchoHost final : public EchoPath {
@@ -61,9 +80,8 @@ class EchoHost final : public EchoPath {
       self->host_.reset();  // nothing runs after a failed Start
       return nullptr;
     }
-    auto sink = self->host_->Listen("default", "echo.out", [s = self.get()](const Message&) {
-      s->arrived_.Add();
-    });
+    auto sink = self->host_->Listen("default", "echo.out",
+                                    [s = self.get()](const Message& echo) { s->Arrived(echo); });
     if (!sink.ok()) {
       std::fprintf(stderr, "%s: %s\n", stem.c_str(), sink.error().ToString().c_str());
       return nullptr;
@@ -97,7 +115,7 @@ class NativeEcho final : public EchoPath {
       (void)broker_->Publish(out, Clock::now() + std::chrono::seconds(30));
     })).value();
     sink_ = std::move(broker_->Subscribe({.pattern = "echo.out", .manual_ack = false},
-                                         [this](Delivery) { arrived_.Add(); })).value();
+                                         [this](Delivery d) { Arrived(d.message); })).value();
   }
   ~NativeEcho() override {
     echo_.reset();
