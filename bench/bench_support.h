@@ -127,6 +127,16 @@ inline double Median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+// "min – max" of `v`, printed with `format` (e.g. "%.0f").
+inline std::string Range(const std::vector<double>& v, const char* format = "%.0f") {
+  if (v.empty()) return "";
+  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  char a[64], b[64];
+  std::snprintf(a, sizeof a, format, *lo);
+  std::snprintf(b, sizeof b, format, *hi);
+  return std::string(a) + " – " + b;
+}
+
 // Nearest-rank percentile, p in [0, 1].
 inline double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;

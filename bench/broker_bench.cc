@@ -359,7 +359,11 @@ int main(int argc, char** argv) {
   auto redis_server = [](std::uint16_t port, const std::string& dir) {
     return std::make_unique<Server>(std::vector<std::string>{"redis-server", "--port", std::to_string(port),
                                                              "--bind", "127.0.0.1", "--dir", dir,
-                                                             "--save", ""},
+                                                             "--save", "",
+                                                             // By default Redis disconnects a pub/sub
+                                                             // client 32 MB behind: a 64 KiB run would
+                                                             // lose the echo's connection.
+                                                             "--client-output-buffer-limit", "pubsub 0 0 0"},
                                     port);
   };
   const std::vector<Target> targets = {

@@ -82,8 +82,8 @@ void SmallPayloads(const Options& o) {
               "ratios the median of the per-round ratios. \"publisher busy\" is the publishing "
               "thread's CPU time over the run's wall time (100%%: the driver is the limit).\n\n",
               o.rounds, o.seconds);
-  std::printf("| payload | echo | messages per round | msg/s | / native | target | publisher busy |\n");
-  std::printf("|---|---|---|---|---|---|---|\n");
+  std::printf("| payload | echo | messages per round | msg/s | range over rounds | / native | target | publisher busy |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
   std::vector<std::string> lang_rows;
   for (std::size_t size : {std::size_t{16}, std::size_t{1024}}) {
     std::vector<Variant> vs = {{"native C++ subscriber, bare embedded broker", &native},
@@ -99,8 +99,8 @@ void SmallPayloads(const Options& o) {
       const Variant& v = vs[i];
       const double ratio = RoundRatio(v, vs[0]);
       const std::string target = i == 0 ? "" : std::string("≥ 0.5: ") + Verdict(ratio >= 0.5);
-      std::printf("| %s | %s | %llu | %.0f | %.3f | %s | %s |\n", label, v.label.c_str(),
-                  static_cast<unsigned long long>(v.count), v.rate(), ratio, target.c_str(),
+      std::printf("| %s | %s | %llu | %.0f | %s | %.3f | %s | %s |\n", label, v.label.c_str(),
+                  static_cast<unsigned long long>(v.count), v.rate(), Range(v.rates).c_str(), ratio, target.c_str(),
                   Pct(Median(v.busy)).c_str());
     }
     // The languages table: the C echo (workers = 1), then each other language.
@@ -132,9 +132,9 @@ void LargePayloads(const Options& o) {
   std::printf("Time per message is 1 / (median msg/s) with the publisher keeping the echo busy; "
               "\"two memcpy's\" is the median time of copying the payload twice into warm "
               "buffers, measured at the start of every round.\n\n");
-  std::printf("| payload | C echo component (µs/msg) | native echo (µs/msg) | two memcpy's (µs) "
+  std::printf("| payload | C echo component (µs/msg) | range over rounds | native echo (µs/msg) | two memcpy's (µs) "
               "| component / two memcpy's | target | messages per round |\n");
-  std::printf("|---|---|---|---|---|---|---|\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
   struct Case { std::size_t size; const char* label; double target; };
   for (const Case& c : {Case{65536, "64 KiB", 4.0}, Case{1 << 20, "1 MiB", 2.0}}) {
     std::vector<double> copies;
@@ -147,8 +147,10 @@ void LargePayloads(const Options& o) {
     const double native_us = 1e6 / vs[0].rate();
     const double copy_us = Median(copies);
     const double ratio = comp_us / copy_us;
-    std::printf("| %s | %.1f | %.1f | %.1f | %.2f | ≤ %.0f: %s | %llu |\n", c.label, comp_us, native_us,
-                copy_us, ratio, c.target, Verdict(ratio <= c.target),
+    std::vector<double> us;
+    for (double rate : vs[1].rates) us.push_back(1e6 / rate);
+    std::printf("| %s | %.1f | %s | %.1f | %.1f | %.2f | ≤ %.0f: %s | %llu |\n", c.label, comp_us,
+                Range(us, "%.1f").c_str(), native_us, copy_us, ratio, c.target, Verdict(ratio <= c.target),
                 static_cast<unsigned long long>(vs[1].count));
     std::fflush(stdout);
   }
@@ -160,7 +162,7 @@ void LargePayloads(const Options& o) {
 int main(int argc, char** argv) {
   Options o;
   o.quick = HasFlag(argc, argv, "--quick");
-  o.rounds = IntFlag(argc, argv, "--rounds", o.quick ? 3 : 5);
+  o.rounds = IntFlag(argc, argv, "--rounds", o.quick ? 3 : 7);
   o.seconds = DoubleFlag(argc, argv, "--seconds", o.quick ? 0.3 : 1.0);
   (void)SetLogLevel("error");
   SmallPayloads(o);

@@ -172,12 +172,14 @@ inline void RunRounds(std::vector<Variant>& variants, const Message& m, const Ro
   }
 }
 
-// The median over rounds of a's rate / b's rate in the same round.
-inline double RoundRatio(const Variant& a, const Variant& b) {
+// a's rate / b's rate in each round.
+inline std::vector<double> RoundRatios(const Variant& a, const Variant& b) {
   std::vector<double> ratios;
   for (std::size_t r = 0; r < a.rates.size() && r < b.rates.size(); ++r)
     ratios.push_back(a.rates[r] / b.rates[r]);
-  return Median(ratios);
+  return ratios;
 }
+// Their median.
+inline double RoundRatio(const Variant& a, const Variant& b) { return Median(RoundRatios(a, b)); }
 
 }  // namespace ferry::bench

@@ -17,7 +17,7 @@ using namespace ferry::bench;
 
 int main(int argc, char** argv) {
   const bool quick = HasFlag(argc, argv, "--quick");
-  const int rounds = IntFlag(argc, argv, "--rounds", quick ? 3 : 5);
+  const int rounds = IntFlag(argc, argv, "--rounds", quick ? 3 : 7);
   const double seconds = DoubleFlag(argc, argv, "--seconds", quick ? 0.3 : 1.0);
   (void)SetLogLevel("error");
 
@@ -30,14 +30,15 @@ int main(int argc, char** argv) {
   std::printf("examples/echo_010 on the embedded broker, workers = 1, batch_size = 1. %d interleaved "
               "rounds of about %.1f s per echo; medians.\n\n", rounds, seconds);
   std::printf("| payload | native echo (msg/s) | reuse_instances = true (msg/s) | "
-              "fresh instance per call (msg/s) | fresh / reused | target | publisher busy (fresh) |\n");
-  std::printf("|---|---|---|---|---|---|---|\n");
+              "fresh instance per call (msg/s) | fresh / reused | range over rounds | target | publisher busy (fresh) |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
   for (std::size_t size : {std::size_t{16}, std::size_t{1024}}) {
     std::vector<Variant> vs = {{"native", &native}, {"reuse", reuse.get()}, {"fresh", fresh.get()}};
     RunRounds(vs, EchoMessage(size), {.warm = quick ? 300u : 1000u, .seconds = seconds, .rounds = rounds});
     const double ratio = RoundRatio(vs[2], vs[1]);
-    std::printf("| %s | %.0f | %.0f | %.0f | %.3f | ≥ 0.5: %s | %d%% |\n", size == 16 ? "16 B" : "1 KiB",
-                vs[0].rate(), vs[1].rate(), vs[2].rate(), ratio, Verdict(ratio >= 0.5),
+    std::printf("| %s | %.0f | %.0f | %.0f | %.3f | %s | ≥ 0.5: %s | %d%% |\n", size == 16 ? "16 B" : "1 KiB",
+                vs[0].rate(), vs[1].rate(), vs[2].rate(), ratio, Range(RoundRatios(vs[2], vs[1]), "%.2f").c_str(),
+                Verdict(ratio >= 0.5),
                 static_cast<int>(Median(vs[2].busy) * 100 + 0.5));
     std::fflush(stdout);
   }

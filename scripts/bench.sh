@@ -24,6 +24,8 @@ OUT="$BUILD_DIR/bench.md"
 {
   echo "## Run of $(date -u +%Y-%m-%d) ($(git rev-parse --short HEAD), $(nproc) cores, ${FERRY_BUILD_TYPE:-RelWithDebInfo}${QUICK:+, --quick})"
   echo
+  echo "Load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo
   "$B/ferry_echo_bench" "${QUICK[@]}"
   "$B/ferry_v010_bench" "${QUICK[@]}"
   "$B/ferry_request_bench" "${QUICK[@]}"
