@@ -89,14 +89,24 @@ struct PumpResult {
 
 // Publishes `count` copies of `m` from this thread and times until `count`
 // more arrivals were counted. Exits the process on a failed publish or after
-// `limit` without all echoes.
+// `limit` without all echoes. `window` > 0 keeps at most that many messages
+// unechoed: brokers that deliver at most once (NATS core, Redis pub/sub)
+// drop what a slow consumer lets pile up, where the embedded broker makes
+// the publisher wait instead.
 inline PumpResult Pump(const std::function<Status(const Message&)>& publish, Counter& arrived,
                        const Message& m, std::uint64_t count,
-                       std::chrono::seconds limit = std::chrono::seconds(600)) {
+                       std::chrono::seconds limit = std::chrono::seconds(600), std::uint64_t window = 0) {
   const std::uint64_t before = arrived.Get();
   const double cpu0 = ThreadCpuSeconds();
   const auto start = std::chrono::steady_clock::now();
   for (std::uint64_t i = 0; i < count; ++i) {
+    if (window > 0 && i >= window && arrived.Get() < before + i - window + 1 &&
+        !arrived.WaitFor(before + i - window + 1, limit)) {
+      std::fprintf(stderr, "timed out: %llu of %llu echoes (window %llu)\n",
+                   static_cast<unsigned long long>(arrived.Get() - before),
+                   static_cast<unsigned long long>(i), static_cast<unsigned long long>(window));
+      std::exit(1);
+    }
     Status s = publish(m);
     if (!s.ok()) {
       std::fprintf(stderr, "publish failed: %s\n", s.error().ToString().c_str());

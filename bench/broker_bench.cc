@@ -82,11 +82,14 @@ class Server {
   pid_t pid_;
 };
 
-// Sends `count` messages of `size` bytes through the driver and returns
-// echoes per second.
+// Sends `count` messages of `size` bytes through the driver, never more
+// than 1,000 messages or 8 MiB ahead of the echoes (NATS drops messages for
+// a subscriber with 64 MB pending, Redis pub/sub disconnects it), and
+// returns echoes per second. A lost message fails the run after 120 s.
 double Pump(Broker& broker, Counter& arrived, std::size_t size, std::uint64_t count) {
+  const std::uint64_t window = std::clamp<std::uint64_t>((8u << 20) / size, 16, 1000);
   return bench::Pump([&](const Message& m) { return broker.Publish(m, Clock::now() + 30s); }, arrived,
-                     bench::EchoMessage(size), count)
+                     bench::EchoMessage(size), count, 120s, window)
       .rate;
 }
 

@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
   std::printf("### Request-reply on the embedded broker\n\n");
   std::printf("%d rounds of %d requests to each responder, alternating, after %d of warm-up; "
               "5-byte request, one reply, through Host::Request. Medians over rounds of each "
-              "round's percentiles; the p99 range over rounds in brackets.\n\n",
+              "round's percentiles, and the range of the p99s.\n\n",
               rounds, requests, warm);
   auto row = [](const char* label, const Pcts& p) {
     std::vector<double> p99 = p.p99;
