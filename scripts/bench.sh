@@ -26,6 +26,8 @@ OUT="$BUILD_DIR/bench.md"
   echo
   echo "Load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
+  "$B/ferry_engine_bench" "${QUICK[@]}"
+  echo
   "$B/ferry_echo_bench" "${QUICK[@]}"
   "$B/ferry_v010_bench" "${QUICK[@]}"
   "$B/ferry_request_bench" "${QUICK[@]}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Ferry needs, only what is missing:
-# Debian packages, the cargo-installed guest tools, the WASI adapter.
+# Debian packages, the cargo-installed guest tools, the WASI adapter, and
+# the Python and JS componentize tools.
 # Idempotent; takes a second when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ PACKAGES=(
   libclang-rt-14-dev-wasm32 libclang-rt-14-dev
   libnats-dev libmosquitto-dev libhiredis-dev
   nats-server mosquitto mosquitto-clients redis-server redis-tools
+  python3-venv
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -47,5 +49,29 @@ if [ ! -s "$ADAPTER" ]; then
   CARGO_TARGET_DIR="$HOME/.cache/ferry/cargo-target" cargo build --quiet --release --locked \
     --manifest-path guest/adapter/Cargo.toml
   "$HOME/.cache/ferry/cargo-target/release/ferry-wasi-adapter" "$ADAPTER"
+fi
+
+# Python and JS components (cmake/FerryScriptComponent.cmake). The pins are
+# guest/py/requirements.txt and guest/js/package-lock.json; each is copied
+# beside what it installed, so a changed pin reinstalls and an unchanged one
+# costs a file comparison.
+PY_TOOLS="$HOME/.cache/ferry/py"
+if ! cmp -s guest/py/requirements.txt "$PY_TOOLS/requirements.txt" ||
+   ! "$PY_TOOLS/bin/componentize-py" --version >/dev/null 2>&1; then
+  echo "setup: componentize-py into $PY_TOOLS"
+  rm -rf "$PY_TOOLS"
+  python3 -m venv "$PY_TOOLS"
+  "$PY_TOOLS/bin/pip" install --quiet --disable-pip-version-check -r guest/py/requirements.txt
+  cp guest/py/requirements.txt "$PY_TOOLS/"
+fi
+JS_TOOLS="$HOME/.cache/ferry/js"
+if ! cmp -s guest/js/package-lock.json "$JS_TOOLS/package-lock.json" ||
+   [ ! -x "$JS_TOOLS/node_modules/.bin/componentize-js" ]; then
+  command -v npm >/dev/null || { echo "setup: npm is missing (install Node.js 20 or newer)" >&2; exit 1; }
+  echo "setup: componentize-js into $JS_TOOLS"
+  rm -rf "$JS_TOOLS"
+  mkdir -p "$JS_TOOLS"
+  cp guest/js/package.json guest/js/package-lock.json "$JS_TOOLS/"
+  (cd "$JS_TOOLS" && npm ci --silent --no-audit --no-fund)
 fi
 echo "setup: ready"

@@ -27,7 +27,10 @@ impl FeStr {
             return String::new();
         }
         let bytes = unsafe { std::slice::from_raw_parts(self.ptr, self.len) };
-        String::from_utf8_lossy(bytes).into_owned()
+        match std::str::from_utf8(bytes) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        }
     }
 }
 

@@ -176,7 +176,7 @@ pub extern "C" fn fe_pre_new(component: *const FeComponent, shape: u32, err: *mu
     match Pre::new(&c.engine, &c.component, shape) {
         Ok(pre) => Box::into_raw(Box::new(pre)),
         Err(e) => {
-            FeText::store(err, &format!("{e:#}"));
+            FeText::store(err, &crate::instance::classify(&e, false).1);
             std::ptr::null_mut()
         }
     }

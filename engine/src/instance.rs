@@ -71,6 +71,7 @@ enum Bound {
 
 pub struct Instance {
     store: Store<HostState>,
+    fuel: bool,
     bound: Option<Bound>,
     poisoned: bool,
     pub last_error: String,
@@ -113,7 +114,9 @@ impl Instance {
     pub fn new(pre: &Pre, limits: FeLimits, link: HostLink, budget: FeBudget) -> Result<Instance, (u32, String)> {
         let mut store = Store::new(pre.engine(), HostState::new(link, limits));
         store.limiter(|s| &mut s.limiter);
-        let mut instance = Instance { store, bound: None, poisoned: false, last_error: String::new() };
+        // get_fuel fails on engines that do not meter fuel.
+        let fuel = store.get_fuel().is_ok();
+        let mut instance = Instance { store, fuel, bound: None, poisoned: false, last_error: String::new() };
         instance.arm(budget).map_err(|e| (FE_OUTCOME_TRAP, e.to_string()))?;
         let bound = match pre {
             Pre::Draft2025(p) => p.instantiate(&mut instance.store).map(Bound::Draft2025),
@@ -133,8 +136,7 @@ impl Instance {
 
     fn arm(&mut self, budget: FeBudget) -> wasmtime::Result<()> {
         self.store.set_epoch_deadline(budget.epoch_ticks.max(1));
-        // get_fuel fails on engines that do not meter fuel.
-        if self.store.get_fuel().is_ok() {
+        if self.fuel {
             self.store.set_fuel(budget.fuel)?;
         }
         self.store.data_mut().limiter.refused = false;

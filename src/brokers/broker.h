@@ -63,6 +63,12 @@ struct SubscribeOptions {
   // Adapter-specific settings (stream, durable name, qos, ...). Adapters
   // ignore keys they do not know after warning once.
   std::map<std::string, std::string> extensions;
+  // Optional: takes a delivery without waiting, or returns false and
+  // leaves it untouched. An adapter may call it on the publishing thread
+  // (the embedded broker does, when nothing of the subscription is queued
+  // or being delivered) to save a thread hand-off; what it refuses goes
+  // through `handler` as usual. It must not block.
+  std::function<bool(Delivery&)> try_handler;
 };
 
 struct RequestOptions {

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <optional>
 
+#include "core/spin_wait.h"
+
 namespace ferry {
 
 template <typename T>
@@ -17,21 +19,34 @@ class BoundedQueue {
   // Waits for room. Returns the item back if intake was closed meanwhile.
   std::optional<T> Push(T item) {
     std::unique_lock lock(mutex_);
-    not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+    if (!closed_ && items_.size() >= capacity_) {
+      ++waiting_pushers_;
+      not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+      --waiting_pushers_;
+    }
     if (closed_) return item;
     items_.push_back(std::move(item));
     not_empty_.notify_one();
     return std::nullopt;
   }
 
+  // Takes `item` only if there is room now; otherwise leaves it untouched.
+  bool TryPush(T& item) {
+    std::lock_guard lock(mutex_);
+    if (closed_ || items_.size() >= capacity_) return false;
+    items_.push_back(std::move(item));
+    not_empty_.notify_one();
+    return true;
+  }
+
   // Waits for an item; nullopt once closed and empty.
   std::optional<T> Pop() {
     std::unique_lock lock(mutex_);
-    not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    SpinThenWait(lock, not_empty_, [&] { return closed_ || !items_.empty(); });
     if (items_.empty()) return std::nullopt;
     T item = std::move(items_.front());
     items_.pop_front();
-    not_full_.notify_one();
+    WakePushers();
     return item;
   }
 
@@ -44,7 +59,7 @@ class BoundedQueue {
     if (items_.empty()) return std::nullopt;
     T item = std::move(items_.front());
     items_.pop_front();
-    not_full_.notify_one();
+    WakePushers();
     return item;
   }
 
@@ -74,7 +89,14 @@ class BoundedQueue {
   }
 
  private:
+  // Pushers waiting for room are woken once half the queue is free, not on
+  // every pop: one wake-up per batch instead of per item.
+  void WakePushers() {
+    if (waiting_pushers_ > 0 && items_.size() <= capacity_ / 2) not_full_.notify_all();
+  }
+
   const std::size_t capacity_;
+  std::size_t waiting_pushers_ = 0;
   mutable std::mutex mutex_;
   std::condition_variable not_full_, not_empty_;
   std::deque<T> items_;

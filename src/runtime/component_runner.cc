@@ -127,6 +127,9 @@ Result<ComponentRunner::Sub> ComponentRunner::SubscribeTo(const std::string& pat
   options.max_in_flight =
       static_cast<std::uint32_t>(queue_.capacity_hint() + config_.workers * batch_size_);
   auto live = std::make_shared<std::atomic<bool>>(true);
+  options.try_handler = [this, live](Delivery& d) {
+    return live->load(std::memory_order_acquire) && TryOnDelivery(d);
+  };
   auto sub = broker_.Subscribe(options, [this, live](Delivery d) {
     if (live->load(std::memory_order_acquire)) {
       OnDelivery(std::move(d));
@@ -230,6 +233,19 @@ void ComponentRunner::OnDelivery(Delivery delivery) {
     settler_.Release(*rejected);
     Done();
   }
+}
+
+bool ComponentRunner::TryOnDelivery(Delivery& delivery) {
+  if (stopping_.load(std::memory_order_relaxed)) return false;
+  if (budget_ && !budget_->TryAcquire()) return false;
+  // Counted first, as OnDelivery does, so `received` never trails `handled`.
+  counters_.received.fetch_add(1, std::memory_order_relaxed);
+  if (!queue_.TryPush(delivery)) {
+    counters_.received.fetch_sub(1, std::memory_order_relaxed);
+    Done();
+    return false;
+  }
+  return true;
 }
 
 std::vector<Delivery> ComponentRunner::NextBatch() {

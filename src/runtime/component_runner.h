@@ -51,6 +51,9 @@ class ComponentRunner {
 
  private:
   void OnDelivery(Delivery delivery);  // broker thread
+  // The same without waiting (false: the delivery is left as it was); the
+  // embedded broker calls it on the publishing thread.
+  bool TryOnDelivery(Delivery& delivery);
   // Takes a host-wide slot for a delivery entering the runner (false: the
   // runner is stopping); Done gives it back once the delivery is settled.
   bool Admit();

@@ -26,6 +26,13 @@ class InFlightBudget {
     --free_;
     return true;
   }
+  // Takes a slot only if one is free now.
+  bool TryAcquire() {
+    std::lock_guard lock(mutex_);
+    if (free_ == 0) return false;
+    --free_;
+    return true;
+  }
   void Release() {
     {
       std::lock_guard lock(mutex_);

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "brokers/inbox_request.h"
+#include "core/spin_wait.h"
 #include "core/topic.h"
 
 namespace ferry {
@@ -20,7 +21,9 @@ namespace {
 class MemBroker;
 
 // One subscription: a bounded queue and the thread that hands its
-// deliveries to the handler, one at a time.
+// deliveries to the handler, one at a time. A publisher may hand a delivery
+// to the subscription's try_handler itself when nothing is queued or on its
+// way, which saves the thread hand-off.
 struct Sub {
   std::uint64_t id = 0;
   SubscribeOptions options;
@@ -28,14 +31,18 @@ struct Sub {
   std::uint32_t capacity = 0;
 
   std::mutex mutex;
-  std::condition_variable changed;  // queue, in-flight count or stopping changed
+  std::condition_variable work;  // the delivery thread: something to deliver, or stopping
+  std::condition_variable room;  // publishers: room in the queue, or stopping
   std::deque<Delivery> queue;
-  std::uint32_t in_flight = 0;      // delivered, not yet settled
+  std::uint32_t in_flight = 0;   // delivered, not yet settled
+  std::uint32_t waiting_publishers = 0;
+  bool delivering = false;       // a delivery is on its way to a handler
   bool stopping = false;
   std::thread thread;
   std::weak_ptr<Sub> self;  // handed to ackers, which may outlive the subscription
 
   bool Full() const { return queue.size() >= capacity; }
+  bool InFlightRoom() const { return !options.manual_ack || in_flight < options.max_in_flight; }
 };
 
 // Redeliveries waiting for their delay to pass.
@@ -114,6 +121,7 @@ class MemBroker final : public Broker {
       Delivery d;
       d.message = message;
       d.pattern = sub->options.pattern;
+      if (DeliverDirectly(sub, d)) continue;
       FERRY_RETURN_IF_ERROR(Enqueue(sub, std::move(d), deadline));
     }
     return Status::Ok();
@@ -157,7 +165,8 @@ class MemBroker final : public Broker {
       sub->stopping = true;
       sub->queue.clear();  // in memory only: undelivered messages go with it
     }
-    sub->changed.notify_all();
+    sub->work.notify_all();
+    sub->room.notify_all();
     if (sub->thread.get_id() == std::this_thread::get_id())
       sub->thread.detach();  // unsubscribing from inside its own handler
     else if (sub->thread.joinable())
@@ -178,17 +187,18 @@ class MemBroker final : public Broker {
   // one member of each matching queue group.
   std::vector<std::shared_ptr<Sub>> Route(const std::string& topic) {
     std::vector<std::shared_ptr<Sub>> out;
-    std::map<std::pair<std::string, std::string>, std::vector<std::shared_ptr<Sub>>> groups;
+    std::vector<std::shared_ptr<Sub>> grouped;
     {
       std::shared_lock lock(subs_mutex_);
       for (const auto& sub : subs_) {
         if (!TopicMatches(sub->options.pattern, topic)) continue;
-        if (sub->options.queue_group.empty())
-          out.push_back(sub);
-        else
-          groups[{sub->options.queue_group, sub->options.pattern}].push_back(sub);
+        (sub->options.queue_group.empty() ? out : grouped).push_back(sub);
       }
     }
+    if (grouped.empty()) return out;
+    std::map<std::pair<std::string, std::string>, std::vector<std::shared_ptr<Sub>>> groups;
+    for (auto& sub : grouped)
+      groups[{sub->options.queue_group, sub->options.pattern}].push_back(std::move(sub));
     for (auto& [key, members] : groups) {
       // Round-robin, preferring a member with room in its queue.
       const std::uint64_t start = round_robin_.fetch_add(1, std::memory_order_relaxed);
@@ -206,24 +216,54 @@ class MemBroker final : public Broker {
     return out;
   }
 
+  // Hands `d` to the subscription's try_handler on this thread when nothing
+  // of the subscription is queued or being delivered (so order holds).
+  // False: `d` is as it was, for the queue.
+  bool DeliverDirectly(const std::shared_ptr<Sub>& sub, Delivery& d) {
+    if (!sub->options.try_handler) return false;
+    {
+      std::lock_guard lock(sub->mutex);
+      if (sub->stopping || sub->delivering || !sub->queue.empty() || !sub->InFlightRoom())
+        return false;
+      sub->delivering = true;
+      if (sub->options.manual_ack) {
+        ++sub->in_flight;
+        d.acker = std::make_shared<MemAcker>(sub->self, *this, d);
+      }
+    }
+    const bool taken = sub->options.try_handler(d);
+    if (!taken) d.acker.reset();
+    {
+      std::lock_guard lock(sub->mutex);
+      sub->delivering = false;
+      if (!taken && sub->options.manual_ack) --sub->in_flight;
+      if (!sub->queue.empty()) sub->work.notify_one();  // held back while this went
+    }
+    return taken;
+  }
+
   Status Enqueue(const std::shared_ptr<Sub>& sub, Delivery delivery, Deadline deadline) {
     std::unique_lock lock(sub->mutex);
-    if (!sub->changed.wait_until(lock, deadline, [&] { return sub->stopping || !sub->Full(); }))
-      return Error::ResourceExhausted(
-          fmt::format("subscribers of {} are not keeping up: queue of {} full until the deadline",
-                      delivery.message.topic, sub->capacity));
+    if (sub->Full()) {
+      ++sub->waiting_publishers;
+      const bool room = sub->room.wait_until(lock, deadline, [&] { return sub->stopping || !sub->Full(); });
+      --sub->waiting_publishers;
+      if (!room)
+        return Error::ResourceExhausted(
+            fmt::format("subscribers of {} are not keeping up: queue of {} full until the deadline",
+                        delivery.message.topic, sub->capacity));
+    }
     if (sub->stopping) return Status::Ok();  // unsubscribed meanwhile: like never matched
     sub->queue.push_back(std::move(delivery));
-    sub->changed.notify_all();
+    sub->work.notify_one();
     return Status::Ok();
   }
 
   void DeliveryLoop(Sub& sub) {
     std::unique_lock lock(sub.mutex);
     while (true) {
-      sub.changed.wait(lock, [&] {
-        return sub.stopping || (!sub.queue.empty() &&
-                                (!sub.options.manual_ack || sub.in_flight < sub.options.max_in_flight));
+      SpinThenWait(lock, sub.work, [&] {
+        return sub.stopping || (!sub.queue.empty() && !sub.delivering && sub.InFlightRoom());
       });
       if (sub.stopping) return;
       Delivery d = std::move(sub.queue.front());
@@ -232,10 +272,14 @@ class MemBroker final : public Broker {
         ++sub.in_flight;
         d.acker = std::make_shared<MemAcker>(sub.self, *this, d);
       }
-      sub.changed.notify_all();  // room for a waiting publisher
+      sub.delivering = true;
+      // Publishers waiting for room are woken once half the queue is free,
+      // not on every delivery: one wake-up per batch instead of per message.
+      if (sub.waiting_publishers > 0 && sub.queue.size() <= sub.capacity / 2) sub.room.notify_all();
       lock.unlock();
       sub.handler(std::move(d));
       lock.lock();
+      sub.delivering = false;
     }
   }
 
@@ -259,7 +303,7 @@ class MemBroker final : public Broker {
           // Redeliveries skip the capacity check: they were accepted once,
           // and waiting here would stall every other timer.
           sub->queue.push_back(std::move(*p.delivery));
-          sub->changed.notify_all();
+          sub->work.notify_one();
         }
       }
       lock.lock();
@@ -299,9 +343,12 @@ Status MemAcker::Settle(bool redeliver, std::chrono::milliseconds delay) {
   if (!sub) return Status::Ok();  // unsubscribed: nothing to settle against
   {
     std::lock_guard lock(sub->mutex);
+    // Only a subscription at its in-flight limit has a delivery thread
+    // waiting for this.
+    const bool was_full = !sub->InFlightRoom();
     if (sub->in_flight > 0) --sub->in_flight;
+    if (was_full) sub->work.notify_one();
   }
-  sub->changed.notify_all();
   if (redeliver) {
     Delivery again = copy_;
     again.acker.reset();

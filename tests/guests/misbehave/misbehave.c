@@ -12,6 +12,18 @@
 //   "disconnect"      disconnects, then sends on the same client; sends the error
 //   "inspect"         sends "topic=<t> content-type=<ct|none> metadata=<k=v,...|none> data=<data>"
 //   "echo-request"    requests "misbehave.svc" with no options; sends "<n>: <first reply>"
+//   "fail-interrupt"  returns error other("interrupt: fuel exhausted wasm trap")
+//   "dup-metadata"    sends "dup" to misbehave.out with metadata [("k","1"),("k","2")]
+//   "hoard [<size> [<count>]]"
+//                     creates <count> messages of <size> bytes (default 1 MiB; count
+//                     default: up to 160 MiB, at most 5000) and never drops them (the
+//                     host's limits may trap it); sends "hoarded <count>" if it got there
+//   "hoard-clients [<count>]"
+//                     connects to "default" without disconnecting until connect fails
+//                     (at most <count> times, default 10000); drops them, then sends
+//                     "<kind>: <text>" of the failure, or "connected <count>"
+//   "use-after-drop"  drops the delivered message, then reads its data through the
+//                     stale borrow (traps)
 //   anything else     sends "ok: <data>"
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +129,76 @@ bool exports_wasi_messaging_incoming_handler_handle(
       block[0] = 1;
       keep = block;
     }
+  } else if (strcmp(cmd, "fail-interrupt") == 0) {
+    // An error whose text looks like an engine failure is still an error.
+    err->tag = WASI_MESSAGING_TYPES_ERROR_OTHER;
+    messaging_request_reply_string_dup(&err->val.other, "interrupt: fuel exhausted wasm trap");
+    ok = false;
+  } else if (strcmp(cmd, "dup-metadata") == 0) {
+    wasi_messaging_types_own_client_t client = connect_default();
+    messaging_request_reply_list_u8_t body = {(uint8_t*)"dup", 3};
+    wasi_messaging_types_own_message_t out = wasi_messaging_types_constructor_message(&body);
+    messaging_request_reply_tuple2_string_string_t pairs[2];
+    messaging_request_reply_string_set(&pairs[0].f0, "k");
+    messaging_request_reply_string_set(&pairs[0].f1, "1");
+    messaging_request_reply_string_set(&pairs[1].f0, "k");
+    messaging_request_reply_string_set(&pairs[1].f1, "2");
+    wasi_messaging_types_metadata_t md = {pairs, 2};
+    wasi_messaging_types_method_message_set_metadata(wasi_messaging_types_borrow_message(out), &md);
+    str_t topic;
+    messaging_request_reply_string_set(&topic, "misbehave.out");
+    wasi_messaging_types_error_t e;
+    if (!wasi_messaging_producer_send(wasi_messaging_types_borrow_client(client), &topic, out, &e)) abort();
+    wasi_messaging_types_client_drop_own(client);
+  } else if (strcmp(cmd, "hoard") == 0 || strncmp(cmd, "hoard ", 6) == 0) {
+    // Message resources live in the host: only the host's limits stop this.
+    static uint8_t buffer[1 << 20];
+    char* rest = cmd + 5;
+    size_t size = *rest ? (size_t)strtoul(rest, &rest, 10) : sizeof buffer;
+    if (size > sizeof buffer) size = sizeof buffer;
+    for (size_t i = 0; i < size; ++i) buffer[i] = (uint8_t)(i * 131 + i / 256);
+    size_t cap = size ? ((size_t)160 << 20) / size : 5000;
+    if (cap > 5000) cap = 5000;
+    if (*rest) cap = (size_t)strtoul(rest, NULL, 10);
+    size_t n = 0;
+    for (; n < cap; ++n) {
+      messaging_request_reply_list_u8_t body = {buffer, size};
+      wasi_messaging_types_constructor_message(&body);  // the handle is never dropped
+    }
+    snprintf(text, sizeof text, "hoarded %zu", n);
+    report(text);
+  } else if (strncmp(cmd, "hoard-clients", 13) == 0) {
+    enum { kMaxClients = 10000 };
+    static wasi_messaging_types_own_client_t held[kMaxClients];
+    size_t cap = cmd[13] ? (size_t)strtoul(cmd + 13, NULL, 10) : kMaxClients;
+    if (cap > kMaxClients) cap = kMaxClients;
+    size_t n = 0;
+    str_t name;
+    messaging_request_reply_string_set(&name, "default");
+    wasi_messaging_types_error_t e;
+    bool failed = false;
+    while (n < cap) {
+      if (!wasi_messaging_types_static_client_connect(&name, &held[n], &e)) {
+        failed = true;
+        break;
+      }
+      ++n;
+    }
+    if (failed) {
+      describe(&e, text, sizeof text);
+      wasi_messaging_types_error_free(&e);
+    } else {
+      snprintf(text, sizeof text, "connected %zu", n);
+    }
+    for (size_t i = 0; i < n; ++i) wasi_messaging_types_client_drop_own(held[i]);
+    report(text);
+  } else if (strcmp(cmd, "use-after-drop") == 0) {
+    wasi_messaging_types_message_drop_own(message);
+    messaging_request_reply_list_u8_t stale;
+    wasi_messaging_types_method_message_data(m, &stale);  // m borrows the dropped handle
+    snprintf(text, sizeof text, "read %zu bytes after drop", stale.len);
+    report(text);
+    return true;  // the handle is already dropped
   } else if (strcmp(cmd, "fail") == 0) {
     err->tag = WASI_MESSAGING_TYPES_ERROR_OTHER;
     messaging_request_reply_string_dup(&err->val.other, "refused: fail");
