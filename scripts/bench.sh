@@ -26,6 +26,8 @@ OUT="$BUILD_DIR/bench.md"
   echo
   echo "Load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
+  echo "### The guest boundary alone (echo called through the engine, a broker that does nothing)"
+  echo
   "$B/ferry_engine_bench" "${QUICK[@]}"
   echo
   "$B/ferry_echo_bench" "${QUICK[@]}"
