@@ -1,134 +1,171 @@
-// Messages per second through the echo example on the embedded broker, next
-// to the same two hops done by a native C++ subscriber (the floor), and the
-// round-trip time of request-reply through the greeter example.
+// Echo through components on the embedded broker (mem://), beside the same
+// two hops done by a native C++ subscriber (the floor), all in one run and
+// in interleaved rounds; medians are printed.
+//   1. 16 B and 1 KiB: the C echo example with workers = 1 and 2, and, at
+//      16 B, the Python and JavaScript echoes (echo_py.wasm, echo_js.wasm)
+//      when they were built.
+//   2. 64 KiB and 1 MiB: time per echoed message beside the time of two
+//      memcpy's of the payload into warm buffers, measured in the same rounds.
 //
-//   ferry_echo_bench [--quick]
-#include <algorithm>
-#include <atomic>
+//   ferry_echo_bench [--quick] [--rounds N] [--seconds S]
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "brokers/broker.h"
-#include "brokers/registry.h"
 #include "bench_support.h"
+#include "echo_paths.h"
 #include "ferry/host.h"
 
 namespace {
 
 using namespace ferry;
-using bench::Counter;
-using Ms = std::chrono::duration<double, std::milli>;
+using namespace ferry::bench;
 
-// Publishes `count` messages of `size` bytes to echo.in and times until all
-// arrived on echo.out. Returns messages per second.
-double Pump(const std::function<Status(const Message&)>& publish, Counter& arrived,
-            std::size_t size, std::uint64_t count) {
-  Message m;
-  m.topic = "echo.in";
-  m.data = Bytes(std::vector<std::uint8_t>(size, 'x'));
-  m.content_type = "application/octet-stream";
-  m.metadata.Set("bench", "1");
-  const std::uint64_t start_count = arrived.Get();
-  const auto start = std::chrono::steady_clock::now();
-  for (std::uint64_t i = 0; i < count; ++i) {
-    Status s = publish(m);
-    if (!s.ok()) {
-      std::fprintf(stderr, "publish failed: %s\n", s.error().ToString().c_str());
-      std::exit(1);
+struct Options {
+  int rounds = 5;
+  double seconds = 1.0;
+  bool quick = false;
+};
+
+std::string Pct(double fraction) { return std::to_string(static_cast<int>(fraction * 100 + 0.5)) + "%"; }
+
+// Median time of copying `size` bytes twice (src → a → b, as a payload goes
+// into a guest and out again) into buffers already touched.
+double TwoMemcpyMicros(std::size_t size, int reps) {
+  static std::vector<std::uint8_t> src, a, b;
+  if (src.size() != size) {
+    src.assign(size, 'x');
+    a.assign(size, 0);
+    b.assign(size, 0);
+  }
+  std::vector<double> t;
+  for (int i = 0; i < reps + 3; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    std::memcpy(a.data(), src.data(), size);
+    std::memcpy(b.data(), a.data(), size);
+    asm volatile("" : : "r"(a.data()), "r"(b.data()) : "memory");
+    const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+    if (i >= 3) t.push_back(us);  // the first ones warm caches and TLB
+  }
+  return Median(t);
+}
+
+struct Lang {
+  const char* label;
+  const char* file;
+  std::unique_ptr<EchoHost> host;
+};
+
+void SmallPayloads(const Options& o) {
+  NativeEcho native;
+  auto c1 = EchoHost::Start("echo-w1", "echo.wasm", "workers = 1\n");
+  auto c2 = EchoHost::Start("echo-w2", "echo.wasm", "workers = 2\n");
+  if (!c1 || !c2) std::exit(1);
+  Lang langs[] = {{"Python", "echo_py.wasm", nullptr}, {"JavaScript", "echo_js.wasm", nullptr}};
+  std::vector<std::string> notes;
+  for (Lang& l : langs) {
+    const auto path = std::filesystem::path(FERRY_COMPONENT_DIR) / l.file;
+    if (!std::filesystem::exists(path)) {
+      notes.push_back(std::string(l.label) + ": " + path.string() + " is absent, column skipped");
+      continue;
     }
+    l.host = EchoHost::Start(std::string("echo-") + l.file, l.file, "workers = 1\n");
+    if (!l.host) notes.push_back(std::string(l.label) + ": " + l.file + " did not start (above), column skipped");
   }
-  if (!arrived.WaitFor(start_count + count, std::chrono::seconds(300))) {
-    std::fprintf(stderr, "timed out waiting for echoes\n");
-    std::exit(1);
+
+  std::printf("### Echo on the embedded broker, small payloads\n\n");
+  std::printf("%d interleaved rounds of about %.1f s per echo; msg/s is the median over rounds, "
+              "ratios the median of the per-round ratios. \"publisher busy\" is the publishing "
+              "thread's CPU time over the run's wall time (100%%: the driver is the limit).\n\n",
+              o.rounds, o.seconds);
+  std::printf("| payload | echo | messages per round | msg/s | range over rounds | / native | target | publisher busy |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
+  std::vector<std::string> lang_rows;
+  for (std::size_t size : {std::size_t{16}, std::size_t{1024}}) {
+    std::vector<Variant> vs = {{"native C++ subscriber, bare embedded broker", &native},
+                               {"C echo component, workers = 1", c1.get()},
+                               {"C echo component, workers = 2", c2.get()}};
+    if (size == 16)
+      for (Lang& l : langs)
+        if (l.host) vs.push_back({std::string(l.label) + " echo component, workers = 1", l.host.get()});
+    RunRounds(vs, EchoMessage(size),
+              {.warm = o.quick ? 500u : 2000u, .seconds = o.seconds, .rounds = o.rounds});
+    const char* label = size == 16 ? "16 B" : "1 KiB";
+    for (std::size_t i = 0; i < 3; ++i) {
+      const Variant& v = vs[i];
+      const double ratio = RoundRatio(v, vs[0]);
+      const std::string target = i == 0 ? "" : std::string("≥ 0.5: ") + Verdict(ratio >= 0.5);
+      std::printf("| %s | %s | %llu | %.0f | %s | %.3f | %s | %s |\n", label, v.label.c_str(),
+                  static_cast<unsigned long long>(v.count), v.rate(), Range(v.rates).c_str(), ratio, target.c_str(),
+                  Pct(Median(v.busy)).c_str());
+    }
+    // The languages table: the C echo (workers = 1), then each other language.
+    std::vector<std::size_t> rows;
+    if (size == 16) rows.push_back(1);
+    for (std::size_t i = 3; i < vs.size(); ++i) rows.push_back(i);
+    for (std::size_t i : rows) {
+      char row[512];
+      std::snprintf(row, sizeof row, "| %s | %llu | %.0f | %.3f | %.3f | %s |\n", vs[i].label.c_str(),
+                    static_cast<unsigned long long>(vs[i].count), vs[i].rate(), RoundRatio(vs[i], vs[1]),
+                    RoundRatio(vs[i], vs[0]), Pct(Median(vs[i].busy)).c_str());
+      lang_rows.push_back(row);
+    }
+    std::fflush(stdout);
   }
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return static_cast<double>(count) / secs;
+  std::printf("\n### The same echo in other languages, 16 B, same rounds as above\n\n");
+  std::printf("| echo | messages per round | msg/s | / C echo (workers = 1) | / native | publisher busy |\n");
+  std::printf("|---|---|---|---|---|---|\n");
+  for (const auto& row : lang_rows) std::printf("%s", row.c_str());
+  for (const auto& note : notes) std::printf("\n- %s", note.c_str());
+  std::printf("\n\n");
+}
+
+void LargePayloads(const Options& o) {
+  NativeEcho native;
+  auto c1 = EchoHost::Start("echo-large", "echo.wasm", "workers = 1\n");
+  if (!c1) std::exit(1);
+  std::printf("### Large payloads: time per echoed message beside two memcpy's\n\n");
+  std::printf("Time per message is 1 / (median msg/s) with the publisher keeping the echo busy; "
+              "\"two memcpy's\" is the median time of copying the payload twice into warm "
+              "buffers, measured at the start of every round.\n\n");
+  std::printf("| payload | C echo component (µs/msg) | range over rounds | native echo (µs/msg) | two memcpy's (µs) "
+              "| component / two memcpy's | target | messages per round |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
+  struct Case { std::size_t size; const char* label; double target; };
+  for (const Case& c : {Case{65536, "64 KiB", 4.0}, Case{1 << 20, "1 MiB", 2.0}}) {
+    std::vector<double> copies;
+    std::vector<Variant> vs = {{"native", &native}, {"C echo", c1.get()}};
+    RunRounds(vs, EchoMessage(c.size),
+              {.warm = c.size > 65536 ? 50u : 300u, .seconds = o.seconds, .min_count = 20,
+               .rounds = o.rounds,
+               .each_round = [&](int) { copies.push_back(TwoMemcpyMicros(c.size, 200)); }});
+    const double comp_us = 1e6 / vs[1].rate();
+    const double native_us = 1e6 / vs[0].rate();
+    const double copy_us = Median(copies);
+    const double ratio = comp_us / copy_us;
+    std::vector<double> us;
+    for (double rate : vs[1].rates) us.push_back(1e6 / rate);
+    std::printf("| %s | %.1f | %s | %.1f | %.1f | %.2f | ≤ %.0f: %s | %llu |\n", c.label, comp_us,
+                Range(us, "%.1f").c_str(), native_us, copy_us, ratio, c.target, Verdict(ratio <= c.target),
+                static_cast<unsigned long long>(vs[1].count));
+    std::fflush(stdout);
+  }
+  std::printf("\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  Options o;
+  o.quick = HasFlag(argc, argv, "--quick");
+  o.rounds = IntFlag(argc, argv, "--rounds", o.quick ? 3 : 7);
+  o.seconds = DoubleFlag(argc, argv, "--seconds", o.quick ? 0.3 : 1.0);
   (void)SetLogLevel("error");
-  const std::string dir = FERRY_COMPONENT_DIR;
-  auto config = bench::WriteConfig("ferry-bench",
-      "[brokers]\ndefault = \"mem://\"\n"
-      "[[component]]\nname = \"echo\"\npath = \"" + dir + "/echo.wasm\"\nsubscribe = [\"echo.in\"]\nallow_publish = [\"echo.out\"]\n"
-      "[[component]]\nname = \"greeter\"\npath = \"" + dir + "/greeter.wasm\"\nsubscribe = [\"greet\"]\n");
-  auto host = Host::Create({.config_file = config});
-  if (!host.ok() || !(*host)->Start().ok()) {
-    std::fprintf(stderr, "cannot start the host\n");
-    return 1;
-  }
-  Counter echoed;
-  auto listener = (*host)->Listen("default", "echo.out", [&](const Message&) { echoed.Add(); });
-
-  // The floor: the same publish → subscriber → publish → subscriber path on
-  // a bare embedded broker, with a native C++ echo instead of a component.
-  auto bare = MakeBroker("mem://", {});
-  (void)(*bare)->Connect();
-  Counter bare_echoed;
-  Broker* bare_broker = bare->get();
-  auto bare_echo = (*bare)->Subscribe({.pattern = "echo.in", .manual_ack = false}, [&](Delivery d) {
-    Message out = d.message;
-    out.topic = "echo.out";
-    (void)bare_broker->Publish(out, Clock::now() + std::chrono::seconds(30));
-  });
-  auto bare_sink = (*bare)->Subscribe({.pattern = "echo.out", .manual_ack = false},
-                                      [&](Delivery) { bare_echoed.Add(); });
-
-  struct Case { std::size_t size; std::uint64_t count; const char* label; };
-  const std::uint64_t scale = quick ? 10 : 1;
-  const Case cases[] = {{16, 50000 / scale, "16 B"}, {1024, 50000 / scale, "1 KiB"},
-                        {65536, 5000 / scale, "64 KiB"}, {1 << 20, 300 / scale, "1 MiB"}};
-  std::printf("| payload | messages | Ferry echo (msg/s) | native echo on the same broker (msg/s) | Ferry / native |\n");
-  std::printf("|---|---|---|---|---|\n");
-  for (const Case& c : cases) {
-    // Warm up both paths (instances, caches) before timing.
-    Pump([&](const Message& m) { return (*host)->Publish("default", m); }, echoed, c.size, c.count / 10 + 1);
-    Pump([&](const Message& m) { return bare_broker->Publish(m, Clock::now() + std::chrono::seconds(30)); },
-         bare_echoed, c.size, c.count / 10 + 1);
-    const double ferry_rate =
-        Pump([&](const Message& m) { return (*host)->Publish("default", m); }, echoed, c.size, c.count);
-    const double native_rate = Pump(
-        [&](const Message& m) { return bare_broker->Publish(m, Clock::now() + std::chrono::seconds(30)); },
-        bare_echoed, c.size, c.count);
-    std::printf("| %s | %llu | %.0f | %.0f | %.3f |\n", c.label,
-                static_cast<unsigned long long>(c.count), ferry_rate, native_rate, ferry_rate / native_rate);
-    std::fflush(stdout);
-  }
-
-  // Request-reply round trips through the greeter component.
-  const int requests = quick ? 200 : 2000;
-  std::vector<double> rtt;
-  Message req;
-  req.topic = "greet";
-  req.data = Bytes::FromString("bench");
-  for (int i = 0; i < requests + 50; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    auto replies = (*host)->Request("default", req, std::chrono::milliseconds(5000), 1);
-    const double ms = Ms(std::chrono::steady_clock::now() - start).count();
-    if (!replies.ok() || replies->size() != 1) {
-      std::fprintf(stderr, "request failed\n");
-      return 1;
-    }
-    if (i >= 50) rtt.push_back(ms);  // the first ones warm up
-  }
-  std::sort(rtt.begin(), rtt.end());
-  auto pct = [&](double p) { return rtt[static_cast<std::size_t>(p * (rtt.size() - 1))]; };
-  std::printf("\n| request-reply through greeter | requests | p50 (ms) | p90 (ms) | p99 (ms) |\n");
-  std::printf("|---|---|---|---|---|\n");
-  std::printf("| 5-byte request, 1 reply | %d | %.3f | %.3f | %.3f |\n", requests, pct(0.5), pct(0.9), pct(0.99));
-  listener->reset();
-  (*host)->Stop(std::chrono::milliseconds(1000));
-  std::filesystem::remove(config);
+  SmallPayloads(o);
+  LargePayloads(o);
   return 0;
 }
