@@ -60,7 +60,10 @@ class Listener {
 
 class Host {
  public:
-  // Reads the configuration and checks it; nothing runs yet.
+  // Reads the configuration and checks it; nothing runs yet. The first
+  // call also asks glibc's malloc to keep freed payload buffers (up to
+  // 64 MiB) for reuse rather than return them to the kernel: a process-wide
+  // setting, made once.
   static Result<std::unique_ptr<Host>> Create(const HostOptions& options);
   virtual ~Host() = default;
 
