@@ -4,10 +4,16 @@
 // process.
 //
 // Every call opens its own connection and blocks the calling thread; the
-// callbacks run on that thread. Errors:
+// callbacks run on that thread. A stop requested on `stop` (from any
+// thread, e.g. one that took SIGINT) ends the call promptly: the
+// connection is shut down and the call returns Cancelled, never in the
+// middle of an `on_message` call. Errors:
 //   Connection        nobody listens on `socket`, or the host went away
 //   PermissionDenied  the socket belongs to another user
-//   ResourceExhausted the message does not fit in a control frame (64 MiB)
+//   Cancelled         `stop` was requested
+//   ResourceExhausted the message does not fit in a control frame (64 MiB),
+//                     or the host already serves as many control
+//                     connections as it allows
 //   anything else     what the host's broker answered (NotFound for an
 //                     unknown broker name, Timeout for no reply, ...)
 #pragma once
@@ -16,6 +22,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <stop_token>
 #include <string_view>
 #include <vector>
 
@@ -27,7 +34,7 @@ namespace ferry {
 // Publishes `message` to `message.topic` on the host's broker named `broker`
 // ("default" is the one every host has).
 Status ControlPublish(const std::filesystem::path& socket, std::string_view broker,
-                      const Message& message);
+                      const Message& message, std::stop_token stop = {});
 
 // Sends a request and returns its replies once `expected_replies` arrived,
 // or those that arrived within `timeout` (none at all is a Timeout error).
@@ -35,7 +42,8 @@ Status ControlPublish(const std::filesystem::path& socket, std::string_view brok
 Result<std::vector<Message>> ControlRequest(const std::filesystem::path& socket,
                                             std::string_view broker, const Message& message,
                                             std::chrono::milliseconds timeout,
-                                            std::uint32_t expected_replies);
+                                            std::uint32_t expected_replies,
+                                            std::stop_token stop = {});
 
 // Calls `on_message` for each message on `pattern` until `count` arrived (0:
 // no limit), `on_message` returns false, or the host stops (a Connection
@@ -44,6 +52,7 @@ Result<std::vector<Message>> ControlRequest(const std::filesystem::path& socket,
 Status ControlSubscribe(const std::filesystem::path& socket, std::string_view broker,
                         std::string_view pattern, std::uint32_t count,
                         const std::function<bool(const Message&)>& on_message,
-                        const std::function<void()>& on_ready = {});
+                        const std::function<void()>& on_ready = {},
+                        std::stop_token stop = {});
 
 }  // namespace ferry

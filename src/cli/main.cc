@@ -9,8 +9,9 @@
 #include "ferry/host.h"
 
 int main(int argc, char** argv) {
-  // Signals are taken by `ferry run` with sigwait; block them before any
-  // thread starts so every thread inherits the mask.
+  // Signals are taken with sigwait: by `ferry run`, and by a watcher thread
+  // in publish, request and subscribe (cli/signal_stop.h). Block them before
+  // any thread starts so every thread inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);

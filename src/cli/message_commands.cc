@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/signal_stop.h"
 #include "ferry/control.h"
 
 namespace ferry::cli {
@@ -58,6 +59,13 @@ int Fail(const Error& e) {
   return e.code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
 }
 
+// A call a signal stopped ends quietly with 128 + the signal, like any
+// program a user interrupts; every other error is one line and 1 or 2.
+int Fail(const Error& e, const SignalStop& signals) {
+  if (e.code() == ErrorCode::kCancelled && signals.ExitCode() != 0) return signals.ExitCode();
+  return Fail(e);
+}
+
 }  // namespace
 
 void AddPublishCommand(CLI::App& app, const GlobalOptions& global, int& exit_code) {
@@ -68,8 +76,9 @@ void AddPublishCommand(CLI::App& app, const GlobalOptions& global, int& exit_cod
     if (!ApplyLogLevel(global, "warn")) return void(exit_code = kExitUsage);
     auto m = BuildMessage(*o);
     if (!m.ok()) return void(exit_code = Fail(m.error()));
-    Status s = ControlPublish(SocketOf(o->control), o->broker, *m);
-    if (!s.ok()) exit_code = Fail(s.error());
+    const SignalStop signals = SignalStop::Watch();
+    Status s = ControlPublish(SocketOf(o->control), o->broker, *m, signals.token());
+    if (!s.ok()) exit_code = Fail(s.error(), signals);
   });
 }
 
@@ -86,9 +95,10 @@ void AddRequestCommand(CLI::App& app, const GlobalOptions& global, int& exit_cod
     if (!ApplyLogLevel(global, "warn")) return void(exit_code = kExitUsage);
     auto m = BuildMessage(*o);
     if (!m.ok()) return void(exit_code = Fail(m.error()));
+    const SignalStop signals = SignalStop::Watch();
     auto got = ControlRequest(SocketOf(o->control), o->broker, *m,
-                              std::chrono::milliseconds(*timeout_ms), *replies);
-    if (!got.ok()) return void(exit_code = Fail(got.error()));
+                              std::chrono::milliseconds(*timeout_ms), *replies, signals.token());
+    if (!got.ok()) return void(exit_code = Fail(got.error(), signals));
     for (const auto& r : *got) PrintMessage(r);
   });
 }
@@ -108,12 +118,17 @@ void AddSubscribeCommand(CLI::App& app, const GlobalOptions& global, int& exit_c
   cmd->add_option("--control", o->control, "Control socket of the running ferry");
   cmd->callback([o, &global, &exit_code] {
     if (!ApplyLogLevel(global, "warn")) return void(exit_code = kExitUsage);
-    Status s = ControlSubscribe(SocketOf(o->control), o->broker, o->pattern, o->count,
-                                [](const Message& m) {
-                                  PrintMessage(m);
-                                  return true;
-                                });
-    if (!s.ok()) exit_code = Fail(s.error());
+    const SignalStop signals = SignalStop::Watch();
+    // Messages print on this thread, between reads; a stop ends the next
+    // read, so a message is printed whole or not at all.
+    Status s = ControlSubscribe(
+        SocketOf(o->control), o->broker, o->pattern, o->count,
+        [](const Message& m) {
+          PrintMessage(m);
+          return true;
+        },
+        {}, signals.token());
+    if (!s.ok()) exit_code = Fail(s.error(), signals);
   });
 }
 

@@ -146,7 +146,8 @@ Status ParseHost(const Reader& r, const toml::table& root, const std::filesystem
   if (!node) return Status::Ok();
   const toml::table* t = node->as_table();
   if (!t) return r.Fail(node, "host", "expected a table");
-  FERRY_RETURN_IF_ERROR(r.CheckKeys(*t, "host.", {"log_level", "control_socket", "cache_dir"}));
+  FERRY_RETURN_IF_ERROR(r.CheckKeys(*t, "host.", {"log_level", "control_socket", "cache_dir",
+                                                      "max_control_connections"}));
   auto level = r.String(*t, "log_level", "host.log_level");
   if (!level.ok()) return level.error();
   if (!level->empty()) {
@@ -163,6 +164,10 @@ Status ParseHost(const Reader& r, const toml::table& root, const std::filesystem
   auto cache = r.String(*t, "cache_dir", "host.cache_dir");
   if (!cache.ok()) return cache.error();
   if (!cache->empty()) host.cache_dir = Resolve(base, *cache);
+  auto connections = r.Positive(*t, "max_control_connections", "host.max_control_connections",
+                                host.max_control_connections, 4096);
+  if (!connections.ok()) return connections.error();
+  host.max_control_connections = static_cast<std::uint32_t>(*connections);
   return Status::Ok();
 }
 

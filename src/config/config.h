@@ -18,6 +18,9 @@ struct HostConfig {
   std::string log_level = "warn";          // off|error|warn|info|debug|trace
   std::filesystem::path control_socket;    // empty: no control socket
   std::filesystem::path cache_dir;         // empty: ~/.cache/ferry/components
+  // Control-socket clients served at once; each holds a thread. More are
+  // refused with an error rather than given a thread each.
+  std::uint32_t max_control_connections = 64;
 };
 
 struct Limits {

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <stop_token>
 #include <utility>
 
 #include "ferry/control.h"
@@ -45,29 +46,59 @@ class Connection {
       return Error::ResourceExhausted("a control request of " + std::to_string(frame.size()) +
                                       " bytes is over the control socket's limit of " +
                                       std::to_string(control::kMaxFrame));
-    FERRY_RETURN_IF_ERROR(control::WriteFrame(fd_, frame));
-    return control::ReadFrame(fd_);
+    const Status written = control::WriteFrame(fd_, frame);
+    // A host that refuses the connection answers and closes before reading
+    // the request, so the write may fail; the answer is still there to read
+    // and says why better than a broken pipe does.
+    auto reply = control::ReadFrame(fd_);
+    if (!reply.ok() && !written.ok()) return written.error();
+    return reply;
   }
 
   Result<std::string> Next() { return control::ReadFrame(fd_); }
+
+  int fd() const { return fd_; }
 
  private:
   explicit Connection(int fd) : fd_(fd) {}
   int fd_;
 };
 
+// Shuts the connection down when a stop is requested, which wakes a read
+// blocked on it. Declared after the Connection, so it is gone before the
+// descriptor is closed.
+class ShutdownOnStop {
+ public:
+  ShutdownOnStop(std::stop_token stop, const Connection& c)
+      : stop_(stop), callback_(std::move(stop), Shutdown{c.fd()}) {}
+
+  static Error Stopped() { return Error::Cancelled("stopped before the control call finished"); }
+  // `failure`, unless the stop caused it.
+  Error Explain(Error failure) const { return stop_.stop_requested() ? Stopped() : failure; }
+  bool stopped() const { return stop_.stop_requested(); }
+
+ private:
+  struct Shutdown {
+    int fd;
+    void operator()() const { ::shutdown(fd, SHUT_RDWR); }
+  };
+  std::stop_token stop_;
+  std::stop_callback<Shutdown> callback_;
+};
+
 }  // namespace
 
 Status ControlPublish(const std::filesystem::path& socket, std::string_view broker,
-                      const Message& message) {
+                      const Message& message, std::stop_token stop) {
   auto c = Connection::Open(socket);
   if (!c.ok()) return c.error();
+  const ShutdownOnStop watch(std::move(stop), *c);
   control::Request request;
   request.op = control::kPublish;
   request.broker = std::string(broker);
   request.message = message;
   auto reply = c->Call(request);
-  if (!reply.ok()) return reply.error();
+  if (!reply.ok()) return watch.Explain(reply.error());
   control::Reader r(*reply);
   FERRY_RETURN_IF_ERROR(r.Outcome());
   return r.End();
@@ -76,9 +107,11 @@ Status ControlPublish(const std::filesystem::path& socket, std::string_view brok
 Result<std::vector<Message>> ControlRequest(const std::filesystem::path& socket,
                                             std::string_view broker, const Message& message,
                                             std::chrono::milliseconds timeout,
-                                            std::uint32_t expected_replies) {
+                                            std::uint32_t expected_replies,
+                                            std::stop_token stop) {
   auto c = Connection::Open(socket);
   if (!c.ok()) return c.error();
+  const ShutdownOnStop watch(std::move(stop), *c);
   control::Request request;
   request.op = control::kRequest;
   request.broker = std::string(broker);
@@ -88,7 +121,7 @@ Result<std::vector<Message>> ControlRequest(const std::filesystem::path& socket,
       std::clamp<std::chrono::milliseconds::rep>(timeout.count(), 0, kMaxMs));
   request.expected_replies = expected_replies;
   auto reply = c->Call(request);
-  if (!reply.ok()) return reply.error();
+  if (!reply.ok()) return watch.Explain(reply.error());
   control::Reader r(*reply);
   FERRY_RETURN_IF_ERROR(r.Outcome());
   auto n = r.U32();
@@ -106,24 +139,27 @@ Result<std::vector<Message>> ControlRequest(const std::filesystem::path& socket,
 Status ControlSubscribe(const std::filesystem::path& socket, std::string_view broker,
                         std::string_view pattern, std::uint32_t count,
                         const std::function<bool(const Message&)>& on_message,
-                        const std::function<void()>& on_ready) {
+                        const std::function<void()>& on_ready, std::stop_token stop) {
   auto c = Connection::Open(socket);
   if (!c.ok()) return c.error();
+  const ShutdownOnStop watch(std::move(stop), *c);
   control::Request request;
   request.op = control::kSubscribe;
   request.broker = std::string(broker);
   request.pattern = std::string(pattern);
   request.count = count;
   auto reply = c->Call(request);
-  if (!reply.ok()) return reply.error();
+  if (!reply.ok()) return watch.Explain(reply.error());
   control::Reader r(*reply);
   FERRY_RETURN_IF_ERROR(r.Outcome());
   if (on_ready) on_ready();
   while (true) {
+    // Messages already buffered are not shown once a stop was asked for.
+    if (watch.stopped()) return ShutdownOnStop::Stopped();
     auto frame = c->Next();
-    if (!frame.ok()) return Error::Connection("the ferry on " + socket.string() +
+    if (!frame.ok()) return watch.Explain(Error::Connection("the ferry on " + socket.string() +
                                               " ended the subscription: " +
-                                              frame.error().message());
+                                              frame.error().message()));
     control::Reader fr(*frame);
     auto more = fr.U8();
     if (!more.ok()) return more.error();

@@ -139,7 +139,10 @@ void ControlServer::AcceptLoop() {
       spdlog::error("control socket {} stops accepting: {}", path_.string(), std::strerror(errno));
       return;
     }
-    ReapFinished();
+    if (const std::size_t served = ReapFinished(); served >= options_.max_connections) {
+      Refuse(fd, served);
+      continue;
+    }
     std::lock_guard lock(mutex_);
     auto connection = std::make_unique<Connection>();
     Connection* c = connection.get();
@@ -163,8 +166,9 @@ void ControlServer::AcceptLoop() {
 
 // Joins the threads of connections that ended, so a long-running host does
 // not collect one per `ferry publish`.
-void ControlServer::ReapFinished() {
+std::size_t ControlServer::ReapFinished() {
   std::list<std::unique_ptr<Connection>> finished;
+  std::size_t remaining = 0;
   {
     std::lock_guard lock(mutex_);
     for (auto it = connections_.begin(); it != connections_.end();) {
@@ -172,8 +176,29 @@ void ControlServer::ReapFinished() {
       if ((*it)->finished) finished.splice(finished.end(), connections_, it);
       it = next;
     }
+    remaining = connections_.size();
   }
   for (auto& c : finished) c->thread.join();
+  return remaining;
+}
+
+// Runs on the accepting thread, so it must not block: the frame is small
+// and a fresh socket's send buffer is empty, and MSG_DONTWAIT makes sure.
+// The client reads it as the reply to its request, even when its own write
+// failed because we had already closed.
+void ControlServer::Refuse(int fd, std::size_t served) {
+  // One log line per burst of refusals, not one per refusal.
+  const auto now = Clock::now();
+  if (now - last_refusal_log_ > std::chrono::seconds(10))
+    spdlog::warn("control socket: refusing connections, {} are being served (the limit)", served);
+  last_refusal_log_ = now;
+  control::Writer w;
+  w.Outcome(Error::ResourceExhausted(
+      "this ferry is serving " + std::to_string(served) +
+      " control connections, its limit ([host].max_control_connections); try again later"));
+  const std::string frame = w.Frame();
+  (void)::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::close(fd);
 }
 
 void ControlServer::Serve(int fd) {

@@ -5,7 +5,10 @@
 // The wire format is described in runtime/control_protocol.h.
 //
 // Threading: one thread accepts; each connection is served on a thread of
-// its own. Subscribed messages are written from the broker's delivery thread.
+// its own, up to `max_connections` at once. A connection past that is
+// answered with a ResourceExhausted error frame by the accepting thread and
+// closed, so a flood of clients costs no threads. Subscribed messages are
+// written from the broker's delivery thread.
 #pragma once
 
 #include <sys/types.h>
@@ -32,6 +35,9 @@ struct ControlServerOptions {
   std::chrono::milliseconds max_wait{30000};
   // How long a client that connected may take to send its request.
   std::chrono::milliseconds read_timeout{10000};
+  // Connections served at once ([host].max_control_connections); a
+  // subscriber holds its slot until it leaves.
+  std::uint32_t max_connections = 64;
 };
 
 // Maps a configured broker name to its broker, or null. Called on
@@ -66,7 +72,9 @@ class ControlServer {
   };
 
   void AcceptLoop();
-  void ReapFinished();
+  // Joins the threads of connections that ended; returns how many remain.
+  std::size_t ReapFinished();
+  void Refuse(int fd, std::size_t served);
   void Serve(int fd);
   void ServePublish(int fd, Broker& broker, const control::Request& request);
   void ServeRequest(int fd, Broker& broker, const control::Request& request);
@@ -78,6 +86,7 @@ class ControlServer {
   int listen_fd_ = -1;
   ino_t socket_inode_ = 0;  // Stop removes the file only if it is still ours
   std::atomic<bool> stopping_{false};
+  Clock::time_point last_refusal_log_{};  // accepting thread only
   std::thread acceptor_;
   std::mutex mutex_;
   std::list<std::unique_ptr<Connection>> connections_;

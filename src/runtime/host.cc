@@ -239,7 +239,8 @@ class HostImpl final : public Host {
           config_.host.control_socket, [this](std::string_view name) -> Broker* {
             auto broker = FindBroker(name);
             return broker.ok() ? *broker : nullptr;
-          });
+          },
+          ControlServerOptions{.max_connections = config_.host.max_control_connections});
       FERRY_RETURN_IF_ERROR(control_->Start());
     }
     return Status::Ok();

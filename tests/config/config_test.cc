@@ -35,6 +35,7 @@ TEST_F(ConfigTest, FullFile) {
 log_level = "debug"
 control_socket = "ctl.sock"
 cache_dir = "/var/cache/ferry"
+max_control_connections = 8
 
 [limits]
 max_message_bytes = 1024
@@ -63,6 +64,7 @@ path = ")" + (dir_.path() / "other.wasm").string() + R"("
   EXPECT_EQ(c->host.log_level, "debug");
   EXPECT_EQ(c->host.control_socket, dir_.path() / "ctl.sock");
   EXPECT_EQ(c->host.cache_dir, "/var/cache/ferry");
+  EXPECT_EQ(c->host.max_control_connections, 8u);
   EXPECT_EQ(c->limits.max_message_bytes, 1024u);
   EXPECT_EQ(c->limits.max_metadata_bytes, 256u);
   EXPECT_EQ(c->limits.queue_depth, 10u);
@@ -97,6 +99,7 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(c->host.log_level, "warn");
   EXPECT_TRUE(c->host.control_socket.empty());
   EXPECT_TRUE(c->host.cache_dir.empty());
+  EXPECT_EQ(c->host.max_control_connections, 64u);
   EXPECT_EQ(c->limits.max_message_bytes, 8u << 20);
   EXPECT_EQ(c->limits.queue_depth, 1024u);
   const ComponentConfig& e = c->components[0];
@@ -144,6 +147,9 @@ TEST_F(ConfigTest, WrongValuesNameTheKeyAndLine) {
   EXPECT_EQ(ErrorOf("[host]\ncache_dir = \"\"\n"),
             "ferry.toml:2: host.cache_dir: must not be empty");
   EXPECT_EQ(ErrorOf("host = 1\n"), "ferry.toml:1: host: expected a table");
+  EXPECT_EQ(ErrorOf("[host]\nmax_control_connections = 0\n"),
+            "ferry.toml:2: host.max_control_connections: expected an integer from 1 to 4096, "
+            "got 0");
   EXPECT_EQ(ErrorOf("[limits]\nqueue_depth = 0\n"),
             "ferry.toml:2: limits.queue_depth: expected an integer from 1 to 1048576, got 0");
   EXPECT_THAT(ErrorOf("[limits]\nmax_request_ms = -5\n"), HasSubstr("limits.max_request_ms"));
