@@ -52,7 +52,11 @@ struct HeldRetry {
   std::chrono::milliseconds delay{0};   // left until that attempt
 };
 
-// Keeps a Host::Listen subscription alive; destroying it unsubscribes.
+// Keeps a Host::Listen subscription alive; destroying it unsubscribes and
+// waits for a running callback to return. Host::Stop (and so destroying the
+// Host) ends the subscription too, the same way, before the brokers close:
+// a Listener may outlive its Host, and destroying it afterwards does
+// nothing. It does not resume if the Host is started again.
 class Listener {
  public:
   virtual ~Listener() = default;
@@ -98,7 +102,7 @@ class Host {
 
   // Calls `on_message` (on a broker thread, one call at a time) for each
   // message matching `pattern` on a configured broker, until the returned
-  // Listener is destroyed.
+  // Listener is destroyed or the host stops, whichever comes first.
   virtual Result<std::unique_ptr<Listener>> Listen(
       std::string_view broker, std::string_view pattern,
       std::function<void(const Message&)> on_message) = 0;

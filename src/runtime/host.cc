@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <vector>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -59,12 +61,27 @@ void KeepPayloadBuffers() {
 #endif
 }
 
+// A Listen subscription, shared by its Listener and the host. Whichever
+// ends it first (the Listener's destructor or Host::Stop, before the brokers
+// go) destroys the subscription; the other then finds nothing to do. The
+// lock is held while the subscription is destroyed, so Stop cannot close a
+// broker under a Listener that is still unsubscribing from it.
+struct ListenSlot {
+  void End() {
+    std::lock_guard lock(mutex);
+    sub.reset();
+  }
+  std::mutex mutex;
+  std::unique_ptr<Subscription> sub;
+};
+
 class SubscriptionListener final : public Listener {
  public:
-  explicit SubscriptionListener(std::unique_ptr<Subscription> sub) : sub_(std::move(sub)) {}
+  explicit SubscriptionListener(std::shared_ptr<ListenSlot> slot) : slot_(std::move(slot)) {}
+  ~SubscriptionListener() override { slot_->End(); }
 
  private:
-  std::unique_ptr<Subscription> sub_;
+  std::shared_ptr<ListenSlot> slot_;
 };
 
 class HostImpl final : public Host {
@@ -101,6 +118,15 @@ class HostImpl final : public Host {
     }
     if (!runners_.empty()) last_stats_ = Stats();
     runners_.clear();
+    // Listeners end after the components (whose last messages they may be
+    // waiting for) and before the brokers they subscribe to.
+    std::vector<std::weak_ptr<ListenSlot>> listens;
+    {
+      std::lock_guard lock(listens_mutex_);
+      listens.swap(listens_);
+    }
+    for (auto& weak : listens)
+      if (auto slot = weak.lock()) slot->End();
     for (auto& [name, broker] : brokers_) broker->Close();
     // A stopped host can be started again (a reload that failed goes back).
     control_.reset();
@@ -168,7 +194,14 @@ class HostImpl final : public Host {
     auto sub = (*broker)->Subscribe(
         options, [fn = std::move(on_message)](Delivery d) { fn(d.message); });
     if (!sub.ok()) return sub.error();
-    return std::unique_ptr<Listener>(new SubscriptionListener(std::move(sub).value()));
+    auto slot = std::make_shared<ListenSlot>();
+    slot->sub = std::move(sub).value();
+    {
+      std::lock_guard lock(listens_mutex_);
+      std::erase_if(listens_, [](const auto& weak) { return weak.expired(); });
+      listens_.push_back(slot);
+    }
+    return std::unique_ptr<Listener>(new SubscriptionListener(std::move(slot)));
   }
 
   std::vector<ComponentStats> Stats() const override {
@@ -282,6 +315,8 @@ class HostImpl final : public Host {
   std::shared_ptr<InFlightBudget> budget_;
   std::unique_ptr<ControlServer> control_;
   std::vector<ComponentStats> last_stats_;  // what Stats says once stopped
+  std::mutex listens_mutex_;  // Listen may be called from any thread
+  std::vector<std::weak_ptr<ListenSlot>> listens_;  // ended by Stop
 };
 
 }  // namespace

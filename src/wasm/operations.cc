@@ -11,6 +11,41 @@
 #include "core/topic.h"
 
 namespace ferry::wasm {
+namespace {
+
+// When every host-side wait of the current guest call must end: the call's
+// deadline less a tenth of handler_timeout (at least 50 ms), so the guest
+// can still act on what it got, an error included, before it is cut off.
+Deadline WaitDeadline(const HostState& state) {
+  const auto margin = std::max<std::chrono::milliseconds>(
+      std::chrono::milliseconds(50), state.services->handler_timeout / 10);
+  return state.call_deadline - margin;
+}
+
+// What is left of the call for a wait, in whole milliseconds (zero when
+// nothing is).
+std::chrono::milliseconds TimeLeft(const HostState& state) {
+  using std::chrono::milliseconds;
+  const auto left = std::chrono::duration_cast<milliseconds>(WaitDeadline(state) - Clock::now());
+  return std::max(left, milliseconds(0));
+}
+
+Error NoTimeLeft(const HostState& state, std::string_view what) {
+  return Error::Timeout(std::string(what) + ": no time left in the guest call (handler_timeout_ms " +
+                        std::to_string(state.services->handler_timeout.count()) + ")");
+}
+
+// Publishes under the call's deadline. A broker that held the message past
+// it (flow control) says ResourceExhausted; to the guest that is a timeout.
+Status PublishWithin(const HostState& state, Broker& broker, const Message& message) {
+  const Deadline deadline = WaitDeadline(state);
+  Status sent = broker.Publish(message, deadline);
+  if (!sent.ok() && sent.error().code() == ErrorCode::kResourceExhausted && Clock::now() >= deadline)
+    return NoTimeLeft(state, "publish to '" + message.topic + "' (" + sent.error().message() + ")");
+  return sent;
+}
+
+}  // namespace
 
 Result<Broker*> ConnectClient(HostState& state, std::string_view name) {
   return state.services->connect(name);
@@ -49,7 +84,7 @@ Status SendMessage(HostState& state, Broker& broker, std::string_view topic, Mes
   FERRY_RETURN_IF_ERROR(CheckMessageLimits(state, message));
   message.topic = std::string(topic);
   message.reply_to.clear();  // a guest cannot forge a reply address
-  return broker.Publish(message, Clock::now() + state.services->handler_timeout);
+  return PublishWithin(state, broker, message);
 }
 
 Result<std::vector<Message>> RequestMessages(HostState& state, Broker& broker,
@@ -62,10 +97,12 @@ Result<std::vector<Message>> RequestMessages(HostState& state, Broker& broker,
   message.topic = std::string(topic);
   message.reply_to.clear();
   RequestOptions options;
-  const auto bound = state.services->max_request_wait;
-  options.timeout = timeout_ms ? std::min<std::chrono::milliseconds>(
-                                     std::chrono::milliseconds(*timeout_ms), bound)
-                               : bound;
+  // The guest's timeout, the host's bound and the call's time left: the
+  // shortest wins. With no time left the request is not sent at all.
+  const auto left = TimeLeft(state);
+  if (left.count() == 0) return NoTimeLeft(state, "request on '" + std::string(topic) + "'");
+  options.timeout = std::min(state.services->max_request_wait, left);
+  if (timeout_ms) options.timeout = std::min(options.timeout, std::chrono::milliseconds(*timeout_ms));
   if (expected_replies)
     options.expected_replies = std::max<std::uint32_t>(*expected_replies, 1);
   else
@@ -79,7 +116,7 @@ Status ReplyTo(HostState& state, Broker* origin, std::string_view reply_to, Mess
   FERRY_RETURN_IF_ERROR(CheckMessageLimits(state, reply));
   reply.topic = std::string(reply_to);
   reply.reply_to.clear();
-  return origin->Publish(reply, Clock::now() + state.services->handler_timeout);
+  return PublishWithin(state, *origin, reply);
 }
 
 Status SendMessages(HostState& state, Broker& broker, std::string_view topic,
@@ -123,11 +160,7 @@ Result<std::vector<Message>> PullMessages(HostState& state, Broker& broker, std:
     pulled->cv.notify_all();
   });
   if (!sub.ok()) return sub.error();
-  // Leave the guest a tenth of its time (at least 50 ms) to use what it got
-  // before the call is cut off.
-  const auto margin = std::max<std::chrono::milliseconds>(
-      std::chrono::milliseconds(50), state.services->handler_timeout / 10);
-  const Deadline until = std::min(Clock::now() + wait, state.call_deadline - margin);
+  const Deadline until = std::min(Clock::now() + wait, WaitDeadline(state));
   {
     std::unique_lock lock(pulled->mutex);
     pulled->cv.wait_until(lock, until, [&] { return !pulled->messages.empty(); });

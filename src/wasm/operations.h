@@ -18,6 +18,10 @@ namespace ferry::wasm {
 // Resolves a client name through the component's grants.
 Result<Broker*> ConnectClient(HostState& state, std::string_view name);
 
+// Every wait below (a publish held by flow control, a request's replies, a
+// pull) ends a little before the current guest call's deadline; a wait cut
+// short by it is the interface's timeout error.
+
 // Publishes `message` to `topic` after checking the topic and size limits.
 Status SendMessage(HostState& state, Broker& broker, std::string_view topic, Message message);
 
@@ -28,8 +32,9 @@ Status SendMessages(HostState& state, Broker& broker, std::string_view topic,
                     std::vector<Message> messages);
 
 // Request-reply with the interface's rules: no timeout means wait (bounded by
-// the host's limit) for `expected` replies, default one; a timeout without an
-// expected count collects everything that arrives until it passes.
+// max_request_ms and the call's time left) for `expected` replies, default
+// one; a timeout without an expected count collects everything that arrives
+// until it passes.
 Result<std::vector<Message>> RequestMessages(HostState& state, Broker& broker,
                                              std::string_view topic, Message message,
                                              std::optional<std::uint32_t> timeout_ms,
