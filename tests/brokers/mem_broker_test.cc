@@ -132,6 +132,35 @@ TEST_F(MemBrokerTest, NackRedeliversWithAttemptCount) {
   ASSERT_OK(sink.got[1].acker->Ack());
 }
 
+// A nacked delivery keeps its in-flight slot until it is queued again, so a
+// handler that fails everything cannot pile up redeliveries without bound:
+// with max_in_flight = 2 and long nack delays, only two are ever out.
+TEST_F(MemBrokerTest, RedeliveriesWaitingCountAgainstMaxInFlight) {
+  std::atomic<int> calls{0};
+  auto sub = broker_->Subscribe({.pattern = "fail", .manual_ack = true, .max_in_flight = 2},
+                                [&](Delivery d) {
+                                  ++calls;
+                                  ASSERT_OK(d.acker->Nack(std::chrono::hours(1)));
+                                });
+  ASSERT_OK(sub);
+  for (int i = 0; i < 6; ++i) ASSERT_OK(broker_->Publish(Msg("fail"), Soon()));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(calls.load(), 2);
+  // A short delay comes back and, its slot given back, lets the next go out.
+  sub->reset();
+  std::atomic<int> quick{0};
+  auto again = broker_->Subscribe({.pattern = "quick", .manual_ack = true, .max_in_flight = 1},
+                                  [&](Delivery d) {
+                                    if (++quick <= 3) ASSERT_OK(d.acker->Nack(10ms));
+                                    else ASSERT_OK(d.acker->Ack());
+                                  });
+  ASSERT_OK(again);
+  ASSERT_OK(broker_->Publish(Msg("quick"), Soon()));
+  ASSERT_OK(broker_->Publish(Msg("quick"), Soon()));
+  for (int i = 0; i < 200 && quick.load() < 5; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(quick.load(), 5);  // three nacked attempts, then both acked
+}
+
 TEST_F(MemBrokerTest, RequestCollectsRepliesAndTimesOut) {
   auto svc = [&](const std::string& answer) {
     return broker_->Subscribe({.pattern = "svc", .manual_ack = false}, [this, answer](Delivery d) {

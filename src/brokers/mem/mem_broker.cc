@@ -299,12 +299,15 @@ class MemBroker final : public Broker {
       lock.unlock();
       if (auto sub = p.sub.lock()) {
         std::lock_guard sub_lock(sub->mutex);
+        // The slot the nack kept is given back now that the delivery is
+        // queued again (it takes a slot anew when it goes out).
+        if (sub->in_flight > 0) --sub->in_flight;
         if (!sub->stopping) {
           // Redeliveries skip the capacity check: they were accepted once,
           // and waiting here would stall every other timer.
           sub->queue.push_back(std::move(*p.delivery));
-          sub->work.notify_one();
         }
+        sub->work.notify_one();
       }
       lock.lock();
     }
@@ -341,7 +344,11 @@ Status MemAcker::Settle(bool redeliver, std::chrono::milliseconds delay) {
   if (settled_.exchange(true)) return Error::FailedPrecondition("delivery already settled");
   auto sub = sub_.lock();
   if (!sub) return Status::Ok();  // unsubscribed: nothing to settle against
-  {
+  // A delivery to be redelivered keeps its in-flight slot until the timer
+  // queues it again: so a subscription holds at most max_in_flight
+  // deliveries out or waiting for redelivery, and the timer's heap is
+  // bounded by the sum of every subscription's limit.
+  if (!redeliver) {
     std::lock_guard lock(sub->mutex);
     // Only a subscription at its in-flight limit has a delivery thread
     // waiting for this.
