@@ -220,6 +220,17 @@ void ComponentRunner::Done(std::size_t n) {
 }
 
 void ComponentRunner::OnDelivery(Delivery delivery) {
+  // Retries Ferry holds itself count against the queue's depth: a broker
+  // that cannot redeliver is held back while they fill it, so a handler
+  // failing everything cannot grow the hold without bound.
+  if (!hold_.WaitForRoom(queue_.capacity_hint(), stopping_)) {
+    GiveBack(delivery);
+    return;
+  }
+  Accept(std::move(delivery));
+}
+
+void ComponentRunner::Accept(Delivery delivery) {
   if (!Admit()) {
     GiveBack(delivery);
     return;
@@ -231,7 +242,8 @@ void ComponentRunner::OnDelivery(Delivery delivery) {
   }
 }
 
-void ComponentRunner::RunHeld(Delivery delivery) { OnDelivery(std::move(delivery)); }
+// On the hold's own thread: never waits for the hold's room.
+void ComponentRunner::RunHeld(Delivery delivery) { Accept(std::move(delivery)); }
 
 void ComponentRunner::GiveBack(Delivery& delivery) {
   if (settler_.CanRelease(delivery)) {
@@ -250,6 +262,7 @@ void ComponentRunner::Adopt(Delivery delivery, std::chrono::milliseconds delay) 
 
 bool ComponentRunner::TryOnDelivery(Delivery& delivery) {
   if (stopping_.load(std::memory_order_relaxed)) return false;
+  if (hold_.size() >= queue_.capacity_hint()) return false;
   if (budget_ && !budget_->TryAcquire()) return false;
   // Counted first, as OnDelivery does, so `received` never trails `handled`.
   counters_.received.fetch_add(1, std::memory_order_relaxed);

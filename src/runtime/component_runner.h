@@ -60,6 +60,9 @@ class ComponentRunner {
 
  private:
   void OnDelivery(Delivery delivery);  // broker thread
+  // Counts a delivery in and queues it (waiting for room); held retries
+  // re-enter here.
+  void Accept(Delivery delivery);
   // The same without waiting (false: the delivery is left as it was); the
   // embedded broker calls it on the publishing thread.
   bool TryOnDelivery(Delivery& delivery);

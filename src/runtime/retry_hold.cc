@@ -38,8 +38,18 @@ std::vector<RetryHold::Held> RetryHold::Take() {
     std::lock_guard lock(mutex_);
     out.swap(held_);
   }
+  cv_.notify_all();  // room for a delivery thread waiting in WaitForRoom
   std::sort(out.begin(), out.end(), [](const Held& a, const Held& b) { return a.due < b.due; });
   return out;
+}
+
+bool RetryHold::WaitForRoom(std::size_t limit, const std::atomic<bool>& cancelled) {
+  std::unique_lock lock(mutex_);
+  while (held_.size() >= limit) {
+    if (cancelled.load()) return false;
+    cv_.wait_for(lock, std::chrono::milliseconds(50));
+  }
+  return true;
 }
 
 std::size_t RetryHold::size() const {
@@ -63,6 +73,7 @@ void RetryHold::Loop() {
     Delivery due = std::move(soonest->delivery);
     held_.erase(soonest);
     running_ = true;
+    cv_.notify_all();  // room for a delivery thread waiting in WaitForRoom
     lock.unlock();
     run_(std::move(due));
     lock.lock();

@@ -5,6 +5,7 @@
 // or hand over each one instead of dropping it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -42,6 +43,10 @@ class RetryHold {
   // Removes and returns everything held, soonest first.
   std::vector<Held> Take();
   std::size_t size() const;
+  // Waits while `limit` or more are held (the caller is a broker's delivery
+  // thread: waiting is back-pressure on the broker). False once `cancelled`
+  // turns true, rechecked every 50 ms.
+  bool WaitForRoom(std::size_t limit, const std::atomic<bool>& cancelled);
 
  private:
   void Loop();

@@ -4,6 +4,8 @@
 // hands them to the next host.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "brokers/registry.h"
 #include "support/host_fixture.h"
 #include "support/log_capture.h"
@@ -143,6 +145,23 @@ TEST(HeldRetry, AReloadHandsItToTheNextHost) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].metadata.Get("ferry-dead-letter-reason"), "error");
   EXPECT_EQ(got[0].metadata.Get("ferry-attempts"), "2");
+}
+
+// The hold is bounded by the component's queue depth: a handler that fails
+// everything, with retries an hour away, makes the host stop taking more
+// from the broker instead of holding every message it is sent.
+TEST(HeldRetry, HeldRetriesCountAgainstTheQueueDepth) {
+  RunningHost host("[limits]\nqueue_depth = 4\n" + Config("hold.full", 3600000, true));
+  ASSERT_OK(host.start_status());
+  for (int i = 0; i < 30; ++i) ASSERT_OK(host.Publish("hold.full", "fail"));
+  host.WaitForStats("misbehave", [](const ComponentStats& s) { return s.failed >= 4; });
+  std::this_thread::sleep_for(500ms);
+  const ComponentStats s = host.StatsOf("misbehave");
+  // At most four held, four queued behind them and one with the worker: far
+  // from the thirty sent (without the bound every one is taken and held).
+  EXPECT_LE(s.received, 9u);
+  EXPECT_EQ(s.received, s.failed);
+  host.host().Stop(200ms);
 }
 
 }  // namespace
