@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "brokers/mqtt/mqtt_link.h"
+#include "brokers/mqtt/mqtt_local_sub.h"
 #include "brokers/mqtt/mqtt_topics.h"
 #include "core/timer.h"
 
@@ -25,11 +26,10 @@ namespace {
 using namespace std::chrono_literals;
 using mqtt::Link;
 using mqtt::MosqError;
+using mqtt::LocalSub;
 using mqtt::PropsPtr;
+using mqtt::Queued;
 
-// Deliveries a subscription buffers before the receiving connection's
-// network thread waits for room (and with it the server).
-constexpr std::size_t kQueueCapacity = 64;
 // Messages held for subscriptions a resumed session has but this process has
 // not made yet.
 constexpr std::size_t kMaxParked = 10000;
@@ -134,117 +134,6 @@ Result<PropsPtr> Properties(const Message& message, const std::string& response_
     if (rc != MOSQ_ERR_SUCCESS) return fail(rc, "correlation data");
   }
   return PropsPtr(props);
-}
-
-struct Queued {
-  Message message;
-  std::uint32_t attempt = 1;
-};
-
-// One Ferry subscription: a bounded queue filled by the receiving network
-// thread (and by redeliveries) and a thread of its own that calls the
-// handler, one delivery at a time, while fewer than max_in_flight are
-// unsettled.
-struct LocalSub {
-  SubscribeOptions options;
-  DeliveryHandler handler;
-  std::string filter;  // its key in MqttBroker::filters_
-
-  std::mutex mutex;
-  std::condition_variable changed;
-  std::deque<Queued> queue;
-  std::uint32_t in_flight = 0;
-  bool paused = false;  // hands out nothing more; the buffer fills, the server holds the rest
-  bool stopping = false;
-  std::thread thread;
-  std::weak_ptr<LocalSub> self;
-
-  // Waits for room (receiving network thread). False once stopping.
-  bool Push(Queued q) {
-    std::unique_lock lock(mutex);
-    changed.wait(lock, [&] { return stopping || queue.size() < kQueueCapacity; });
-    if (stopping) return false;
-    queue.push_back(std::move(q));
-    changed.notify_all();
-    return true;
-  }
-  // Redeliveries and parked messages: accepted once already, never wait.
-  void PushNow(Queued q) {
-    std::lock_guard lock(mutex);
-    if (stopping) return;
-    queue.push_back(std::move(q));
-    changed.notify_all();
-  }
-  void Stop() {
-    {
-      std::lock_guard lock(mutex);
-      stopping = true;
-      queue.clear();  // already acknowledged to the server: these are lost
-    }
-    changed.notify_all();
-  }
-  void Run(Timer& timer);
-};
-
-class MqttAcker final : public Acker {
- public:
-  MqttAcker(std::weak_ptr<LocalSub> sub, Queued copy, Timer& timer)
-      : sub_(std::move(sub)), copy_(std::move(copy)), timer_(timer) {}
-  Status Ack() override { return Settle(false, {}); }
-  Status Term() override { return Settle(false, {}); }
-  // MQTT has no negative acknowledgement and the server has its PUBACK
-  // already: the adapter delivers the message again itself.
-  Status Nack(std::chrono::milliseconds delay) override { return Settle(true, delay); }
-
- private:
-  Status Settle(bool redeliver, std::chrono::milliseconds delay) {
-    if (settled_.exchange(true)) return Error::FailedPrecondition("delivery already settled");
-    auto sub = sub_.lock();
-    if (!sub) return Status::Ok();
-    {
-      std::lock_guard lock(sub->mutex);
-      if (sub->in_flight > 0) --sub->in_flight;
-    }
-    sub->changed.notify_all();
-    if (redeliver) {
-      Queued again = copy_;
-      ++again.attempt;
-      timer_.After(delay, [weak = sub_, again = std::move(again)]() mutable {
-        if (auto s = weak.lock()) s->PushNow(std::move(again));
-      });
-    }
-    return Status::Ok();
-  }
-
-  std::weak_ptr<LocalSub> sub_;
-  Queued copy_;  // payload bytes are shared, not copied
-  Timer& timer_;
-  std::atomic<bool> settled_{false};
-};
-
-void LocalSub::Run(Timer& timer) {
-  std::unique_lock lock(mutex);
-  while (true) {
-    changed.wait(lock, [&] {
-      return stopping || (!paused && !queue.empty() &&
-                          (!options.manual_ack || in_flight < options.max_in_flight));
-    });
-    if (stopping) return;
-    Queued q = std::move(queue.front());
-    queue.pop_front();
-    changed.notify_all();  // room for the network thread
-    Delivery d;
-    d.attempt = q.attempt;
-    d.pattern = options.pattern;
-    if (options.manual_ack) {
-      ++in_flight;
-      d.acker = std::make_shared<MqttAcker>(self, q, timer);
-    }
-    d.message = std::move(q.message);
-    lock.unlock();
-    handler(std::move(d));
-    lock.lock();
-  }
 }
 
 // One MQTT subscription (a filter, with $share/<group>/ for a queue group)

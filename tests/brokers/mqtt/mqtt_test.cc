@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -227,6 +229,26 @@ TEST(MqttBroker, UnsettledDeliveriesPauseTheSubscriptionAtMaxInFlight) {
   ASSERT_OK(sink.At(2).acker->Ack());
   EXPECT_EQ(sink.WaitFor(5), 5u);
   EXPECT_EQ(sink.Texts(), (std::vector<std::string>{"0", "1", "2", "3", "4"}));
+}
+
+// Redeliveries the adapter makes itself keep their in-flight slot while they
+// wait, so nacking everything with a long delay holds at most max_in_flight.
+TEST(MqttBroker, RedeliveriesWaitingCountAgainstMaxInFlight) {
+  auto broker = MakeBroker(MqttUrl(SharedMosquitto()), {});
+  ASSERT_OK(broker);
+  ASSERT_OK((*broker)->Connect());
+  std::atomic<int> calls{0};
+  auto sub = (*broker)->Subscribe({.pattern = "mq2.nack", .manual_ack = true, .max_in_flight = 2},
+                                  [&](Delivery d) {
+                                    ++calls;
+                                    ASSERT_OK(d.acker->Nack(std::chrono::hours(1)));
+                                  });
+  ASSERT_OK(sub);
+  for (int i = 0; i < 6; ++i)
+    ASSERT_OK((*broker)->Publish(TestMessage("mq2.nack", std::to_string(i)), Clock::now() + 5s));
+  for (int i = 0; i < 100 && calls.load() < 2; ++i) std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(calls.load(), 2);
 }
 
 TEST(MqttBroker, PausedSubscriptionHandsOutNothingButSettles) {
