@@ -39,6 +39,11 @@ class Acker {
   virtual Status Nack(std::chrono::milliseconds delay) = 0;
   // Give up: never deliver again (the runtime has dead-lettered it).
   virtual Status Term() = 0;
+  // Whether a Nack leads to another delivery. False for deliveries of an
+  // at-most-once subscription (core NATS, Redis pub/sub), even on a broker
+  // whose other subscriptions redeliver: the runtime then keeps the message
+  // and tries again itself.
+  virtual bool Redelivers() const { return true; }
 };
 
 // One message handed to a subscriber.

@@ -94,7 +94,7 @@ std::chrono::milliseconds Settler::Delay(std::uint32_t attempt) {
 
 void Settler::Again(Delivery& delivery, std::chrono::milliseconds delay) {
   counters_.retried.fetch_add(1, std::memory_order_relaxed);
-  if (delivery.acker && redelivers_) {
+  if (CanRelease(delivery)) {
     Settled(delivery.acker->Nack(delay), "nack", delivery);
     return;
   }

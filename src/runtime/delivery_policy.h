@@ -68,7 +68,9 @@ class Settler {
   // deliveries the broker can redeliver (CanRelease); the others would be
   // dropped, so they go to Shutdown instead.
   void Release(Delivery& delivery);
-  bool CanRelease(const Delivery& delivery) const { return delivery.acker && redelivers_; }
+  bool CanRelease(const Delivery& delivery) const {
+    return delivery.acker && redelivers_ && delivery.acker->Redelivers();
+  }
   // The host stops while Ferry holds the only copy of `delivery` (a retry of
   // its own, or a delivery from a broker that cannot redeliver, not yet run):
   // dead-letter it with reason `shutdown`, or without a dead_letter topic log

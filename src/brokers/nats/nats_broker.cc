@@ -26,6 +26,7 @@ class AtMostOnceAcker final : public Acker {
   Status Ack() override { return Settle(); }
   Status Nack(std::chrono::milliseconds) override { return Settle(); }
   Status Term() override { return Settle(); }
+  bool Redelivers() const override { return false; }
 
  private:
   Status Settle() {

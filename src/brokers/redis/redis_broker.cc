@@ -58,6 +58,7 @@ class AtMostOnceAcker final : public OnceAcker {
   Status Ack() override { return Claim(); }
   Status Nack(std::chrono::milliseconds) override { return Claim(); }
   Status Term() override { return Claim(); }
+  bool Redelivers() const override { return false; }
 };
 
 class RedisBroker;

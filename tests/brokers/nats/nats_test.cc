@@ -126,6 +126,20 @@ TEST(NatsJetStream, FailedMessagesAreRedeliveredThenTerminated) {
   EXPECT_EQ(host.StatsOf("misbehave").received, 3u);  // terminated: not delivered again
 }
 
+// On a broker with JetStream subjects, a subscription outside them is still
+// core NATS, which cannot redeliver: Ferry keeps a failed message and tries
+// it again itself instead of nacking it into nothing.
+TEST(NatsJetStream, CoreSubscriptionOnAJetStreamBrokerIsRetriedByFerry) {
+  RunningHost host("[brokers]\ndefault = { url = \"" + NatsUrl(SharedNatsServer()) +
+                   "\", jetstream = \"jsx.>\" }\n[[component]]\npath = \"$COMPONENTS/misbehave.wasm\"\n"
+                   "subscribe = [\"core.retry\"]\nmax_attempts = 3\nretry_delay_ms = 20\n");
+  ASSERT_OK(host.start_status());
+  ASSERT_OK(host.Publish("core.retry", "fail"));
+  auto s = host.WaitForStats("misbehave", [](const ComponentStats& s) { return s.given_up == 1; });
+  EXPECT_EQ(s.failed, 3u);    // every attempt made (a nack into nothing made one)
+  EXPECT_EQ(s.received, 3u);
+}
+
 // nats-server with file storage, killed mid-stream and restarted: every
 // message the host accepted through JetStream is handled.
 TEST(NatsJetStream, NoAcceptedMessageIsLostWhenTheServerIsKilled) {
