@@ -7,9 +7,11 @@
 
 #include <atomic>
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -35,6 +37,16 @@ ServerProcess& SharedMosquitto() {
   static ServerProcess server("mosquitto", {"mosquitto", "-p", "$PORT"});
   EXPECT_OK(server.Start());
   return server;
+}
+
+// A mosquitto.conf listening on loopback. Started as root, mosquitto drops to
+// the `mosquitto` user, which cannot write a test's private directory (its
+// persistence file would silently never be saved): it stays who we are.
+std::string MosquittoConf(std::uint16_t port, const std::string& rest) {
+  std::string conf = "listener " + std::to_string(port) + " 127.0.0.1\n";
+  if (::geteuid() == 0)
+    if (const passwd* me = ::getpwuid(0)) conf += "user " + std::string(me->pw_name) + "\n";
+  return conf + rest;
 }
 
 std::string MqttUrl(const ServerProcess& server) {
@@ -327,10 +339,10 @@ TEST(MqttQueueGroup, TwoFerryProcessesShareOneSubscription) {
 TEST(MqttRestart, NoAcceptedMessageIsLostAcrossARestart) {
   TempDir dir;
   const std::uint16_t port = FreePort();
-  const auto conf = dir.Write("mosquitto.conf", "listener " + std::to_string(port) +
-                                                    " 127.0.0.1\nallow_anonymous true\n"
-                                                    "persistence true\npersistence_location " +
-                                                    dir.path().string() + "/\n");
+  const auto conf = dir.Write("mosquitto.conf",
+                              MosquittoConf(port, "allow_anonymous true\npersistence true\n"
+                                                  "persistence_location " +
+                                                      dir.path().string() + "/\n"));
   ServerProcess server("mosquitto", {"mosquitto", "-c", conf.string()});
   server.UsePort(port);
   ASSERT_OK(server.Start());
@@ -368,6 +380,9 @@ TEST(MqttRestart, NoAcceptedMessageIsLostAcrossARestart) {
   };
   for (int i = 0; i < 50; ++i) publish(i);
   server.Stop();
+  // Without its file the server comes back with no sessions: what it held
+  // for the host and the counter would be gone, whatever Ferry does.
+  ASSERT_TRUE(std::filesystem::exists(dir.path() / "mosquitto.db")) << "mosquitto saved nothing";
   for (int i = 50; i < 60; ++i) publish(i);  // fail at once while down
   ASSERT_OK(server.Start());
   const auto until = Clock::now() + 30s;
@@ -405,9 +420,9 @@ TEST(MqttCredentials, PasswordFromTheEnvironmentAndAClearErrorWhenWrong) {
   const auto passwd = dir.path() / "passwd";
   ASSERT_EQ(Shell("mosquitto_passwd -b -c " + passwd.string() + " ferry s3cret-pass"), "");
   const std::uint16_t port = FreePort();
-  const auto conf = dir.Write("mosquitto.conf", "listener " + std::to_string(port) +
-                                                    " 127.0.0.1\nallow_anonymous false\n"
-                                                    "password_file " + passwd.string() + "\n");
+  const auto conf = dir.Write(
+      "mosquitto.conf",
+      MosquittoConf(port, "allow_anonymous false\npassword_file " + passwd.string() + "\n"));
   ServerProcess server("mosquitto", {"mosquitto", "-c", conf.string()});
   server.UsePort(port);
   ASSERT_OK(server.Start());
