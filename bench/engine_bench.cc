@@ -5,7 +5,9 @@
 // into warm buffers (the least any echo must do: into guest memory and out
 // of it), and the cost of a fresh instance.
 //
-//   ferry_engine_bench [--quick] [--only BYTES]
+//   ferry_engine_bench [--quick] [--only BYTES] [--long]
+//
+// --long runs 50 times as many calls (for a profiler).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -66,9 +68,11 @@ double PerCall(int rounds, int n, Fn&& fn) {
 int main(int argc, char** argv) {
   bool quick = false;
   std::size_t only = 0;  // one payload size, for profiling
+  int longer = 1;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = std::stoul(argv[++i]);
+    if (std::strcmp(argv[i], "--long") == 0) longer = 50;
   }
   auto engine = wasm::Engine::Create({.pooled_instances = 64});
   if (!engine.ok()) {
@@ -105,7 +109,7 @@ int main(int argc, char** argv) {
     m.content_type = "application/octet-stream";
     m.metadata.Set("bench", "1");
     const wasm::Inbound in{&m, &broker};
-    const int n = std::max(1, c.n / scale);
+    const int n = std::max(1, c.n / scale) * longer;
     const double echo = PerCall(5, n, [&] {
       auto out = (*instance)->Handle({&in, 1});
       if (!out.status.ok()) {
