@@ -1,8 +1,11 @@
 #include "brokers/broker.h"
 
+#include <atomic>
 #include <mutex>
+#include <random>
 #include <set>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 namespace ferry {
@@ -32,6 +35,12 @@ std::string_view ConnectionStateName(ConnectionState state) {
     case ConnectionState::kClosed: return "closed";
   }
   return "unknown";
+}
+
+std::string RandomToken() {
+  static std::atomic<std::uint64_t> counter{0};
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{:016x}{}", rng(), counter.fetch_add(1));
 }
 
 }  // namespace ferry

@@ -144,4 +144,9 @@ void WarnUnknownExtensions(std::string_view adapter,
                            const std::map<std::string, std::string>& extensions,
                            std::initializer_list<std::string_view> known);
 
+// 16 random hex digits, then a process-wide counter: names adapters make up
+// (client ids, reply topics, inboxes, message ids) that no other process or
+// call picks too. Thread-safe.
+std::string RandomToken();
+
 }  // namespace ferry

@@ -1,20 +1,14 @@
 #include "brokers/inbox_request.h"
 
-#include <atomic>
 #include <condition_variable>
 #include <mutex>
-#include <random>
 
 #include <fmt/format.h>
 
 namespace ferry {
 namespace {
 
-std::string NewInbox() {
-  static std::atomic<std::uint64_t> counter{0};
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("_INBOX.{:016x}.{}", rng(), counter.fetch_add(1));
-}
+std::string NewInbox() { return "_INBOX." + RandomToken(); }
 
 }  // namespace
 

@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <deque>
 #include <mutex>
-#include <random>
 #include <thread>
 
 #include <fmt/format.h>
@@ -33,11 +32,6 @@ using mqtt::Queued;
 // Messages held for subscriptions a resumed session has but this process has
 // not made yet.
 constexpr std::size_t kMaxParked = 10000;
-
-std::string RandomId() {
-  std::random_device rd;
-  return fmt::format("{:08x}{:08x}", rd(), rd());
-}
 
 std::string ReadString(const mosquitto_property* p, int id) {
   char* v = nullptr;
@@ -180,8 +174,8 @@ class MqttBroker final : public Broker {
       : options_(std::move(options)),
         display_(std::string(options_.tls ? "mqtts://" : "mqtt://") + options_.host + ":" +
                  std::to_string(options_.port)),
-        id_(options_.client_id.empty() ? "ferry-" + RandomId() : options_.client_id),
-        reply_topic_("_ferry/reply/" + RandomId()) {}
+        id_(options_.client_id.empty() ? "ferry-" + RandomToken() : options_.client_id),
+        reply_topic_("_ferry/reply/" + RandomToken()) {}
   ~MqttBroker() override { Close(); }
 
   std::string DisplayUrl() const override { return display_; }

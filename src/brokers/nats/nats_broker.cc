@@ -153,6 +153,13 @@ struct ConnectionEvents {
   }
 };
 
+// How long one JetStream publish attempt waits for its acknowledgement
+// before it is sent again (NatsBroker::PublishStored).
+constexpr std::chrono::milliseconds kStoredAttemptWait{1000};
+constexpr std::chrono::milliseconds kStoredAttemptWaitMax{8000};
+// "Nats-Msg-Id: ferry-<token>\r\n", and the header block's own lines.
+constexpr std::size_t kFerryMsgIdHeaderBytes = 96;
+
 class NatsBroker final : public Broker {
  public:
   explicit NatsBroker(NatsOptions options) : options_(std::move(options)) {}
@@ -265,23 +272,52 @@ class NatsBroker final : public Broker {
     auto msg = ToNatsMsg(message, message.reply_to.empty() ? nullptr : message.reply_to.c_str(), stored);
     if (!msg.ok()) return msg.error();
     if (stored) {
-      jsPubOptions jo;
-      jsPubOptions_Init(&jo);
-      jo.MaxWait = std::max<std::int64_t>(
-          1, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
-      jsPubAck* ack = nullptr;
-      jsErrCode code = static_cast<jsErrCode>(0);
-      natsStatus s = js_PublishMsg(&ack, js_.get(), msg->get(), &jo, &code);
-      jsPubAck_Destroy(ack);
-      if (s == NATS_OK) return Status::Ok();
-      if (s == NATS_NO_RESPONDERS)
-        return Error::Connection("no JetStream stream stores " + message.topic +
-                                 " (the broker's jetstream setting covers it)");
-      return NatsError(s, "publishing to " + message.topic + " (JetStream)");
+      // Ferry's own id only where its header still fits under the server's
+      // payload limit; without an id the one attempt waits to the deadline.
+      std::string id;
+      if (const auto own = message.metadata.Get(kMsgIdHeader)) id = std::string(*own);
+      else if (EncodedSize(message, true) + kFerryMsgIdHeaderBytes <=
+               static_cast<std::size_t>(natsConnection_GetMaxPayload(conn)))
+        id = std::string(kFerryMsgIdPrefix) + RandomToken();
+      return PublishStored(msg->get(), message.topic, id, deadline);
     }
     natsStatus s = natsConnection_PublishMsg(conn, msg->get());
     if (s != NATS_OK) return NatsError(s, "publishing to " + message.topic);
     return Status::Ok();
+  }
+
+  // Publishes through JetStream and waits for the stream's acknowledgement.
+  // A publish the server received just before it died is never answered, so
+  // one attempt waits at most kStoredAttemptWait (doubling, up to the
+  // deadline) and the next goes out under the same Nats-Msg-Id: the stream
+  // keeps one copy whichever arrives (within its duplicate window, two
+  // minutes by default). A sender's own Nats-Msg-Id is used as it is. An
+  // attempt that times out with the connection down ends the publish.
+  Status PublishStored(natsMsg* msg, const std::string& topic, const std::string& id,
+                       Deadline deadline) {
+    auto wait = id.empty() ? std::chrono::milliseconds::max() : kStoredAttemptWait;
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      jsPubOptions jo;
+      jsPubOptions_Init(&jo);
+      if (!id.empty()) jo.MsgId = id.c_str();
+      jo.MaxWait = std::max<std::int64_t>(1, std::min(left, wait).count());
+      jsPubAck* ack = nullptr;
+      jsErrCode code = static_cast<jsErrCode>(0);
+      natsStatus s = js_PublishMsg(&ack, js_.get(), msg, &jo, &code);
+      jsPubAck_Destroy(ack);
+      if (s == NATS_OK) return Status::Ok();
+      if (s == NATS_NO_RESPONDERS)
+        return Error::Connection("no JetStream stream stores " + topic +
+                                 " (the broker's jetstream setting covers it)");
+      if (s != NATS_TIMEOUT || left <= wait) return NatsError(s, "publishing to " + topic + " (JetStream)");
+      // Lost with the connection, as far as anyone can tell: the caller
+      // decides (a component's delivery fails and is tried again).
+      if (!Connected())
+        return Error::Connection(DisplayUrl() + ": the connection dropped before JetStream "
+                                 "acknowledged a message to " + topic);
+      wait = std::min(wait * 2, kStoredAttemptWaitMax);  // only with an id: left > wait
+    }
   }
 
   Result<std::unique_ptr<Subscription>> Subscribe(SubscribeOptions options,

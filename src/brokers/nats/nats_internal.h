@@ -17,6 +17,15 @@ inline constexpr const char* kContentTypeHeader = "Content-Type";
 // JetStream keeps no reply subject with a stored message (the delivered
 // message's reply is its ack subject), so a reply address travels here.
 inline constexpr const char* kReplyToHeader = "Ferry-Reply-To";
+// JetStream's deduplication id. A sender's own (from metadata) is kept; the
+// one Ferry makes for a publish it may send twice starts with the prefix and
+// is not shown to receivers as metadata.
+inline constexpr const char* kMsgIdHeader = "Nats-Msg-Id";
+inline constexpr std::string_view kFerryMsgIdPrefix = "ferry-";
+
+// About how many bytes `message` takes against the server's max_payload
+// (data and header block, as ToNatsMsg builds them), never less.
+std::size_t EncodedSize(const Message& message, bool stored);
 
 // The one place cnats status codes become Ferry errors: "<context>: <text>".
 Error NatsError(natsStatus s, std::string_view context);

@@ -1,4 +1,5 @@
 #include <cstdlib>
+#include <cstring>
 
 #include "brokers/nats/nats_internal.h"
 
@@ -68,12 +69,26 @@ Message ToMessage(natsMsg* msg, bool stored) {
         m.content_type = value;
       else if (std::string_view(keys[i]) == kReplyToHeader)
         m.reply_to = stored ? value : m.reply_to;
+      else if (std::string_view(keys[i]) == kMsgIdHeader &&
+               std::string_view(value).starts_with(kFerryMsgIdPrefix))
+        continue;  // Ferry's own, for the stream's deduplication only
       else
         m.metadata.Set(keys[i], value);
     }
     std::free(keys);
   }
   return m;
+}
+
+std::size_t EncodedSize(const Message& message, bool stored) {
+  std::size_t headers = 0;
+  auto line = [&](std::size_t key, std::size_t value) { headers += key + 2 + value + 2; };
+  for (const auto& [key, value] : message.metadata) line(key.size(), value.size());
+  if (message.content_type) line(std::strlen(kContentTypeHeader), message.content_type->size());
+  if (stored && !message.reply_to.empty())
+    line(std::strlen(kReplyToHeader), message.reply_to.size());
+  if (headers > 0) headers += std::strlen("NATS/1.0\r\n\r\n");
+  return message.data.size() + headers;
 }
 
 Result<MsgPtr> ToNatsMsg(const Message& message, const char* reply, bool stored) {

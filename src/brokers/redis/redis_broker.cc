@@ -7,7 +7,6 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
-#include <random>
 #include <set>
 #include <thread>
 
@@ -29,11 +28,6 @@ bool IsInbox(std::string_view topic) { return topic.starts_with("_INBOX."); }
 // How long one XREADGROUP waits for new entries: also how late a streams
 // reader notices a due retry or its own unsubscribe.
 constexpr std::chrono::milliseconds kBlock{200};
-
-std::string RandomName() {
-  std::random_device rd;
-  return fmt::format("{:08x}{:08x}", rd(), rd());
-}
 
 std::string Str(const redisReply* r) {
   return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
@@ -192,7 +186,7 @@ class RedisBroker final : public Broker {
       : options_(std::move(options)),
         display_("redis://" + options_.endpoint.host + ":" + std::to_string(options_.endpoint.port) +
                  (options_.endpoint.db ? "/" + std::to_string(options_.endpoint.db) : "")),
-        consumer_prefix_(fmt::format("ferry-{}-{}", ::getpid(), RandomName())) {}
+        consumer_prefix_(fmt::format("ferry-{}-{}", ::getpid(), RandomToken())) {}
   ~RedisBroker() override { Close(); }
 
   std::string DisplayUrl() const override { return display_; }
@@ -630,7 +624,7 @@ Result<std::unique_ptr<Subscription>> RedisBroker::Subscribe(SubscribeOptions op
   } else if (auto it = options.extensions.find("group"); it != options.extensions.end()) {
     sub->group = it->second;
   } else {
-    sub->group = "ferry-" + RandomName();
+    sub->group = "ferry-" + RandomToken();
     sub->ephemeral_group = true;
   }
   if (auto it = options.extensions.find("max_deliver"); it != options.extensions.end()) {

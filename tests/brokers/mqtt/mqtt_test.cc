@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -22,6 +24,7 @@
 #include "core/topic.h"
 #include "support/ferry_process.h"
 #include "support/host_fixture.h"
+#include "support/restart_proof.h"
 #include "support/server_process.h"
 #include "support/two_hosts.h"
 
@@ -407,6 +410,43 @@ TEST(MqttRestart, NoAcceptedMessageIsLostAcrossARestart) {
   EXPECT_TRUE(missing.empty()) << missing.size() << " accepted messages never came out, e.g. "
                                << (missing.empty() ? "" : missing.front());
   EXPECT_GE(accepted.size(), 100u);
+}
+
+// Reliability proof 5 on MQTT: mosquitto with persistence restarted ten
+// times (SIGTERM: it saves its sessions then; a kill -9 loses what arrived
+// since its last save, which is the server's guarantee) while the echo runs
+// under load; a persistent-session counter reads echo.out.
+TEST(MqttRestart, TenRestartsUnderLoadLoseNothing) {
+  TempDir dir;
+  const std::uint16_t port = FreePort();
+  const auto conf = dir.Write("mosquitto.conf",
+                              MosquittoConf(port, "allow_anonymous true\npersistence true\n"
+                                                  "max_queued_messages 0\npersistence_location " +
+                                                      dir.path().string() + "/\n"));
+  ServerProcess server("mosquitto", {"mosquitto", "-c", conf.string()});
+  server.UsePort(port);
+  ASSERT_OK(server.Start());
+  const std::string url = "mqtt://127.0.0.1:" + std::to_string(port);
+  std::mutex mutex;
+  std::map<std::string, int> out;
+  auto counter = MakeBroker(url, {{"client_id", "ferry-proof-counter"}});
+  ASSERT_OK(counter);
+  ASSERT_OK((*counter)->Connect());
+  auto counting = (*counter)->Subscribe({.pattern = "echo.out", .manual_ack = false}, [&](Delivery d) {
+    std::lock_guard lock(mutex);
+    ++out[std::string(d.message.data.view())];
+  });
+  ASSERT_OK(counting);
+  RunningHost host("[brokers]\ndefault = \"" + url + "\"\n"
+                   "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\nsubscribe = [\"mp.in\"]\n"
+                   "max_attempts = 1000\nretry_delay_ms = 50\nmax_retry_delay_ms = 500\n");
+  ASSERT_OK(host.start_status());
+  ExpectRestartsLoseNothing({.label = "mqtt persistent session", .server = &server, .kill = false,
+                             .publish = [&](const std::string& body) { return host.Publish("mp.in", body); },
+                             .outputs = [&] {
+                               std::lock_guard lock(mutex);
+                               return out;
+                             }});
 }
 
 }  // namespace

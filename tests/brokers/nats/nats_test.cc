@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <nats/nats.h>
 
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -13,6 +15,7 @@
 #include "brokers/registry.h"
 #include "support/durability.h"
 #include "support/ferry_process.h"
+#include "support/restart_proof.h"
 #include "support/host_fixture.h"
 #include "support/server_process.h"
 #include "support/two_hosts.h"
@@ -110,6 +113,34 @@ TEST(NatsJetStream, DurableConsumerDeliversWhatArrivedWhileTheHostWasDown) {
   EXPECT_EQ(texts.size(), 40u);
 }
 
+// A JetStream publish carries a Nats-Msg-Id so that one sent again (its
+// acknowledgement lost with a server) is stored once. A sender's own id is
+// used as it is, so its duplicates are dropped by the stream; Ferry's own
+// id is not shown to receivers.
+TEST(NatsJetStream, MessageIdsDeduplicateAndFerrysOwnStayHidden) {
+  const std::string id = std::to_string(Clock::now().time_since_epoch().count() % 100000000);
+  const std::string subject = "jsid" + id + ".in";
+  auto broker = MakeBroker(NatsUrl(SharedNatsServer()), {{"jetstream", subject}});
+  ASSERT_OK(broker);
+  ASSERT_OK((*broker)->Connect());
+  Sink sink;
+  auto sub = (*broker)->Subscribe({.pattern = subject, .manual_ack = false,
+                                   .extensions = {{"stream", "JSID" + id}}},
+                                  sink.Handler());
+  ASSERT_OK(sub);
+  Message own = TestMessage(subject, "order-1");
+  own.metadata.Set("Nats-Msg-Id", "order-1");
+  ASSERT_OK((*broker)->Publish(own, Clock::now() + 5s));
+  ASSERT_OK((*broker)->Publish(own, Clock::now() + 5s));
+  ASSERT_OK((*broker)->Publish(TestMessage(subject, "plain"), Clock::now() + 5s));
+  ASSERT_EQ(sink.WaitFor(2), 2u);
+  std::this_thread::sleep_for(300ms);
+  ASSERT_EQ(sink.size(), 2u) << "the second order-1 was stored again";
+  EXPECT_EQ(sink.At(0).message.metadata.Get("Nats-Msg-Id"), "order-1");
+  EXPECT_EQ(sink.At(1).message.data.view(), "plain");
+  EXPECT_FALSE(sink.At(1).message.metadata.Get("Nats-Msg-Id").has_value());
+}
+
 // A failing handler is retried by JetStream (nak with delay) until it gives up.
 TEST(NatsJetStream, FailedMessagesAreRedeliveredThenTerminated) {
   const std::string stream = "JSF" + std::to_string(Clock::now().time_since_epoch().count() % 1000000);
@@ -176,6 +207,44 @@ TEST(NatsJetStream, NoAcceptedMessageIsLostWhenTheServerIsKilled) {
   });
   EXPECT_GE(s.handled, accepted.size());
   EXPECT_EQ(s.given_up, 0u);
+}
+
+// Reliability proof 5 on JetStream: nats-server (file storage) killed ten
+// times while the echo runs under load; the echo's output goes to a stream
+// too, read back by a durable consumer, and nothing accepted is lost.
+TEST(NatsJetStream, TenKillsUnderLoadLoseNothing) {
+  ServerProcess server("nats-server",
+                       {"nats-server", "-a", "127.0.0.1", "-p", "$PORT", "-js", "-sd", "$DIR/js"});
+  ASSERT_OK(server.Start());
+  std::mutex mutex;
+  std::map<std::string, int> out;
+  auto reader = MakeBroker(NatsUrl(server), {{"reconnect_wait_ms", "50"}});
+  ASSERT_OK(reader);
+  ASSERT_OK((*reader)->Connect());
+  // Made first, so the echo.out stream exists before the echo sends to it.
+  auto counting = (*reader)->Subscribe(
+      {.pattern = "echo.out", .queue_group = "counter", .manual_ack = true,
+       .extensions = {{"stream", "NKOUT"}}},
+      [&](Delivery d) {
+        {
+          std::lock_guard lock(mutex);
+          ++out[std::string(d.message.data.view())];
+        }
+        (void)d.acker->Ack();
+      });
+  ASSERT_OK(counting);
+  RunningHost host("[brokers]\ndefault = { url = \"" + NatsUrl(server) +
+                   "\", jetstream = \"nk.in,echo.out\", reconnect_wait_ms = 50 }\n"
+                   "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\nsubscribe = [\"nk.in\"]\n"
+                   "queue_group = \"echo\"\nmax_attempts = 1000\nmax_retry_delay_ms = 500\n"
+                   "extensions = { stream = \"NKIN\", ack_wait_ms = 2000 }\n");
+  ASSERT_OK(host.start_status());
+  ExpectRestartsLoseNothing({.label = "nats jetstream", .server = &server, .kill = true,
+                             .publish = [&](const std::string& body) { return host.Publish("nk.in", body); },
+                             .outputs = [&] {
+                               std::lock_guard lock(mutex);
+                               return out;
+                             }});
 }
 
 TEST(NatsBroker, DownServerIsAOneLineConnectionErrorNamingTheUrl) {
