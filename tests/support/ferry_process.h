@@ -28,6 +28,7 @@ class FerryProcess {
   // Replaces the config file (as the constructor writes it), e.g. before SIGHUP.
   void Rewrite(const std::string& config_toml);
   const std::filesystem::path& control_socket() const { return socket_; }
+  pid_t pid() const { return pid_; }  // -1 when not running
   std::string Log() const;  // what it wrote to stderr
 
  private:
