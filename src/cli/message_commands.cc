@@ -1,8 +1,14 @@
 // ferry publish / request / subscribe: talk to a running host through its
 // control socket.
+#include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <thread>
 
 #include "cli/commands.h"
+#include "cli/message_output.h"
 #include "cli/signal_stop.h"
 #include "ferry/control.h"
 
@@ -11,7 +17,8 @@ namespace {
 
 struct MessageOptions {
   std::string topic;
-  std::string data;
+  std::string data;  // "-": standard input
+  std::string file;
   std::vector<std::string> headers;
   std::string content_type;
   std::string broker = "default";
@@ -20,17 +27,40 @@ struct MessageOptions {
 
 void AddMessageOptions(CLI::App* cmd, MessageOptions& o) {
   cmd->add_option("topic", o.topic, "Topic to send to")->required();
-  cmd->add_option("data", o.data, "The message body")->required();
+  cmd->add_option("data", o.data, "The message body ('-': read it from standard input)");
+  cmd->add_option("-f,--file", o.file, "Read the message body from this file (any bytes)");
   cmd->add_option("-H,--header", o.headers, "Metadata entry key=value (repeatable)");
   cmd->add_option("-t,--content-type", o.content_type, "Content type of the body");
   cmd->add_option("-b,--broker", o.broker, "Configured broker name");
   cmd->add_option("--control", o.control, "Control socket of the running ferry");
 }
 
+// The body from the argument, standard input or a file, byte for byte.
+Result<Bytes> ReadBody(const MessageOptions& o) {
+  if (o.data.empty() == o.file.empty())
+    return Error::InvalidArgument(o.data.empty()
+        ? "no message body: give it as an argument, '-' for standard input, or --file PATH"
+        : "give the message body once: as an argument or with --file, not both");
+  if (!o.file.empty()) {
+    std::ifstream in(o.file, std::ios::binary);
+    if (!in) return Error::InvalidArgument("cannot read --file " + o.file);
+    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) return Error::InvalidArgument("cannot read --file " + o.file);
+    return Bytes(std::move(bytes));
+  }
+  if (o.data == "-") {
+    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    return Bytes(std::move(bytes));
+  }
+  return Bytes::FromString(o.data);
+}
+
 Result<Message> BuildMessage(const MessageOptions& o) {
   Message m;
   m.topic = o.topic;
-  m.data = Bytes::FromString(o.data);
+  auto body = ReadBody(o);
+  if (!body.ok()) return body.error();
+  m.data = std::move(body).value();
   if (!o.content_type.empty()) m.content_type = o.content_type;
   for (const auto& h : o.headers) {
     const auto eq = h.find('=');
@@ -45,13 +75,20 @@ std::string SocketOf(const std::string& control) {
   return control.empty() ? DefaultControlSocket() : control;
 }
 
-// "topic [content-type] body" then "  key: value" per metadata entry.
-void PrintMessage(const Message& m) {
-  std::printf("%s", m.topic.c_str());
-  if (m.content_type) std::printf(" [%s]", m.content_type->c_str());
-  std::printf(" %.*s\n", static_cast<int>(m.data.size()), reinterpret_cast<const char*>(m.data.data()));
-  for (const auto& [k, v] : m.metadata) std::printf("  %s: %s\n", k.c_str(), v.c_str());
-  std::fflush(stdout);
+struct OutputOptions {
+  bool raw = false;
+  bool json = false;
+  OutputFormat format() const {
+    return raw ? OutputFormat::kRaw : json ? OutputFormat::kJson : OutputFormat::kText;
+  }
+};
+
+void AddOutputOptions(CLI::App* cmd, OutputOptions& o) {
+  auto* raw = cmd->add_flag("--raw", o.raw, "Write each body exactly as it is, nothing else");
+  auto* json = cmd->add_flag("--json", o.json,
+                             "One JSON object per message: topic, content_type, metadata, and data "
+                             "(UTF-8) or data_base64");
+  raw->excludes(json);
 }
 
 int Fail(const Error& e) {
@@ -70,15 +107,35 @@ int Fail(const Error& e, const SignalStop& signals) {
 
 void AddPublishCommand(CLI::App& app, const GlobalOptions& global, int& exit_code) {
   auto o = std::make_shared<MessageOptions>();
-  CLI::App* cmd = app.add_subcommand("publish", "Publish one message through a running ferry");
+  auto count = std::make_shared<std::uint32_t>(1);
+  auto rate = std::make_shared<double>(0);
+  CLI::App* cmd = app.add_subcommand("publish", "Publish a message through a running ferry");
   AddMessageOptions(cmd, *o);
-  cmd->callback([o, &global, &exit_code] {
+  cmd->add_option("--count", *count, "Publish the message this many times")->check(CLI::Range(1u, 1u << 31));
+  cmd->add_option("--rate", *rate, "Messages per second with --count (0: as fast as the host takes them)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([o, count, rate, &global, &exit_code] {
     if (!ApplyLogLevel(global, "warn")) return void(exit_code = kExitUsage);
     auto m = BuildMessage(*o);
     if (!m.ok()) return void(exit_code = Fail(m.error()));
     const SignalStop signals = SignalStop::Watch();
-    Status s = ControlPublish(SocketOf(o->control), o->broker, *m, signals.token());
-    if (!s.ok()) exit_code = Fail(s.error(), signals);
+    const auto start = std::chrono::steady_clock::now();
+    const auto gap = *rate > 0 ? std::chrono::duration<double>(1.0 / *rate) : std::chrono::duration<double>(0);
+    for (std::uint32_t i = 0; i < *count; ++i) {
+      if (gap.count() > 0)
+        std::this_thread::sleep_until(start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(gap * i));
+      Status s = ControlPublish(SocketOf(o->control), o->broker, *m, signals.token());
+      if (!s.ok()) {
+        Error e = s.error();
+        if (*count > 1) e = e.WithContext("message " + std::to_string(i + 1) + " of " + std::to_string(*count));
+        return void(exit_code = Fail(e, signals));
+      }
+    }
+    if (*count > 1) {
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::fprintf(stderr, "published %u messages in %.2f s (%.0f msg/s)\n", *count, secs,
+                   secs > 0 ? *count / secs : 0.0);
+    }
   });
 }
 
@@ -91,7 +148,9 @@ void AddRequestCommand(CLI::App& app, const GlobalOptions& global, int& exit_cod
   AddMessageOptions(cmd, *o);
   cmd->add_option("--timeout", *timeout_ms, "Milliseconds to wait for replies");
   cmd->add_option("-n,--replies", *replies, "Return as soon as this many replies arrived");
-  cmd->callback([o, timeout_ms, replies, &global, &exit_code] {
+  auto output = std::make_shared<OutputOptions>();
+  AddOutputOptions(cmd, *output);
+  cmd->callback([o, timeout_ms, replies, output, &global, &exit_code] {
     if (!ApplyLogLevel(global, "warn")) return void(exit_code = kExitUsage);
     auto m = BuildMessage(*o);
     if (!m.ok()) return void(exit_code = Fail(m.error()));
@@ -99,7 +158,7 @@ void AddRequestCommand(CLI::App& app, const GlobalOptions& global, int& exit_cod
     auto got = ControlRequest(SocketOf(o->control), o->broker, *m,
                               std::chrono::milliseconds(*timeout_ms), *replies, signals.token());
     if (!got.ok()) return void(exit_code = Fail(got.error(), signals));
-    for (const auto& r : *got) PrintMessage(r);
+    for (const auto& r : *got) WriteMessage(stdout, r, output->format());
   });
 }
 
@@ -116,15 +175,18 @@ void AddSubscribeCommand(CLI::App& app, const GlobalOptions& global, int& exit_c
   cmd->add_option("-n,--count", o->count, "Exit after this many messages (0: never)");
   cmd->add_option("-b,--broker", o->broker, "Configured broker name");
   cmd->add_option("--control", o->control, "Control socket of the running ferry");
-  cmd->callback([o, &global, &exit_code] {
+  auto output = std::make_shared<OutputOptions>();
+  AddOutputOptions(cmd, *output);
+  cmd->callback([o, output, &global, &exit_code] {
     if (!ApplyLogLevel(global, "warn")) return void(exit_code = kExitUsage);
     const SignalStop signals = SignalStop::Watch();
+    const OutputFormat format = output->format();
     // Messages print on this thread, between reads; a stop ends the next
     // read, so a message is printed whole or not at all.
     Status s = ControlSubscribe(
         SocketOf(o->control), o->broker, o->pattern, o->count,
-        [](const Message& m) {
-          PrintMessage(m);
+        [format](const Message& m) {
+          WriteMessage(stdout, m, format);
           return true;
         },
         {}, signals.token());
