@@ -18,7 +18,7 @@ PACKAGES=(
   libclang-rt-14-dev-wasm32 libclang-rt-14-dev
   libnats-dev libmosquitto-dev libhiredis-dev
   nats-server mosquitto mosquitto-clients redis-server redis-tools
-  python3-venv
+  python3-venv zsh
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -21,6 +21,8 @@ void AddPublishCommand(CLI::App& app, const GlobalOptions& global, int& exit_cod
 void AddRequestCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void AddSubscribeCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void AddInspectCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
+// Added last: it describes the commands added before it.
+void AddCompletionsCommand(CLI::App& app, int& exit_code);
 
 // Applies -v / --log-level; returns false (after printing why) on a bad level.
 bool ApplyLogLevel(const GlobalOptions& global, const char* default_level);
