@@ -21,6 +21,7 @@ void AddPublishCommand(CLI::App& app, const GlobalOptions& global, int& exit_cod
 void AddRequestCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void AddSubscribeCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void AddInspectCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void AddBenchCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 // Added last: it describes the commands added before it.
 void AddCompletionsCommand(CLI::App& app, int& exit_code);
 

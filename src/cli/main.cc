@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   ferry::cli::AddRequestCommand(app, global, exit_code);
   ferry::cli::AddSubscribeCommand(app, global, exit_code);
   ferry::cli::AddInspectCommand(app, global, exit_code);
+  ferry::cli::AddBenchCommand(app, global, exit_code);
   ferry::cli::AddCompletionsCommand(app, exit_code);
 
   try {

@@ -107,7 +107,8 @@ class MessageCli : public ::testing::Test {
   }
 
   TempDir dir_;
-  FerryProcess host_{"[brokers]\ndefault = \"mem://\"\n"};
+  FerryProcess host_{"[brokers]\ndefault = \"mem://\"\n[[component]]\nname = \"greeter\"\n"
+                     "path = \"$COMPONENTS/greeter.wasm\"\nsubscribe = [\"cli.greet\"]\n"};
 };
 
 std::string BinaryBody() {
@@ -191,6 +192,25 @@ TEST_F(MessageCli, SubscribeShowsBinaryBodiesAsBase64NotRawBytes) {
   EXPECT_EQ(r.out, "cli.text base64:G1sySv8=\n");
   Outcome both = Ferry(dir_, Bin() + " subscribe cli.text --raw --json -n 1" + Sock());
   EXPECT_EQ(both.exit_code, 2);
+}
+
+TEST_F(MessageCli, BenchReportsRatesAndLatencyForEverySubscriber) {
+  Outcome r = Ferry(dir_, Bin() + " bench cli.bench --msgs 300 --size 64 --pub 2 --sub 2" + Sock());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("publish: 300 messages of 64 bytes from 2 publisher(s) at "));
+  EXPECT_THAT(r.out, HasSubstr("subscriber 1: 300 messages at "));
+  EXPECT_THAT(r.out, HasSubstr("subscriber 2: 300 messages at "));
+  EXPECT_THAT(r.out, HasSubstr("publish to delivery p50 "));
+}
+
+TEST_F(MessageCli, BenchTimesRequestRoundTripsAndSaysWhenNoneAnswer) {
+  Outcome r = Ferry(dir_, Bin() + " bench cli.greet --request --msgs 40" + Sock());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("request: 40 round trips from 1 client(s) at "));
+  EXPECT_THAT(r.out, HasSubstr(" p99 "));
+  Outcome none = Ferry(dir_, Bin() + " bench cli.nobody --request --msgs 2 --timeout 100" + Sock());
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_EQ(none.err, "ferry: 2 of 2 requests failed, e.g.: no reply on cli.nobody within 100 ms\n");
 }
 
 }  // namespace
