@@ -83,9 +83,11 @@ class Host {
   // `grace` run now, the rest go to the component's dead-letter topic with
   // reason `shutdown` (without one they are logged and counted as given up).
   virtual void Stop(std::chrono::milliseconds grace) = 0;
-  // Stop for a reload: the same, except that retries Ferry holds for a
-  // component named in `hand_over` (the next configuration's components)
-  // are kept and returned, for the next host's AdoptRetries.
+  // Stop for a reload into another Host object: the same, except that
+  // retries Ferry holds for a component named in `hand_over` (the next
+  // configuration's components) are kept and returned, for the next host's
+  // AdoptRetries. The brokers close with this host, so this suits outside
+  // brokers only; Reload keeps the embedded broker and the control socket.
   virtual std::vector<HeldRetry> StopForReload(std::chrono::milliseconds grace,
                                                const std::vector<std::string>& hand_over) = 0;
   // Takes over retries from a host stopped for a reload; call after Start.
@@ -93,6 +95,25 @@ class Host {
   virtual void AdoptRetries(std::vector<HeldRetry> retries) = 0;
   // The names of the configured components.
   virtual std::vector<std::string> ComponentNames() const = 0;
+
+  // Replaces the running configuration with the one `options` names (read
+  // as Create reads it), which is what `ferry run` does on SIGHUP. The new
+  // configuration is read, its broker URLs checked and every component
+  // compiled first; an error there leaves everything running as it was.
+  // Then the components stop as for StopForReload (within `grace`) and the
+  // new ones start, taking over the retries Ferry holds.
+  // What outlives the reload: the control socket (unless its path or
+  // connection limit changed) with its clients, and the embedded broker
+  // (unless its settings changed) with its subscribers, Listeners and the
+  // messages queued on it: a component of the same name takes up its
+  // subscriptions where the old one left them, so messages published during
+  // the swap wait in the broker's queue (publishers are held back when it
+  // is full) and go to the new component. Connections to outside brokers
+  // are made anew; their Listeners and control clients are ended.
+  // If the new configuration fails to start, the previous one is started
+  // again and the error returned; if that fails too, the host is stopped.
+  // Every failure is also logged.
+  virtual Status Reload(const HostOptions& options, std::chrono::milliseconds grace) = 0;
 
   // Publishes through a configured broker ("default" is always there).
   virtual Status Publish(std::string_view broker, const Message& message) = 0;

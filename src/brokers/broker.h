@@ -74,6 +74,11 @@ struct SubscribeOptions {
   // or being delivered) to save a thread hand-off; what it refuses goes
   // through `handler` as usual. It must not block.
   std::function<bool(Delivery&)> try_handler;
+  // Optional: names the subscriber (the runtime passes the component's
+  // name) so that a subscription handed over (Subscription::HandOver) is
+  // taken up by the next Subscribe with the same key, pattern and queue
+  // group. Adapters that cannot hand over ignore it.
+  std::string hand_over_key;
 };
 
 struct RequestOptions {
@@ -94,6 +99,16 @@ class Subscription {
   // settled. Shutdown calls it first and destroys the subscription once
   // everything is settled. Push-based adapters need do nothing.
   virtual void Pause() {}
+  // For a reload that keeps this broker: stops delivering (waiting for a
+  // running handler call to return, so none starts afterwards), but the
+  // broker keeps the subscription's queue, and settles what is still out,
+  // until a Subscribe with the same hand_over_key, pattern and queue group
+  // takes it over; meanwhile messages keep queueing (publishers wait when
+  // it is full). Destroying the handed-over object then changes nothing.
+  // False: this adapter cannot (only the embedded broker can, for
+  // subscriptions with a hand_over_key); nothing happened.
+  // Must not be called from the subscription's own handler.
+  virtual bool HandOver() { return false; }
 };
 
 struct BrokerCapabilities {
@@ -136,6 +151,11 @@ class Broker {
   // within the timeout is a Timeout error; some replies are a success.
   virtual Result<std::vector<Message>> Request(const Message& message,
                                                const RequestOptions& options) = 0;
+
+  // Ends the subscriptions handed over (Subscription::HandOver) that no
+  // Subscribe took up, dropping what they queued (logged). Called once a
+  // reload's new configuration runs; the destructor does it too.
+  virtual void EndHandOvers() {}
 };
 
 // Logs, once per process and key, each extension key `adapter` does not

@@ -1,6 +1,7 @@
 #include "brokers/registry.h"
 
 #include <charconv>
+#include <mutex>
 
 #include "brokers/mem/mem_broker.h"
 #if FERRY_WITH_NATS
@@ -85,7 +86,34 @@ constexpr Scheme kSchemes[] = {
 #endif
 };
 
+// Schemes registered by tests (ScopedBrokerScheme).
+struct ExtraSchemes {
+  std::mutex mutex;
+  std::map<std::string, BrokerFactory, std::less<>> factories;
+};
+ExtraSchemes& Extras() {
+  static ExtraSchemes extras;
+  return extras;
+}
+
 }  // namespace
+
+Result<std::unique_ptr<ScopedBrokerScheme>> ScopedBrokerScheme::Create(std::string scheme,
+                                                                       BrokerFactory make) {
+  for (const Scheme& s : kSchemes)
+    if (s.name == scheme) return Error::FailedPrecondition("broker scheme '" + scheme + "' is built in");
+  ExtraSchemes& extras = Extras();
+  std::lock_guard lock(extras.mutex);
+  if (!extras.factories.emplace(scheme, std::move(make)).second)
+    return Error::FailedPrecondition("broker scheme '" + scheme + "' is registered already");
+  return std::unique_ptr<ScopedBrokerScheme>(new ScopedBrokerScheme(std::move(scheme)));
+}
+
+ScopedBrokerScheme::~ScopedBrokerScheme() {
+  ExtraSchemes& extras = Extras();
+  std::lock_guard lock(extras.mutex);
+  extras.factories.erase(scheme_);
+}
 
 Result<std::unique_ptr<Broker>> MakeBroker(std::string_view url,
                                            const std::map<std::string, std::string>& options) {
@@ -99,6 +127,13 @@ Result<std::unique_ptr<Broker>> MakeBroker(std::string_view url,
     if (s.name == scheme) return s.make(url, options);
     known += (known.empty() ? "" : ", ") + std::string(s.name);
   }
+  BrokerFactory extra;
+  {
+    ExtraSchemes& extras = Extras();
+    std::lock_guard lock(extras.mutex);
+    if (auto it = extras.factories.find(scheme); it != extras.factories.end()) extra = it->second;
+  }
+  if (extra) return extra(url, options);
   return Error::InvalidArgument("unknown broker scheme '" + std::string(scheme) + "' in '" +
                                 std::string(url) + "'; known: " + known);
 }

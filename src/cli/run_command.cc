@@ -17,44 +17,19 @@ struct RunOptions {
 };
 
 // SIGHUP: the new configuration is parsed and every component compiled
-// while the running host goes on; only then is the running host stopped
-// (messages in flight finish, within the grace period) and the new one
-// started. A configuration that fails on the way leaves the running one, or
-// brings it back, and says why. Retries Ferry holds itself (brokers that
-// cannot redeliver) pass from the old host to whichever host runs next when
-// it has a component of the same name; the others are run or dead-lettered
-// by the old host as at shutdown.
-void Reload(const HostOptions& options, std::chrono::milliseconds grace,
-            std::unique_ptr<Host>& host) {
+// while the running host goes on; only then are the running components
+// stopped (messages in flight finish, within the grace period) and the new
+// ones started. A configuration that fails on the way leaves the running
+// one, or brings it back, and the host logs why. The control socket and the
+// embedded broker stay: clients stay connected, and messages published
+// meanwhile wait in the broker for the new components (Host::Reload).
+void Reload(const HostOptions& options, std::chrono::milliseconds grace, Host& host) {
   if (options.config_file.empty()) {
     spdlog::warn("SIGHUP: nothing to reload (ferry run was not given --config)");
     return;
   }
   spdlog::info("SIGHUP: reloading {}", options.config_file.string());
-  auto next = Host::Create(options);
-  Status ready = next.ok() ? (*next)->Check() : Status(next.error());
-  if (!ready.ok()) {
-    spdlog::error("reload failed, the running configuration stays: {}", ready.error().message());
-    return;
-  }
-  std::vector<HeldRetry> held = host->StopForReload(grace, (*next)->ComponentNames());
-  Status started = (*next)->Start();
-  if (started.ok()) {
-    host = std::move(next).value();
-    host->AdoptRetries(std::move(held));
-    spdlog::info("reloaded {}", options.config_file.string());
-    return;
-  }
-  spdlog::error("reload failed, going back to the previous configuration: {}",
-                started.error().message());
-  Status back = host->Start();
-  if (!back.ok()) {
-    spdlog::error("the previous configuration failed to start again: {}", back.error().message());
-    if (!held.empty())
-      spdlog::error("{} messages held for a retry of Ferry's own are lost with it", held.size());
-    return;
-  }
-  host->AdoptRetries(std::move(held));
+  if (host.Reload(options, grace).ok()) spdlog::info("reloaded {}", options.config_file.string());
 }
 
 int Run(const RunOptions& options, const GlobalOptions& global) {
@@ -94,7 +69,7 @@ int Run(const RunOptions& options, const GlobalOptions& global) {
   while (true) {
     sigwait(&signals, &signal);
     if (signal != SIGHUP) break;
-    Reload(host_options, grace, *host);
+    Reload(host_options, grace, **host);
   }
   spdlog::info("{}: finishing messages in flight", signal == SIGINT ? "SIGINT" : "SIGTERM");
   (*host)->Stop(grace);

@@ -116,6 +116,7 @@ Result<ComponentRunner::Sub> ComponentRunner::SubscribeTo(const std::string& pat
   SubscribeOptions options;
   options.pattern = pattern;
   options.queue_group = config_.queue_group;
+  options.hand_over_key = config_.name;
   // What ferry.toml says wins over what the guest asked for.
   options.extensions = guest_extensions_;
   for (const auto& [k, v] : config_.extensions) options.extensions[k] = v;
@@ -364,13 +365,16 @@ void ComponentRunner::StopIntake(Deadline deadline, bool hand_over) {
   {
     // Subscriptions stay until Drain has settled what they delivered (some
     // brokers settle a message through its subscription); from now on they
-    // only hand deliveries back.
+    // only hand deliveries back. For a reload, a broker that can (the
+    // embedded one) keeps each subscription, with what queues on it, for
+    // the next configuration's runner of this component.
     std::lock_guard lock(subs_mutex_);
     intake_stopped_ = true;
     for (auto* subs : {&configured_subs_, &guest_subs_}) {
       for (auto& [pattern, sub] : *subs) {
+        const bool kept = hand_over && sub.subscription->HandOver();
         sub.live->store(false, std::memory_order_release);
-        sub.subscription->Pause();
+        if (!kept) sub.subscription->Pause();
       }
     }
     reaper_stop_ = true;

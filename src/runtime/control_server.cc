@@ -149,7 +149,7 @@ void ControlServer::AcceptLoop() {
     c->fd = fd;
     try {
       c->thread = std::thread([this, c] {
-        Serve(c->fd);
+        Serve(*c);
         std::lock_guard inner(mutex_);
         ::close(c->fd);
         c->fd = -1;
@@ -201,7 +201,14 @@ void ControlServer::Refuse(int fd, std::size_t served) {
   ::close(fd);
 }
 
-void ControlServer::Serve(int fd) {
+void ControlServer::EndConnectionsTo(const Broker* broker) {
+  std::lock_guard lock(mutex_);
+  for (auto& c : connections_)
+    if (c->fd >= 0 && c->broker == broker) ::shutdown(c->fd, SHUT_RDWR);
+}
+
+void ControlServer::Serve(Connection& connection) {
+  const int fd = connection.fd;  // closed only after Serve returns
   // A client that connects and says nothing must not hold a thread forever.
   SetReceiveTimeout(fd, options_.read_timeout);
   auto frame = control::ReadFrame(fd);
@@ -219,7 +226,11 @@ void ControlServer::Serve(int fd) {
     Reply(fd, request.error());
     return;
   }
-  Broker* broker = find_broker_(request->broker);
+  std::shared_ptr<Broker> broker = find_broker_(request->broker);
+  if (broker) {
+    std::lock_guard lock(mutex_);
+    connection.broker = broker.get();
+  }
   if (!broker) {
     Reply(fd, Error::NotFound("no broker named \"" + request->broker + "\" in this ferry"));
     return;

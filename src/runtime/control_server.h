@@ -41,8 +41,9 @@ struct ControlServerOptions {
 };
 
 // Maps a configured broker name to its broker, or null. Called on
-// connection threads; the brokers must outlive the server.
-using BrokerLookup = std::function<Broker*(std::string_view name)>;
+// connection threads; the connection keeps the broker alive while it uses
+// it, so the host may replace a broker (a reload) while the server runs.
+using BrokerLookup = std::function<std::shared_ptr<Broker>(std::string_view name)>;
 
 class ControlServer {
  public:
@@ -61,12 +62,18 @@ class ControlServer {
   // close), waits for calls in flight and removes the socket file.
   // Idempotent; not to be called concurrently with Start.
   void Stop();
+  // Ends the connections using `broker` (a reload replaces it): their
+  // clients see the stream close. Any thread.
+  void EndConnectionsTo(const Broker* broker);
+
+  const ControlServerOptions& options() const { return options_; }
 
   const std::filesystem::path& path() const { return path_; }
 
  private:
   struct Connection {
     int fd = -1;  // -1 once closed; guarded by mutex_
+    const Broker* broker = nullptr;  // the one it uses, once known; guarded by mutex_
     bool finished = false;
     std::thread thread;
   };
@@ -75,7 +82,7 @@ class ControlServer {
   // Joins the threads of connections that ended; returns how many remain.
   std::size_t ReapFinished();
   void Refuse(int fd, std::size_t served);
-  void Serve(int fd);
+  void Serve(Connection& connection);
   void ServePublish(int fd, Broker& broker, const control::Request& request);
   void ServeRequest(int fd, Broker& broker, const control::Request& request);
   void ServeSubscribe(int fd, Broker& broker, const control::Request& request);

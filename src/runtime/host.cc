@@ -1,9 +1,11 @@
 #include "ferry/host.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <vector>
 
 #if defined(__GLIBC__)
@@ -62,15 +64,17 @@ void KeepPayloadBuffers() {
 }
 
 // A Listen subscription, shared by its Listener and the host. Whichever
-// ends it first (the Listener's destructor or Host::Stop, before the brokers
-// go) destroys the subscription; the other then finds nothing to do. The
-// lock is held while the subscription is destroyed, so Stop cannot close a
-// broker under a Listener that is still unsubscribing from it.
+// ends it first (the Listener's destructor, or Host::Stop or a reload that
+// replaces its broker, before that broker goes) destroys the subscription;
+// the other then finds nothing to do. The lock is held while the
+// subscription is destroyed, so the host cannot close a broker under a
+// Listener that is still unsubscribing from it.
 struct ListenSlot {
   void End() {
     std::lock_guard lock(mutex);
     sub.reset();
   }
+  const Broker* broker = nullptr;  // set once, before the slot is shared
   std::mutex mutex;
   std::unique_ptr<Subscription> sub;
 };
@@ -84,6 +88,59 @@ class SubscriptionListener final : public Listener {
   std::shared_ptr<ListenSlot> slot_;
 };
 
+// What Create and Reload read: the config file, or one component on the
+// embedded broker, with the options' overrides.
+Result<config::Config> ConfigFor(const HostOptions& options) {
+  Result<config::Config> config =
+      options.config_file.empty()
+          ? config::SingleComponentConfig(options.component, options.subscriptions)
+          : config::LoadConfig(options.config_file);
+  if (!config.ok()) return config.error();
+  if (!options.control_socket.empty()) config->host.control_socket = options.control_socket;
+  return config;
+}
+
+// Every broker URL makes a broker and every component compiles.
+Status CheckConfig(const config::Config& config) {
+  for (const auto& b : config.brokers) {
+    auto broker = MakeBroker(b.url, b.options);
+    if (!broker.ok()) return broker.error().WithContext("broker '" + b.name + "'");
+  }
+  auto engine = wasm::Engine::Create(EngineOptionsFor(config));
+  if (!engine.ok()) return engine.error();
+  for (const auto& component : config.components) {
+    auto compiled = (*engine)->LoadComponent(component.path);
+    if (!compiled.ok()) return compiled.error();
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string> NamesOf(const config::Config& config) {
+  std::vector<std::string> out;
+  for (const auto& component : config.components) out.push_back(component.name);
+  return out;
+}
+
+// Whether the broker `name` of `before` goes on serving `after` across a
+// reload: the embedded broker, when its settings did not change. It lives
+// in this process, so its subscribers (control clients, Listeners) and what
+// is queued on it would otherwise be lost. A connection to an outside broker
+// is made anew, as at start; that broker keeps its messages itself.
+bool OutlivesReload(const config::Config& before, const config::Config& after,
+                    const std::string& name) {
+  const config::BrokerConfig* a = before.FindBroker(name);
+  const config::BrokerConfig* b = after.FindBroker(name);
+  return a && b && a->url == b->url && a->options == b->options && a->url.starts_with("mem://");
+}
+
+// Runs one configuration at a time. The brokers and the control socket
+// belong to the host, not to a configuration: a reload replaces the engine
+// and the component runners, and a broker only when OutlivesReload says so.
+//
+// Threading: Start, Stop, StopForReload, AdoptRetries and Reload are called
+// by one thread at a time (the owner's). Publish, Request, Listen and the
+// control socket's threads may run at any time: they find brokers under
+// brokers_mutex_ and keep the one they use alive (shared_ptr) for the call.
 class HostImpl final : public Host {
  public:
   explicit HostImpl(config::Config config) : config_(std::move(config)) {}
@@ -101,36 +158,9 @@ class HostImpl final : public Host {
                                        const std::vector<std::string>& hand_over) override {
     if (control_) control_->Stop();
     control_.reset();
-    const Deadline deadline = Clock::now() + grace;
-    for (auto& runner : runners_) {
-      const bool keep = std::find(hand_over.begin(), hand_over.end(), runner->name()) !=
-                        hand_over.end();
-      runner->StopIntake(deadline, keep);
-    }
-    for (auto& runner : runners_) runner->Drain(deadline);
-    std::vector<HeldRetry> held;
-    for (auto& runner : runners_) {
-      for (auto& h : runner->TakeHeld()) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(h.due - Clock::now());
-        held.push_back({runner->name(), std::move(h.delivery.message), h.delivery.attempt,
-                        std::max(left, std::chrono::milliseconds(0))});
-      }
-    }
-    if (!runners_.empty()) last_stats_ = Stats();
-    runners_.clear();
-    // Listeners end after the components (whose last messages they may be
-    // waiting for) and before the brokers they subscribe to.
-    std::vector<std::weak_ptr<ListenSlot>> listens;
-    {
-      std::lock_guard lock(listens_mutex_);
-      listens.swap(listens_);
-    }
-    for (auto& weak : listens)
-      if (auto slot = weak.lock()) slot->End();
-    for (auto& [name, broker] : brokers_) broker->Close();
+    std::vector<HeldRetry> held = StopComponents(grace, hand_over);
     // A stopped host can be started again (a reload that failed goes back).
-    control_.reset();
-    brokers_.clear();
+    CloseBrokers([](const std::string&) { return true; });
     return held;
   }
 
@@ -150,25 +180,47 @@ class HostImpl final : public Host {
     }
   }
 
-  std::vector<std::string> ComponentNames() const override {
-    std::vector<std::string> out;
-    for (const auto& component : config_.components) out.push_back(component.name);
-    return out;
+  Status Reload(const HostOptions& options, std::chrono::milliseconds grace) override {
+    Result<config::Config> next = ConfigFor(options);
+    Status ready = next.ok() ? CheckConfig(*next) : Status(next.error());
+    if (ready.ok())
+      ready = SetLogLevel(options.log_level.empty() ? next->host.log_level : options.log_level);
+    if (!ready.ok()) {
+      spdlog::error("reload failed, the running configuration stays: {}", ready.error().message());
+      return ready;
+    }
+    config::Config previous = std::move(config_);
+    std::vector<HeldRetry> held = StopComponents(grace, NamesOf(*next));
+    config_ = std::move(next).value();
+    CloseBrokers([&](const std::string& name) { return !OutlivesReload(previous, config_, name); });
+    Status started = StartAll();
+    if (started.ok()) {
+      FinishReload(std::move(held));
+      return Status::Ok();
+    }
+    spdlog::error("reload failed, going back to the previous configuration: {}",
+                  started.error().message());
+    // The failed configuration's runners hand the embedded broker's
+    // subscriptions on once more, and any retry they hold.
+    for (auto& h : StopComponents(std::chrono::milliseconds(0), NamesOf(previous)))
+      held.push_back(std::move(h));
+    CloseBrokers([&](const std::string& name) { return !OutlivesReload(config_, previous, name); });
+    config_ = std::move(previous);
+    Status back = StartAll();
+    if (!back.ok()) {
+      spdlog::error("the previous configuration failed to start again: {}", back.error().message());
+      if (!held.empty())
+        spdlog::error("{} messages held for a retry of Ferry's own are lost with it", held.size());
+      Stop(std::chrono::milliseconds(0));
+      return back;
+    }
+    FinishReload(std::move(held));
+    return started;
   }
 
-  Status Check() override {
-    for (const auto& b : config_.brokers) {
-      auto broker = MakeBroker(b.url, b.options);
-      if (!broker.ok()) return broker.error().WithContext("broker '" + b.name + "'");
-    }
-    auto engine = wasm::Engine::Create(EngineOptionsFor(config_));
-    if (!engine.ok()) return engine.error();
-    for (const auto& component : config_.components) {
-      auto compiled = (*engine)->LoadComponent(component.path);
-      if (!compiled.ok()) return compiled.error();
-    }
-    return Status::Ok();
-  }
+  std::vector<std::string> ComponentNames() const override { return NamesOf(config_); }
+
+  Status Check() override { return CheckConfig(config_); }
 
   Status Publish(std::string_view name, const Message& message) override {
     auto broker = FindBroker(name);
@@ -195,6 +247,7 @@ class HostImpl final : public Host {
         options, [fn = std::move(on_message)](Delivery d) { fn(d.message); });
     if (!sub.ok()) return sub.error();
     auto slot = std::make_shared<ListenSlot>();
+    slot->broker = broker->get();
     slot->sub = std::move(sub).value();
     {
       std::lock_guard lock(listens_mutex_);
@@ -226,27 +279,43 @@ class HostImpl final : public Host {
   }
 
  private:
-  Result<Broker*> FindBroker(std::string_view name) {
+  Result<std::shared_ptr<Broker>> FindBroker(std::string_view name) const {
+    std::shared_lock lock(brokers_mutex_);
     auto it = brokers_.find(std::string(name));
     if (it == brokers_.end())
       return Error::Connection("no broker named '" + std::string(name) + "' is configured");
-    return it->second.get();
+    return it->second;
   }
 
+  // Brokers, components, control socket: whatever of them is not running.
   Status StartAll() {
-    // Brokers: one connection per configured name, shared by all components.
-    std::map<std::string, Broker*> by_url;
+    FERRY_RETURN_IF_ERROR(OpenBrokers());
+    FERRY_RETURN_IF_ERROR(StartComponents());
+    return OpenControl();
+  }
+
+  // One connection per configured name, shared by all components; a broker
+  // kept from before a reload stays as it is.
+  Status OpenBrokers() {
+    std::vector<std::pair<std::string, std::shared_ptr<Broker>>> opened;
     for (const auto& b : config_.brokers) {
+      if (FindBroker(b.name).ok()) continue;
       auto broker = MakeBroker(b.url, b.options);
       if (!broker.ok()) return broker.error().WithContext("broker '" + b.name + "'");
-      brokers_.emplace(b.name, std::move(broker).value());
+      std::shared_ptr<Broker> shared = std::move(broker).value();
+      std::unique_lock lock(brokers_mutex_);
+      brokers_.emplace(b.name, shared);
+      opened.emplace_back(b.name, std::move(shared));
     }
-    for (auto& [name, broker] : brokers_) {
+    for (auto& [name, broker] : opened) {
       Status connected = broker->Connect();
       if (!connected.ok())
         return connected.error().WithContext("broker '" + name + "' (" + broker->DisplayUrl() + ")");
     }
+    return Status::Ok();
+  }
 
+  Status StartComponents() {
     auto engine = wasm::Engine::Create(EngineOptionsFor(config_));
     if (!engine.ok()) return engine.error();
     engine_ = std::move(engine).value();
@@ -254,32 +323,127 @@ class HostImpl final : public Host {
     budget_ = config_.limits.max_in_flight > 0
                   ? std::make_shared<InFlightBudget>(config_.limits.max_in_flight)
                   : nullptr;
+    std::map<std::string, Broker*> brokers;
+    {
+      std::shared_lock lock(brokers_mutex_);
+      for (const auto& [name, broker] : brokers_) brokers.emplace(name, broker.get());
+    }
     for (const auto& component : config_.components) {
       auto compiled = engine_->LoadComponent(component.path);
       if (!compiled.ok()) return compiled.error();
       spdlog::info("{}: {} speaks {}", component.name, component.path.string(),
                    wasm::ShapeName((*compiled)->report().shape));
-      auto services = MakeServices(component);
+      auto services = MakeServices(component, brokers);
       auto runner = std::make_unique<ComponentRunner>(
           component, std::move(compiled).value(), std::move(services),
-          *brokers_.at(component.broker), config_.limits.queue_depth, budget_);
+          *brokers.at(component.broker), config_.limits.queue_depth, budget_);
       FERRY_RETURN_IF_ERROR(runner->Start());
       runners_.push_back(std::move(runner));
-    }
-
-    if (!config_.host.control_socket.empty()) {
-      control_ = std::make_unique<ControlServer>(
-          config_.host.control_socket, [this](std::string_view name) -> Broker* {
-            auto broker = FindBroker(name);
-            return broker.ok() ? *broker : nullptr;
-          },
-          ControlServerOptions{.max_connections = config_.host.max_control_connections});
-      FERRY_RETURN_IF_ERROR(control_->Start());
     }
     return Status::Ok();
   }
 
-  std::shared_ptr<const wasm::GuestServices> MakeServices(const config::ComponentConfig& component) {
+  // Stops every component runner (see Host::StopForReload). A runner of a
+  // component named in `hand_over` keeps the retries it holds for the next
+  // one, and hands its subscriptions on the embedded broker over to it.
+  std::vector<HeldRetry> StopComponents(std::chrono::milliseconds grace,
+                                        const std::vector<std::string>& hand_over) {
+    const Deadline deadline = Clock::now() + grace;
+    for (auto& runner : runners_) {
+      const bool keep = std::find(hand_over.begin(), hand_over.end(), runner->name()) !=
+                        hand_over.end();
+      runner->StopIntake(deadline, keep);
+    }
+    for (auto& runner : runners_) runner->Drain(deadline);
+    std::vector<HeldRetry> held;
+    for (auto& runner : runners_) {
+      for (auto& h : runner->TakeHeld()) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(h.due - Clock::now());
+        held.push_back({runner->name(), std::move(h.delivery.message), h.delivery.attempt,
+                        std::max(left, std::chrono::milliseconds(0))});
+      }
+    }
+    if (!runners_.empty()) last_stats_ = Stats();
+    runners_.clear();
+    return held;
+  }
+
+  // Closes and forgets each broker whose name `ends` accepts. Listeners
+  // on it end first (after the components, whose last messages they may be
+  // waiting for), and control clients using it are disconnected.
+  void CloseBrokers(const std::function<bool(const std::string&)>& ends) {
+    std::vector<std::shared_ptr<Broker>> closing;
+    {
+      std::unique_lock lock(brokers_mutex_);
+      for (auto it = brokers_.begin(); it != brokers_.end();) {
+        if (!ends(it->first)) {
+          ++it;
+          continue;
+        }
+        closing.push_back(std::move(it->second));
+        it = brokers_.erase(it);
+      }
+    }
+    if (closing.empty()) return;
+    std::vector<std::shared_ptr<ListenSlot>> listens;
+    {
+      std::lock_guard lock(listens_mutex_);
+      for (auto it = listens_.begin(); it != listens_.end();) {
+        auto slot = it->lock();
+        const bool on_closing =
+            slot && std::any_of(closing.begin(), closing.end(),
+                                [&](const auto& b) { return b.get() == slot->broker; });
+        if (slot && !on_closing) {
+          ++it;
+          continue;
+        }
+        if (slot) listens.push_back(std::move(slot));
+        it = listens_.erase(it);
+      }
+    }
+    for (auto& slot : listens) slot->End();
+    for (auto& broker : closing) {
+      if (control_) control_->EndConnectionsTo(broker.get());
+      broker->Close();
+    }
+  }
+
+  // After a reload: retries held by the runners stopped go to the new
+  // ones, and subscriptions on the embedded broker no component took up
+  // again end.
+  void FinishReload(std::vector<HeldRetry> held) {
+    AdoptRetries(std::move(held));
+    std::vector<std::shared_ptr<Broker>> brokers;
+    {
+      std::shared_lock lock(brokers_mutex_);
+      for (const auto& [name, broker] : brokers_) brokers.push_back(broker);
+    }
+    for (auto& broker : brokers) broker->EndHandOvers();
+  }
+
+  // Opens the control socket, or keeps the one open when its settings did
+  // not change: a reload leaves its clients connected.
+  Status OpenControl() {
+    const ControlServerOptions options{.max_connections = config_.host.max_control_connections};
+    if (control_ && control_->path() == config_.host.control_socket &&
+        control_->options().max_connections == options.max_connections)
+      return Status::Ok();
+    if (control_) control_->Stop();
+    control_.reset();
+    if (config_.host.control_socket.empty()) return Status::Ok();
+    control_ = std::make_unique<ControlServer>(
+        config_.host.control_socket,
+        [this](std::string_view name) -> std::shared_ptr<Broker> {
+          auto broker = FindBroker(name);
+          return broker.ok() ? *broker : nullptr;
+        },
+        options);
+    return control_->Start();
+  }
+
+  // `brokers` are this configuration's: they outlive its runners.
+  std::shared_ptr<const wasm::GuestServices> MakeServices(const config::ComponentConfig& component,
+                                                          std::map<std::string, Broker*> brokers) {
     auto services = std::make_shared<wasm::GuestServices>();
     services->component_name = component.name;
     services->max_message_bytes = config_.limits.max_message_bytes;
@@ -296,39 +460,37 @@ class HostImpl final : public Host {
     services->allow_request = component.allow_request;
     services->allow_subscribe = component.allow_subscribe;
     std::vector<std::string> granted = component.connect;
-    services->connect = [this, granted, name = component.name](std::string_view client) -> Result<Broker*> {
-      auto it = brokers_.find(std::string(client));
-      if (it == brokers_.end())
+    services->connect = [brokers = std::move(brokers), granted,
+                         name = component.name](std::string_view client) -> Result<Broker*> {
+      auto it = brokers.find(std::string(client));
+      if (it == brokers.end())
         return Error::Connection("no broker named '" + std::string(client) + "' is configured");
       if (std::find(granted.begin(), granted.end(), client) == granted.end())
         return Error::PermissionDenied("component '" + name + "' may not connect to '" +
                                        std::string(client) + "'");
-      return it->second.get();
+      return it->second;
     };
     return services;
   }
 
   config::Config config_;
-  std::map<std::string, std::unique_ptr<Broker>> brokers_;
+  mutable std::shared_mutex brokers_mutex_;  // guards the map, not the brokers
+  std::map<std::string, std::shared_ptr<Broker>> brokers_;
   std::unique_ptr<wasm::Engine> engine_;
   std::vector<std::unique_ptr<ComponentRunner>> runners_;
   std::shared_ptr<InFlightBudget> budget_;
   std::unique_ptr<ControlServer> control_;
   std::vector<ComponentStats> last_stats_;  // what Stats says once stopped
   std::mutex listens_mutex_;  // Listen may be called from any thread
-  std::vector<std::weak_ptr<ListenSlot>> listens_;  // ended by Stop
+  std::vector<std::weak_ptr<ListenSlot>> listens_;  // ended with their broker
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Host>> Host::Create(const HostOptions& options) {
-  Result<config::Config> config =
-      options.config_file.empty()
-          ? config::SingleComponentConfig(options.component, options.subscriptions)
-          : config::LoadConfig(options.config_file);
+  Result<config::Config> config = ConfigFor(options);
   if (!config.ok()) return config.error();
   KeepPayloadBuffers();
-  if (!options.control_socket.empty()) config->host.control_socket = options.control_socket;
   FERRY_RETURN_IF_ERROR(
       SetLogLevel(options.log_level.empty() ? config->host.log_level : options.log_level));
   return std::unique_ptr<Host>(new HostImpl(std::move(config).value()));

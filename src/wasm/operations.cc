@@ -5,6 +5,7 @@
 #include <limits>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -119,17 +120,39 @@ Status ReplyTo(HostState& state, Broker* origin, std::string_view reply_to, Mess
   return PublishWithin(state, *origin, reply);
 }
 
+// Sends one message of a list, trying again (a few times, briefly, within
+// the call's time left) when the broker refused it with a Connection error:
+// a link that broke and came back, a publish turned away. Other errors are
+// the guest's or final. The message is copied for each try (its bytes are
+// shared, not copied).
+Status SendResuming(HostState& state, Broker& broker, std::string_view topic,
+                    const Message& message) {
+  constexpr int kTries = 3;
+  constexpr auto kPause = std::chrono::milliseconds(20);
+  Status sent = SendMessage(state, broker, topic, message);
+  for (int tried = 1; tried < kTries && !sent.ok(); ++tried) {
+    if (sent.error().code() != ErrorCode::kConnection) break;
+    const auto left = TimeLeft(state);
+    if (left <= kPause) break;
+    std::this_thread::sleep_for(kPause);
+    sent = SendMessage(state, broker, topic, message);
+  }
+  return sent;
+}
+
 Status SendMessages(HostState& state, Broker& broker, std::string_view topic,
                     std::vector<Message> messages) {
-  if (messages.size() == 1) return SendMessage(state, broker, topic, std::move(messages[0]));
+  if (messages.size() == 1) return SendResuming(state, broker, topic, messages[0]);
   FERRY_RETURN_IF_ERROR(ValidateTopic(topic));
   const std::string of = " of " + std::to_string(messages.size());
   for (std::size_t i = 0; i < messages.size(); ++i) {
     Status fits = CheckMessageLimits(state, messages[i]);
     if (!fits.ok()) return fits.error().WithContext("message " + std::to_string(i) + of);
   }
+  // A refusal partway resumes from the refused message; the ones before it
+  // went out and are never sent again by Ferry.
   for (std::size_t i = 0; i < messages.size(); ++i) {
-    Status sent = SendMessage(state, broker, topic, std::move(messages[i]));
+    Status sent = SendResuming(state, broker, topic, messages[i]);
     if (!sent.ok())
       return sent.error().WithContext("message " + std::to_string(i) + of + " (" +
                                       std::to_string(i) + " sent before it)");

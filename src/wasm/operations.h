@@ -26,8 +26,13 @@ Result<Broker*> ConnectClient(HostState& state, std::string_view name);
 Status SendMessage(HostState& state, Broker& broker, std::string_view topic, Message message);
 
 // Publishes `messages` to `topic` in order. Every message is checked before
-// the first is sent, so a bad one in the middle leaves nothing half-sent; a
-// broker failure names the message and how many went out before it.
+// the first is sent, so a bad one in the middle leaves nothing half-sent. A
+// message the broker refuses with a Connection error is tried again (3
+// tries, 20 ms apart, within the call's time left), so a send refused
+// partway resumes from the refused message and never sends the ones before
+// it twice. A failure that remains names the message and how many went out
+// before it (the guest may then fail its handler, and its retry sends them
+// again: at least once, as any retry).
 Status SendMessages(HostState& state, Broker& broker, std::string_view topic,
                     std::vector<Message> messages);
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "brokers/registry.h"
@@ -216,6 +217,53 @@ testing::BrokerTarget MemTarget() {
 
 INSTANTIATE_TEST_SUITE_P(Mem, BrokerConformance, ::testing::Values(MemTarget()),
                          testing::TargetName);
+
+// A reload's hand-over: a subscription handed over keeps queueing (and takes
+// back what its old subscriber releases) until one with the same key,
+// pattern and queue group takes it up; one nobody takes up ends with
+// EndHandOvers, and a plain subscription cannot be handed over.
+TEST_F(MemBrokerTest, HandedOverSubscriptionQueuesForItsSuccessor) {
+  Sink before, after, other;
+  SubscribeOptions options{.pattern = "h.in", .manual_ack = true, .hand_over_key = "comp"};
+  auto old_sub = broker_->Subscribe(options, [&](Delivery d) { before.Add(std::move(d)); });
+  ASSERT_OK(old_sub);
+  ASSERT_OK(broker_->Publish(Msg("h.in", "0"), Soon()));
+  ASSERT_EQ(before.WaitFor(1), 1u);
+  ASSERT_TRUE((*old_sub)->HandOver());
+  ASSERT_OK(broker_->Publish(Msg("h.in", "1"), Soon()));
+  ASSERT_OK(broker_->Publish(Msg("h.in", "2"), Soon()));
+  {
+    std::lock_guard lock(before.m);
+    ASSERT_OK(before.got[0].acker->Nack(0ms));  // released by the old subscriber
+  }
+  old_sub->reset();  // destroying the handed-over object changes nothing
+  auto kept = broker_->Subscribe(
+      {.pattern = "h.other", .manual_ack = true, .hand_over_key = "comp"},
+      [&](Delivery d) { other.Add(std::move(d)); });
+  ASSERT_OK(kept);
+  ASSERT_TRUE((*kept)->HandOver());  // the new configuration drops this one
+  auto new_sub = broker_->Subscribe(options, [&](Delivery d) {
+    (void)d.acker->Ack();
+    after.Add(std::move(d));
+  });
+  ASSERT_OK(new_sub);
+  broker_->EndHandOvers();
+  ASSERT_EQ(after.WaitFor(3), 3u);
+  std::set<std::string> got;
+  {
+    std::lock_guard lock(after.m);
+    for (const auto& d : after.got) got.insert(std::string(d.message.data.view()));
+  }
+  EXPECT_EQ(got, (std::set<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(before.size(), 1u);
+  ASSERT_OK(broker_->Publish(Msg("h.other"), Soon()));  // nobody subscribes any more
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(other.size(), 0u);
+
+  Sink plain;
+  auto tap = Sub("h.in", plain);
+  EXPECT_FALSE(tap->HandOver());
+}
 
 TEST(BrokerRegistry, UnknownSchemeIsNamed) {
   auto b = MakeBroker("carrier-pigeon://coop", {});

@@ -102,7 +102,7 @@ class ControlLimitsTest : public ::testing::Test {
 
   void StartServer(ControlServerOptions options) {
     server_ = std::make_unique<ControlServer>(
-        socket_, [this](std::string_view) -> Broker* { return broker_.get(); }, options);
+        socket_, [this](std::string_view) -> std::shared_ptr<Broker> { return broker_; }, options);
     ASSERT_OK(server_->Start());
   }
 
@@ -125,7 +125,7 @@ class ControlLimitsTest : public ::testing::Test {
 
   TempDir dir_;
   std::filesystem::path socket_ = dir_.path() / "ctl.sock";
-  std::unique_ptr<Broker> broker_ = MakeMemBroker({});
+  std::shared_ptr<Broker> broker_ = MakeMemBroker({});
   std::array<std::atomic<int>, 3> seen_{};
   // Before server_: a failed test stops the server first, which ends the
   // subscriptions these futures wait for.

@@ -101,9 +101,9 @@ class ControlTest : public ::testing::Test {
   std::unique_ptr<ControlServer> MakeServer(ControlServerOptions options = {}) {
     return std::make_unique<ControlServer>(
         socket_,
-        [this](std::string_view name) -> Broker* {
-          if (name == "default") return default_.get();
-          if (name == "other") return other_.get();
+        [this](std::string_view name) -> std::shared_ptr<Broker> {
+          if (name == "default") return default_;
+          if (name == "other") return other_;
           return nullptr;
         },
         options);
@@ -129,8 +129,8 @@ class ControlTest : public ::testing::Test {
 
   TempDir dir_;
   std::filesystem::path socket_ = dir_.path() / "ctl.sock";
-  std::unique_ptr<Broker> default_ = MakeMemBroker({});
-  std::unique_ptr<Broker> other_ = MakeMemBroker({});
+  std::shared_ptr<Broker> default_ = MakeMemBroker({});
+  std::shared_ptr<Broker> other_ = MakeMemBroker({});
   std::unique_ptr<ControlServer> server_;
 };
 
@@ -309,7 +309,7 @@ TEST_F(ControlTest, LiveSocketRefusesASecondServer) {
 
 TEST_F(ControlTest, AFileThatIsNotASocketIsLeftAlone) {
   const auto path = dir_.Write("precious.txt", "keep me");
-  ControlServer server(path, [](std::string_view) -> Broker* { return nullptr; });
+  ControlServer server(path, [](std::string_view) -> std::shared_ptr<Broker> { return nullptr; });
   Status s = server.Start();
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.error().message(), HasSubstr("is not a socket"));

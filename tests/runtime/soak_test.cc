@@ -1,4 +1,4 @@
-// The soak on the embedded broker (reliability proof 8): a minute in CI,
+// The soak on the embedded broker (reliability proof 10): a minute in CI,
 // longer with FERRY_SOAK_SECONDS (docs/RELIABILITY.md has a 30-minute run).
 #include <gtest/gtest.h>
 

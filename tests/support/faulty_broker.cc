@@ -1,5 +1,6 @@
 #include "support/faulty_broker.h"
 
+#include <algorithm>
 #include <thread>
 
 namespace ferry::testing {
@@ -9,34 +10,58 @@ void Delay(const Faults& faults) {
   if (auto ms = faults.delay_ms.load(); ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
 
+// The delay, cut at `deadline`: false if the delay would have taken longer.
+bool DelayUntil(const Faults& faults, Deadline deadline) {
+  const auto ms = faults.delay_ms.load();
+  if (ms <= 0) return true;
+  const Deadline done = Clock::now() + std::chrono::milliseconds(ms);
+  std::this_thread::sleep_until(std::min(done, deadline));
+  return done <= deadline;
+}
+
 // Refuses what the faults say, before the inner acker sees it, so the
-// delivery stays unsettled as after a real refused ack.
+// delivery stays unsettled as after a real refused ack (a refused ack then
+// has the inner broker redeliver: see Faults::fail_ack).
 class FaultyAcker final : public Acker {
  public:
   FaultyAcker(std::shared_ptr<Acker> inner, std::shared_ptr<Faults> faults)
-      : inner_(std::move(inner)), faults_(std::move(faults)) {}
+      : inner_(std::move(inner)), faults_(std::move(faults)) {
+    const auto now = faults_->unsettled.fetch_add(1) + 1;
+    auto peak = faults_->peak_unsettled.load();
+    while (now > peak && !faults_->peak_unsettled.compare_exchange_weak(peak, now)) {
+    }
+  }
+  ~FaultyAcker() override { Settled(); }
   Status Ack() override {
-    return Settle(faults_->fail_ack, "ack", [&] { return inner_->Ack(); });
+    return Settle(faults_->fail_ack, "ack", [&] { return inner_->Ack(); },
+                  [&] { (void)inner_->Nack(std::chrono::milliseconds(0)); });
   }
   Status Nack(std::chrono::milliseconds delay) override {
-    return Settle(faults_->fail_nack, "nack", [&] { return inner_->Nack(delay); });
+    return Settle(faults_->fail_nack, "nack", [&] { return inner_->Nack(delay); }, [] {});
   }
   Status Term() override {
-    return Settle(faults_->fail_term, "term", [&] { return inner_->Term(); });
+    return Settle(faults_->fail_term, "term", [&] { return inner_->Term(); }, [] {});
   }
+  bool Redelivers() const override { return inner_->Redelivers(); }
 
  private:
-  template <typename Fn>
-  Status Settle(const std::atomic<bool>& fail, const char* what, Fn&& fn) {
+  template <typename Fn, typename Refused>
+  Status Settle(const std::atomic<bool>& fail, const char* what, Fn&& fn, Refused&& refused) {
     Delay(*faults_);
+    Settled();
     if (fail.load()) {
       faults_->refused_settles.fetch_add(1);
+      refused();
       return Error::Connection(std::string("injected fault: ") + what + " refused");
     }
     return fn();
   }
+  void Settled() {
+    if (!counted_.exchange(true)) faults_->unsettled.fetch_sub(1);
+  }
   std::shared_ptr<Acker> inner_;
   std::shared_ptr<Faults> faults_;
+  std::atomic<bool> counted_{false};
 };
 
 class FaultyBroker final : public Broker {
@@ -44,7 +69,7 @@ class FaultyBroker final : public Broker {
   FaultyBroker(std::unique_ptr<Broker> inner, std::shared_ptr<Faults> faults)
       : inner_(std::move(inner)), faults_(std::move(faults)) {}
 
-  std::string DisplayUrl() const override { return inner_->DisplayUrl(); }
+  std::string DisplayUrl() const override { return "faulty+" + inner_->DisplayUrl(); }
   BrokerCapabilities Capabilities() const override { return inner_->Capabilities(); }
   Status Connect() override { return inner_->Connect(); }
   void Close() override { inner_->Close(); }
@@ -52,9 +77,10 @@ class FaultyBroker final : public Broker {
   void OnStateChange(std::function<void(ConnectionState)> callback) override {
     inner_->OnStateChange(std::move(callback));
   }
+  void EndHandOvers() override { inner_->EndHandOvers(); }
 
   Status Publish(const Message& message, Deadline deadline) override {
-    FERRY_RETURN_IF_ERROR(Count());
+    FERRY_RETURN_IF_ERROR(Count(deadline));
     return inner_->Publish(message, deadline);
   }
 
@@ -80,15 +106,49 @@ class FaultyBroker final : public Broker {
     });
   }
 
+  // Through a private inbox on the inner broker, so that a dropped
+  // connection can end the wait at once.
   Result<std::vector<Message>> Request(const Message& message,
                                        const RequestOptions& options) override {
-    FERRY_RETURN_IF_ERROR(Count());
-    return inner_->Request(message, options);
+    const Deadline deadline = Clock::now() + options.timeout;
+    FERRY_RETURN_IF_ERROR(Count(deadline));
+    auto replies = std::make_shared<std::vector<Message>>();
+    auto faults = faults_;
+    SubscribeOptions inbox;
+    inbox.pattern = "_INBOX.faulty." + std::to_string(next_inbox_.fetch_add(1));
+    inbox.manual_ack = false;
+    auto sub = inner_->Subscribe(inbox, [faults, replies](Delivery d) {
+      std::lock_guard lock(faults->mutex);
+      replies->push_back(std::move(d.message));
+      faults->cv.notify_all();
+    });
+    if (!sub.ok()) return sub.error();
+    Message request = message;
+    request.reply_to = inbox.pattern;
+    std::unique_lock lock(faults_->mutex);
+    const std::uint64_t drops = faults_->drops;
+    lock.unlock();
+    FERRY_RETURN_IF_ERROR(inner_->Publish(request, deadline));
+    lock.lock();
+    faults_->requests_waiting.fetch_add(1);
+    faults_->cv.wait_until(lock, deadline, [&] {
+      return replies->size() >= options.expected_replies || faults_->drops != drops;
+    });
+    faults_->requests_waiting.fetch_sub(1);
+    if (faults_->drops != drops)
+      return Error::Connection("injected fault: the connection dropped while waiting for replies on " +
+                               message.topic);
+    if (replies->empty()) return Error::Timeout("no reply on " + message.topic);
+    std::vector<Message> out = std::move(*replies);
+    replies->clear();
+    if (out.size() > options.expected_replies) out.resize(options.expected_replies);
+    return out;
   }
 
  private:
-  Status Count() {
-    Delay(*faults_);
+  Status Count(Deadline deadline) {
+    if (!DelayUntil(*faults_, deadline))
+      return Error::ResourceExhausted("injected fault: the broker was slower than the deadline");
     const std::uint64_t n = faults_->publishes.fetch_add(1) + 1;
     if (n == faults_->fail_publish_at.load())
       return Error::Connection("injected fault: publish " + std::to_string(n) + " fails");
@@ -97,13 +157,33 @@ class FaultyBroker final : public Broker {
 
   std::unique_ptr<Broker> inner_;
   std::shared_ptr<Faults> faults_;
+  std::atomic<std::uint64_t> next_inbox_{0};
 };
 
 }  // namespace
 
+void Faults::DropConnection() {
+  {
+    std::lock_guard lock(mutex);
+    ++drops;
+  }
+  cv.notify_all();
+}
+
 std::unique_ptr<Broker> MakeFaultyBroker(std::unique_ptr<Broker> inner,
                                          std::shared_ptr<Faults> faults) {
   return std::make_unique<FaultyBroker>(std::move(inner), std::move(faults));
+}
+
+Result<std::unique_ptr<ScopedBrokerScheme>> RegisterFaultyScheme(std::shared_ptr<Faults> faults) {
+  return ScopedBrokerScheme::Create(
+      "faulty",
+      [faults](std::string_view, const std::map<std::string, std::string>& options)
+          -> Result<std::unique_ptr<Broker>> {
+        auto inner = MakeBroker("mem://", options);
+        if (!inner.ok()) return inner.error();
+        return MakeFaultyBroker(std::move(inner).value(), faults);
+      });
 }
 
 }  // namespace ferry::testing

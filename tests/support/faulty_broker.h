@@ -1,15 +1,28 @@
 // A Broker that wraps any other and injects faults on command, as LevelDB's
 // ErrorEnv wraps its Env: the Nth publish fails, acks / nacks / terms are
-// refused, every call is slowed down. The faults can change while it runs
-// (the test holds the shared Faults), so a test can break a broker midway.
+// refused, the connection drops under a waiting request, every call is
+// slowed down. The faults can change while it runs (the test holds the
+// shared Faults), so a test can break a broker midway.
+//
+// A whole Host runs on it through RegisterFaultyScheme: while the returned
+// registration lives, the URL "faulty://" in a ferry.toml makes an embedded
+// broker wrapped in a FaultyBroker. Why a scheme: the Host makes its brokers
+// from URLs through the registry, and `Broker` is not part of the public
+// API (include/ferry/), so a HostOptions field taking a broker factory
+// would put an internal type into it. A scoped entry in the registry
+// (brokers/registry.h, ScopedBrokerScheme) changes no production path, and
+// ends with the test, so nothing leaks into the next one.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 
 #include "brokers/broker.h"
+#include "brokers/registry.h"
 
 namespace ferry::testing {
 
@@ -17,19 +30,42 @@ struct Faults {
   // Publish number N (counting from 1, over the broker's life) fails with a
   // Connection error; 0: none. Requests count as publishes.
   std::atomic<std::uint64_t> fail_publish_at{0};
+  // Refuse settles. A refused ack is one the broker never got: the wrapper
+  // tells the inner broker to deliver the message again at once, as
+  // JetStream or Redis Streams do once their ack wait passes (the embedded
+  // broker has none). A refused nack or term leaves the delivery unsettled.
   std::atomic<bool> fail_ack{false};
   std::atomic<bool> fail_nack{false};
   std::atomic<bool> fail_term{false};
-  // Added to every publish, request, subscribe and settle call.
+  // Added to every publish, request, subscribe and settle call. A publish
+  // or request waits no longer than its deadline or timeout: one the delay
+  // takes past it fails as a broker's flow control does (ResourceExhausted).
   std::atomic<std::int64_t> delay_ms{0};
+
+  // The connection drops (and comes back at once): every request waiting
+  // for replies ends with a Connection error now. Any thread.
+  void DropConnection();
 
   // What happened, for assertions.
   std::atomic<std::uint64_t> publishes{0};
   std::atomic<std::uint64_t> refused_settles{0};
+  std::atomic<std::uint64_t> requests_waiting{0};  // now
+  std::atomic<std::int64_t> unsettled{0};         // deliveries out, not yet settled
+  std::atomic<std::int64_t> peak_unsettled{0};    // the most at once
+
+  // Wakes requests on DropConnection; `drops` counts them.
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::uint64_t drops = 0;
 };
 
 // `inner` does the real work; `faults` may be shared with the test.
 std::unique_ptr<Broker> MakeFaultyBroker(std::unique_ptr<Broker> inner,
                                          std::shared_ptr<Faults> faults);
+
+// Registers the scheme "faulty" while the result lives: "faulty://" makes
+// an embedded broker (the URL's options, e.g. queue_capacity, go to it)
+// wrapped in a FaultyBroker sharing `faults`. Only one at a time.
+Result<std::unique_ptr<ScopedBrokerScheme>> RegisterFaultyScheme(std::shared_ptr<Faults> faults);
 
 }  // namespace ferry::testing

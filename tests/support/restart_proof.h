@@ -1,4 +1,4 @@
-// Reliability proof 5 (docs/RELIABILITY.md): a durable broker restarted
+// Reliability proof 7 (docs/RELIABILITY.md): a durable broker restarted
 // again and again while a host runs an echo under steady load, and every
 // message the host accepted is shown handled at least once.
 //

@@ -1,4 +1,4 @@
-// Reliability proof 8 (docs/RELIABILITY.md), the soak: a `ferry run`
+// Reliability proof 10 (docs/RELIABILITY.md), the soak: a `ferry run`
 // process serves mixed traffic for a while through its control socket:
 // good messages, hostile ones (a trap, an endless loop, an allocation past
 // the memory limit, host-side message hoarding, an error) and requests to a

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "brokers/inbox_request.h"
 #include "core/spin_wait.h"
@@ -33,11 +34,17 @@ struct Sub {
   std::mutex mutex;
   std::condition_variable work;  // the delivery thread: something to deliver, or stopping
   std::condition_variable room;  // publishers: room in the queue, or stopping
+  std::condition_variable idle;  // HandOver: no delivery on its way any more
   std::deque<Delivery> queue;
   std::uint32_t in_flight = 0;   // delivered, not yet settled
   std::uint32_t waiting_publishers = 0;
   bool delivering = false;       // a delivery is on its way to a handler
   bool stopping = false;
+  // Handed over (a reload): nothing is delivered, the queue still fills.
+  // `adoptable` turns true once no handler call is running any more; from
+  // then on a Subscribe with the same key may take the subscription up.
+  bool parked = false;
+  bool adoptable = false;
   std::thread thread;
   std::weak_ptr<Sub> self;  // handed to ackers, which may outlive the subscription
 
@@ -74,10 +81,12 @@ class MemSubscription final : public Subscription {
  public:
   MemSubscription(MemBroker& broker, std::shared_ptr<Sub> sub) : broker_(broker), sub_(std::move(sub)) {}
   ~MemSubscription() override;
+  bool HandOver() override;
 
  private:
   MemBroker& broker_;
   std::shared_ptr<Sub> sub_;
+  bool handed_over_ = false;
 };
 
 class MemBroker final : public Broker {
@@ -86,6 +95,7 @@ class MemBroker final : public Broker {
     timer_ = std::thread([this] { TimerLoop(); });
   }
   ~MemBroker() override {
+    EndHandOvers();
     {
       std::lock_guard lock(timer_mutex_);
       timer_stop_ = true;
@@ -140,6 +150,7 @@ class MemBroker final : public Broker {
     if (sub->options.max_in_flight == 0) sub->options.max_in_flight = 1;
     {
       std::unique_lock lock(subs_mutex_);
+      if (auto parked = TakeUp(*sub)) return std::unique_ptr<Subscription>(new MemSubscription(*this, parked));
       sub->id = ++next_id_;
       subs_.push_back(sub);
     }
@@ -153,6 +164,46 @@ class MemBroker final : public Broker {
   Result<std::vector<Message>> Request(const Message& message,
                                        const RequestOptions& options) override {
     return RequestViaInbox(*this, message, options);
+  }
+
+  // Stops delivering to `sub` but keeps it routed: see Subscription::HandOver.
+  bool Park(Sub& sub) {
+    if (sub.options.hand_over_key.empty()) return false;
+    {
+      std::unique_lock lock(sub.mutex);
+      if (sub.stopping) return false;
+      sub.parked = true;
+      sub.idle.wait(lock, [&] { return !sub.delivering; });
+      // The handler belongs to the subscriber that handed over; it is not
+      // called again. Its successor's replaces it.
+      sub.handler = nullptr;
+      sub.options.try_handler = nullptr;
+    }
+    std::unique_lock lock(subs_mutex_);
+    std::lock_guard sub_lock(sub.mutex);
+    sub.adoptable = true;
+    return true;
+  }
+
+  void EndHandOvers() override {
+    std::vector<std::shared_ptr<Sub>> left;
+    {
+      std::shared_lock lock(subs_mutex_);
+      for (const auto& sub : subs_)
+        if (sub->adoptable) left.push_back(sub);
+    }
+    for (const auto& sub : left) {
+      std::size_t queued = 0;
+      {
+        std::lock_guard lock(sub->mutex);
+        queued = sub->queue.size();
+      }
+      if (queued > 0)
+        spdlog::warn("embedded broker: {} messages queued for {} on {} are dropped: nothing "
+                     "subscribes to it after the reload",
+                     queued, sub->options.hand_over_key, sub->options.pattern);
+      Remove(sub);
+    }
   }
 
   void Remove(const std::shared_ptr<Sub>& sub) {
@@ -220,10 +271,11 @@ class MemBroker final : public Broker {
   // of the subscription is queued or being delivered (so order holds).
   // False: `d` is as it was, for the queue.
   bool DeliverDirectly(const std::shared_ptr<Sub>& sub, Delivery& d) {
-    if (!sub->options.try_handler) return false;
     {
       std::lock_guard lock(sub->mutex);
-      if (sub->stopping || sub->delivering || !sub->queue.empty() || !sub->InFlightRoom())
+      // try_handler is read under the lock: a hand-over replaces it.
+      if (!sub->options.try_handler || sub->stopping || sub->parked || sub->delivering || !sub->queue.empty() ||
+          !sub->InFlightRoom())
         return false;
       sub->delivering = true;
       if (sub->options.manual_ack) {
@@ -238,6 +290,7 @@ class MemBroker final : public Broker {
       sub->delivering = false;
       if (!taken && sub->options.manual_ack) --sub->in_flight;
       if (!sub->queue.empty()) sub->work.notify_one();  // held back while this went
+      if (sub->parked) sub->idle.notify_all();
     }
     return taken;
   }
@@ -263,7 +316,8 @@ class MemBroker final : public Broker {
     std::unique_lock lock(sub.mutex);
     while (true) {
       SpinThenWait(lock, sub.work, [&] {
-        return sub.stopping || (!sub.queue.empty() && !sub.delivering && sub.InFlightRoom());
+        return sub.stopping ||
+               (!sub.parked && !sub.queue.empty() && !sub.delivering && sub.InFlightRoom());
       });
       if (sub.stopping) return;
       Delivery d = std::move(sub.queue.front());
@@ -280,6 +334,7 @@ class MemBroker final : public Broker {
       sub.handler(std::move(d));
       lock.lock();
       sub.delivering = false;
+      if (sub.parked) sub.idle.notify_all();
     }
   }
 
@@ -311,6 +366,31 @@ class MemBroker final : public Broker {
       }
       lock.lock();
     }
+  }
+
+  // A subscription handed over with the key, pattern and queue group of
+  // `wanted`, given `wanted`'s handler and limits; null if there is none.
+  // Caller holds subs_mutex_ exclusively, so Route is not reading the
+  // fields that stay as they were.
+  std::shared_ptr<Sub> TakeUp(Sub& wanted) {
+    if (wanted.options.hand_over_key.empty()) return nullptr;
+    for (const auto& sub : subs_) {
+      std::lock_guard lock(sub->mutex);
+      if (!sub->adoptable || sub->options.hand_over_key != wanted.options.hand_over_key ||
+          sub->options.pattern != wanted.options.pattern ||
+          sub->options.queue_group != wanted.options.queue_group)
+        continue;
+      sub->handler = std::move(wanted.handler);
+      sub->options.try_handler = std::move(wanted.options.try_handler);
+      sub->options.max_in_flight = wanted.options.max_in_flight;
+      sub->options.manual_ack = wanted.options.manual_ack;
+      sub->options.extensions = std::move(wanted.options.extensions);
+      sub->parked = false;
+      sub->adoptable = false;
+      sub->work.notify_one();
+      return sub;
+    }
+    return nullptr;
   }
 
   void SetState(ConnectionState state) {
@@ -365,7 +445,15 @@ Status MemAcker::Settle(bool redeliver, std::chrono::milliseconds delay) {
   return Status::Ok();
 }
 
-MemSubscription::~MemSubscription() { broker_.Remove(sub_); }
+MemSubscription::~MemSubscription() {
+  if (!handed_over_) broker_.Remove(sub_);
+}
+
+bool MemSubscription::HandOver() {
+  if (handed_over_) return true;
+  handed_over_ = broker_.Park(*sub_);
+  return handed_over_;
+}
 
 }  // namespace
 

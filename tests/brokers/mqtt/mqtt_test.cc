@@ -489,7 +489,7 @@ TEST(MqttDurability, Kill9LosesAtMostWhatTheHostHeld) {
   EXPECT_EQ(second.Stop(), 0) << second.Log();
 }
 
-// Reliability proof 5 on MQTT: mosquitto with persistence restarted ten
+// Reliability proof 7 on MQTT: mosquitto with persistence restarted ten
 // times (SIGTERM: it saves its sessions then; a kill -9 loses what arrived
 // since its last save, which is the server's guarantee) while the echo runs
 // under load; a persistent-session counter reads echo.out.

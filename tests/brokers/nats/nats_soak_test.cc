@@ -1,4 +1,4 @@
-// The soak on NATS (reliability proof 8): core NATS, so Ferry itself holds
+// The soak on NATS (reliability proof 10): core NATS, so Ferry itself holds
 // the retries of the hostile messages. A minute in CI, longer with
 // FERRY_SOAK_SECONDS (docs/RELIABILITY.md has a 30-minute run).
 #include <gtest/gtest.h>

@@ -209,7 +209,7 @@ TEST(NatsJetStream, NoAcceptedMessageIsLostWhenTheServerIsKilled) {
   EXPECT_EQ(s.given_up, 0u);
 }
 
-// Reliability proof 5 on JetStream: nats-server (file storage) killed ten
+// Reliability proof 7 on JetStream: nats-server (file storage) killed ten
 // times while the echo runs under load; the echo's output goes to a stream
 // too, read back by a durable consumer, and nothing accepted is lost.
 TEST(NatsJetStream, TenKillsUnderLoadLoseNothing) {

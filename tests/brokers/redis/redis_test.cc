@@ -273,7 +273,7 @@ TEST(RedisRestart, NoAcceptedStreamsMessageIsLost) {
   EXPECT_GE(accepted.size(), 190u);
 }
 
-// Reliability proof 5 on Redis Streams: the server killed ten times while
+// Reliability proof 7 on Redis Streams: the server killed ten times while
 // the echo runs under load (AOF, fsync always), nothing accepted lost.
 TEST(RedisRestart, TenKillsUnderLoadLoseNothing) {
   ServerProcess server("redis-server", RedisArgs(true));
