@@ -20,9 +20,12 @@ namespace ferry {
 struct HostOptions {
   // Either a ferry.toml ...
   std::filesystem::path config_file;
-  // ... or one component on the embedded broker, subscribed to these topics.
+  // ... or one component, subscribed to these topics, on the broker at
+  // `broker_url` (empty: the embedded one, mem://). It may use all of that
+  // broker; a ferry.toml grants less.
   std::filesystem::path component;
   std::vector<std::string> subscriptions;
+  std::string broker_url;
   // Overrides [host].control_socket when not empty.
   std::filesystem::path control_socket;
   // Overrides [host].log_level when not empty.

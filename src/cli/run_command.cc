@@ -12,6 +12,7 @@ struct RunOptions {
   std::string component;
   std::string config;
   std::vector<std::string> subscriptions;
+  std::string broker;
   std::string control;
   std::uint32_t grace_ms = 10000;
 };
@@ -38,9 +39,14 @@ int Run(const RunOptions& options, const GlobalOptions& global) {
     PrintError("run needs either COMPONENT.wasm or --config FILE (see ferry run --help)");
     return kExitUsage;
   }
+  if (!options.broker.empty() && !options.config.empty()) {
+    PrintError("--broker goes with COMPONENT.wasm; with --config, name brokers in the file");
+    return kExitUsage;
+  }
   HostOptions host_options;
   host_options.config_file = options.config;
   host_options.component = options.component;
+  host_options.broker_url = options.broker;
   host_options.subscriptions = options.subscriptions;
   host_options.control_socket = options.control;
   host_options.log_level = RequestedLogLevel(global);
@@ -88,6 +94,9 @@ void AddRunCommand(CLI::App& app, const GlobalOptions& global, int& exit_code) {
   run->add_option("-c,--config", options->config, "A ferry.toml naming brokers and components");
   run->add_option("-s,--subscribe", options->subscriptions,
                   "Topic pattern the component receives (repeatable; '*' one token, '>' the rest)");
+  run->add_option("--broker", options->broker,
+                  "Run the component on this broker (nats://, mqtt://, redis://, ...) instead of the "
+                  "embedded one; it may use all of it");
   run->add_option("--control", options->control,
                   "Unix socket for ferry publish/request/subscribe (default: $FERRY_CONTROL_SOCKET, "
                   "$XDG_RUNTIME_DIR/ferry.sock or /tmp/ferry-UID.sock)");

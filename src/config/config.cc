@@ -448,9 +448,10 @@ Result<Config> LoadConfig(const std::filesystem::path& path) {
 }
 
 Result<Config> SingleComponentConfig(const std::filesystem::path& component,
-                                     const std::vector<std::string>& subscriptions) {
+                                     const std::vector<std::string>& subscriptions,
+                                     const std::string& broker_url) {
   Config config;
-  config.brokers.push_back({"default", "mem://", {}});
+  config.brokers.push_back({"default", broker_url.empty() ? "mem://" : broker_url, {}});
   ComponentConfig c;
   c.path = std::filesystem::absolute(component);
   std::error_code ec;
@@ -460,7 +461,8 @@ Result<Config> SingleComponentConfig(const std::filesystem::path& component,
   c.broker = "default";
   c.connect = {"default"};
   // `ferry run x.wasm` is the zero-set-up path: one component alone on the
-  // embedded broker may use all of it. ferry.toml grants explicitly.
+  // embedded broker (or the one --broker names) may use all of it.
+  // ferry.toml grants explicitly.
   c.allow_publish = {">"};
   c.allow_request = {">"};
   c.allow_subscribe = {">"};

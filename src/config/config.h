@@ -98,9 +98,11 @@ Result<Config> LoadConfig(const std::filesystem::path& path);
 
 namespace ferry::config {
 
-// The configuration `ferry run x.wasm --subscribe t` implies: one component
-// named after the file, on the embedded broker.
+// The configuration `ferry run x.wasm --subscribe t [--broker URL]` implies:
+// one component named after the file, on the broker at `broker_url` (empty:
+// the embedded one).
 Result<Config> SingleComponentConfig(const std::filesystem::path& component,
-                                     const std::vector<std::string>& subscriptions);
+                                     const std::vector<std::string>& subscriptions,
+                                     const std::string& broker_url = "");
 
 }  // namespace ferry::config

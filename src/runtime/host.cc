@@ -93,7 +93,7 @@ class SubscriptionListener final : public Listener {
 Result<config::Config> ConfigFor(const HostOptions& options) {
   Result<config::Config> config =
       options.config_file.empty()
-          ? config::SingleComponentConfig(options.component, options.subscriptions)
+          ? config::SingleComponentConfig(options.component, options.subscriptions, options.broker_url)
           : config::LoadConfig(options.config_file);
   if (!config.ok()) return config.error();
   if (!options.control_socket.empty()) config->host.control_socket = options.control_socket;

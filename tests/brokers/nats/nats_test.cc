@@ -1,10 +1,17 @@
 // The NATS adapter against a real nats-server (Debian's nats-server) started
 // on a free loopback port: the conformance suite, Ferry components on NATS,
 // a plain cnats client talking to a running Ferry, and a server restart.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nats/nats.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
@@ -245,6 +252,46 @@ TEST(NatsJetStream, TenKillsUnderLoadLoseNothing) {
                                std::lock_guard lock(mutex);
                                return out;
                              }});
+}
+
+// `ferry run x.wasm --broker URL`: one component on a real broker, no
+// config file; a plain NATS client reaches it. A server that is not there is
+// one line and exit 1.
+TEST(NatsHost, RunWithABrokerUrlNeedsNoConfigFile) {
+  TempDir dir;
+  const auto sock = dir.path() / "ctl.sock";
+  const std::string url = NatsUrl(SharedNatsServer());
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::execl(FERRY_BINARY, "ferry", "run", Component("greeter").c_str(), "--subscribe", "cli.greet", "--broker",
+            url.c_str(), "--control", sock.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  for (int i = 0; i < 500 && !std::filesystem::exists(sock); ++i) std::this_thread::sleep_for(20ms);
+  auto client = MakeBroker(url, {});
+  ASSERT_OK(client);
+  ASSERT_OK((*client)->Connect());
+  auto replies = (*client)->Request(TestMessage("cli.greet", "nats"), {.timeout = 5s, .expected_replies = 1});
+  ASSERT_OK(replies);
+  ASSERT_EQ(replies->size(), 1u);
+  EXPECT_EQ((*replies)[0].data.view(), "hello, nats");
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  const std::string down = "nats://127.0.0.1:" + std::to_string(FreePort());
+  const std::string cmd = std::string(FERRY_BINARY) + " run " + Component("greeter").string() + " --broker " +
+                          down + " --control " + (dir.path() / "other.sock").string() + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  const int code = ::pclose(p);
+  EXPECT_EQ(WEXITSTATUS(code), 1);
+  EXPECT_THAT(out, HasSubstr("cannot connect to " + down));
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
 }
 
 TEST(NatsBroker, DownServerIsAOneLineConnectionErrorNamingTheUrl) {
