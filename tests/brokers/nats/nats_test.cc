@@ -257,7 +257,7 @@ TEST(NatsJetStream, TenKillsUnderLoadLoseNothing) {
 // `ferry run x.wasm --broker URL`: one component on a real broker, no
 // config file; a plain NATS client reaches it. A server that is not there is
 // one line and exit 1.
-TEST(NatsHost, RunWithABrokerUrlNeedsNoConfigFile) {
+TEST(NatsRun, ABrokerUrlNeedsNoConfigFile) {
   TempDir dir;
   const auto sock = dir.path() / "ctl.sock";
   const std::string url = NatsUrl(SharedNatsServer());
