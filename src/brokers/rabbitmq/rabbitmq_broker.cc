@@ -103,8 +103,12 @@ class RabbitMqBroker final : public Broker {
   void OnSubChannelClosed(Link& link, amqp_channel_t channel, const Error& why);
   void RedeclareLater(std::weak_ptr<Sub> weak);
 
+  // Either link's I/O thread. Until Connect has returned it decides.
   void LinkChanged() {
-    if (state_.load() == ConnectionState::kClosed) return;
+    const ConnectionState now = state_.load();
+    if (now == ConnectionState::kClosed || now == ConnectionState::kConnecting ||
+        now == ConnectionState::kDisconnected)
+      return;
     const bool up = pub_up_.load() && sub_up_.load();
     SetState(up ? ConnectionState::kConnected : ConnectionState::kReconnecting);
   }
@@ -206,7 +210,8 @@ Status RabbitMqBroker::Connect() {
   }
   pub_ = std::move(pub);
   sub_link_ = std::move(sub);
-  LinkChanged();
+  SetState(pub_up_.load() && sub_up_.load() ? ConnectionState::kConnected
+                                            : ConnectionState::kReconnecting);
   return Status::Ok();
 }
 

@@ -1,0 +1,82 @@
+// RabbitMQ killed (SIGKILL) and started again under a running Ferry: the
+// host reconnects with backoff, declares its queues and consumers again, and
+// every message it accepted before, during or after is handled, because the
+// queues are durable, messages persistent, and Publish returns only after
+// the publisher confirm.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include "brokers/conformance.h"
+#include "brokers/registry.h"
+#include "support/host_fixture.h"
+#include "support/rabbitmq_server.h"
+
+namespace ferry::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(RabbitMqRestart, NoAcceptedMessageIsLostWhenTheServerIsKilled) {
+  RabbitMqServer& server = SharedRabbitMq();
+  const std::string url = server.Url();
+  RunningHost host("[brokers]\ndefault = { url = \"" + url + "\", max_reconnect_wait_ms = 500 }\n"
+                   "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\nsubscribe = [\"rr.in\"]\n"
+                   "queue_group = \"restart\"\n"
+                   "max_attempts = 200\nretry_delay_ms = 50\nmax_retry_delay_ms = 500\n");
+  ASSERT_OK(host.start_status());
+  // Counted from a durable queue of its own, so what echo sends while the
+  // counter reconnects waits for it.
+  auto counter = MakeBroker(url, {{"max_reconnect_wait_ms", "500"}});
+  ASSERT_OK(counter);
+  ASSERT_OK((*counter)->Connect());
+  Sink out;
+  auto sub = (*counter)->Subscribe(
+      {.pattern = "echo.out", .queue_group = "restart-counter", .manual_ack = false},
+      out.Handler());
+  ASSERT_OK(sub);
+  bool ready = false;
+  for (int i = 0; i < 100 && !ready; ++i) {
+    ASSERT_OK(host.Publish("rr.in", "probe"));
+    std::this_thread::sleep_for(50ms);
+    for (const auto& t : out.Texts()) ready |= t == "probe";
+  }
+  ASSERT_TRUE(ready) << "the echo or the counter never came up";
+
+  std::set<std::string> accepted;
+  auto publish = [&](int i) {
+    const std::string body = "m" + std::to_string(i);
+    if (host.Publish("rr.in", body).ok()) accepted.insert(body);
+  };
+  for (int i = 0; i < 50; ++i) publish(i);
+  server.Kill();
+  for (int i = 50; i < 60; ++i) publish(i);  // fail at once while down
+  ASSERT_OK(server.Start());
+  const auto until = Clock::now() + 60s;
+  int i = 60;
+  while (i < 110 && Clock::now() < until) {
+    publish(i);
+    if (accepted.count("m" + std::to_string(i))) ++i;
+    else std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(i, 110) << "the host did not come back: " << server.LogTail();
+  std::set<std::string> seen;
+  const auto wait_until = Clock::now() + 30s;
+  while (Clock::now() < wait_until) {
+    seen.clear();
+    for (const auto& t : out.Texts()) seen.insert(t);
+    if (std::includes(seen.begin(), seen.end(), accepted.begin(), accepted.end())) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  std::vector<std::string> missing;
+  std::set_difference(accepted.begin(), accepted.end(), seen.begin(), seen.end(),
+                      std::back_inserter(missing));
+  EXPECT_TRUE(missing.empty()) << missing.size() << " accepted messages never came out, e.g. "
+                               << (missing.empty() ? "" : missing.front());
+  EXPECT_GE(accepted.size(), 100u);
+}
+
+}  // namespace
+}  // namespace ferry::testing
