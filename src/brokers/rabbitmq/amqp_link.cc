@@ -65,7 +65,8 @@ Error ServerClose(std::uint16_t code, amqp_bytes_t text, std::string_view contex
 
 Error StatusError(int status, std::string_view context) {
   std::string text = std::string(context) + ": " + amqp_error_string2(status);
-  if (status == AMQP_STATUS_SOCKET_ERROR && errno != 0) text += " (" + std::string(std::strerror(errno)) + ")";
+  if (status == AMQP_STATUS_SOCKET_ERROR && errno != 0 && errno != EINPROGRESS)
+    text += " (" + std::string(std::strerror(errno)) + ")";
   switch (status) {
     case AMQP_STATUS_NO_MEMORY:
     case AMQP_STATUS_TABLE_TOO_BIG:
@@ -191,6 +192,13 @@ Status Link::Connect(bool first) {
   timeval timeout = ToTimeval(options_.connect_timeout);
   errno = 0;
   int rc = amqp_socket_open_noblock(socket, options_.host.c_str(), options_.port, &timeout);
+  // rabbitmq-c's non-blocking connect leaves errno at EINPROGRESS whatever
+  // the reason, so say what it means.
+  if (rc == AMQP_STATUS_SOCKET_ERROR)
+    return Error::Connection(where + ": the connection was refused or the host is unreachable");
+  if (rc == AMQP_STATUS_TIMEOUT)
+    return Error::Connection(where + ": no answer within " +
+                             std::to_string(options_.connect_timeout.count()) + " ms");
   if (rc != AMQP_STATUS_OK) return StatusError(rc, where);
   amqp_set_handshake_timeout(conn.get(), &timeout);
   amqp_set_rpc_timeout(conn.get(), &timeout);

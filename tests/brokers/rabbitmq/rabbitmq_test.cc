@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -129,6 +130,25 @@ TEST(RabbitMqBroker, BadUrlsAreOneLineErrors) {
     ASSERT_FALSE(b.ok()) << url;
     EXPECT_EQ(b.error().code(), ErrorCode::kInvalidArgument) << url;
     EXPECT_EQ(b.error().message().find('\n'), std::string::npos) << url;
+  }
+}
+
+// What a user sees: `ferry run` stops at once with one line naming the broker.
+TEST(RabbitMqBroker, FerryRunOnABadOrUnreachableBrokerSaysSoInOneLine) {
+  TempDir dir;
+  const std::map<std::string, std::string> cases = {
+      {"amqp://127.0.0.1:" + std::to_string(FreePort()), "the connection was refused"},
+      {"amqp://127.0.0.1:x", "bad port in amqp URL: 'x'"},
+      {"amqp://127.0.0.1:1/a/b", "write it as %2F"}};
+  for (const auto& [url, expected] : cases) {
+    const auto config = dir.Write("ferry.toml", "[brokers]\ndefault = \"" + url + "\"\n");
+    const auto start = Clock::now();
+    const std::string out =
+        Shell("timeout 20 " + std::string(FERRY_BINARY) + " run --config " + config.string());
+    EXPECT_LT(Clock::now() - start, 10s) << url;
+    EXPECT_THAT(out, HasSubstr(expected)) << url;
+    EXPECT_THAT(out, HasSubstr("broker 'default'")) << url;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
   }
 }
 
@@ -291,8 +311,9 @@ TEST_F(RabbitMqHost, AmqpToolsTalkToFerryByteExact) {
   const auto out = dir.path() / "out.bin";
   const std::string url = server.Url();
   std::thread consumer([&] {
-    Shell("timeout 30 amqp-consume -u " + url + " -e amq.topic -r echo.out -c 1 cat > " +
-          out.string());
+    // Its own lines ("Server provided queue name") go to stderr, not the file.
+    Shell("(timeout 30 amqp-consume -u " + url + " -e amq.topic -r echo.out -c 1 cat > " +
+          out.string() + ")");
   });
   // amqp-consume is listening once its queue is bound to echo.out.
   bool bound = false;
