@@ -48,8 +48,10 @@ RabbitMqServer::RabbitMqServer()
   });
 }
 
+// Its data is a temporary folder that goes too: no need to wait for a
+// graceful stop (seconds per test process).
 RabbitMqServer::~RabbitMqServer() {
-  Stop();
+  Kill();
   epmd_.Stop();
 }
 

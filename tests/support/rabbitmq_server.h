@@ -2,7 +2,7 @@
 // ports, in a folder of its own, with its own epmd. Started as
 // /usr/lib/rabbitmq/bin/rabbitmq-server (the /usr/sbin wrapper switches
 // user); every rabbitmqctl call gets the same HOME and ERL_EPMD_PORT, so no
-// stray epmd is started. Stopping stops the node, then its epmd.
+// stray epmd is started. Destroying it kills the node, then stops its epmd.
 #pragma once
 
 #include <cstdint>
