@@ -2,7 +2,8 @@
 // host reconnects with backoff, declares its queues and consumers again, and
 // every message it accepted before, during or after is handled, because the
 // queues are durable, messages persistent, and Publish returns only after
-// the publisher confirm.
+// the publisher confirm. And the other way round: a Ferry host killed (or
+// stopped) mid-stream on a durable queue, with a second one taking over.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "brokers/conformance.h"
 #include "brokers/registry.h"
 #include "support/host_fixture.h"
+#include "support/durability.h"
 #include "support/rabbitmq_server.h"
 
 namespace ferry::testing {
@@ -77,6 +79,24 @@ TEST(RabbitMqRestart, NoAcceptedMessageIsLostWhenTheServerIsKilled) {
                                << (missing.empty() ? "" : missing.front());
   EXPECT_GE(accepted.size(), 100u);
 }
+
+// The component's queue group makes its queue durable; what the killed host
+// had received and not acknowledged goes back to the queue when its
+// connection drops, and the second host gets it.
+class RabbitMqDurability : public ::testing::TestWithParam<int> {};
+
+TEST_P(RabbitMqDurability, AHostStoppedMidStreamLosesNothing) {
+  const std::string url = SharedRabbitMq().Url();
+  DurabilityRun run;
+  run.brokers_toml = "default = \"" + url + "\"";
+  run.broker_url = url;
+  run.topic = "dur" + std::to_string(Clock::now().time_since_epoch().count() % 100000000) + ".in";
+  run.stop_signal = GetParam();
+  ExpectNoLoss(run, "rabbitmq durable queue");
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, RabbitMqDurability, ::testing::Values(SIGKILL, SIGTERM),
+                         [](const auto& info) { return info.param == SIGKILL ? "Kill9" : "Sigterm"; });
 
 }  // namespace
 }  // namespace ferry::testing
