@@ -1,6 +1,7 @@
 #include "brokers/rabbitmq/rabbitmq_broker.h"
 
 #include <algorithm>
+#include <charconv>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -386,12 +387,10 @@ Result<std::unique_ptr<Subscription>> RabbitMqBroker::Subscribe(SubscribeOptions
   }
   std::uint32_t prefetch = std::max<std::uint32_t>(options.max_in_flight, 1);
   if (auto p = options.extensions.find("prefetch"); p != options.extensions.end()) {
-    try {
-      prefetch = static_cast<std::uint32_t>(std::stoul(p->second));
-    } catch (...) {
-      prefetch = 0;
-    }
-    if (prefetch == 0) return Error::InvalidArgument("prefetch: expected a positive integer");
+    const std::string& v = p->second;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), prefetch);
+    if (ec != std::errc() || end != v.data() + v.size() || prefetch == 0 || prefetch > 65535)
+      return Error::InvalidArgument("prefetch: expected an integer from 1 to 65535, got '" + v + "'");
   }
   sub->prefetch = static_cast<std::uint16_t>(std::min<std::uint32_t>(prefetch, 65535));
   std::shared_ptr<Link> link;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -31,8 +32,15 @@ TEST(RabbitMqRestart, NoAcceptedMessageIsLostWhenTheServerIsKilled) {
   ASSERT_OK(host.start_status());
   // Counted from a durable queue of its own, so what echo sends while the
   // counter reconnects waits for it.
+  // Declared before the counter, whose Close reports to them.
+  std::mutex states_mutex;
+  std::vector<ConnectionState> states;
   auto counter = MakeBroker(url, {{"max_reconnect_wait_ms", "500"}});
   ASSERT_OK(counter);
+  (*counter)->OnStateChange([&](ConnectionState s) {
+    std::lock_guard lock(states_mutex);
+    states.push_back(s);
+  });
   ASSERT_OK((*counter)->Connect());
   Sink out;
   auto sub = (*counter)->Subscribe(
@@ -78,6 +86,13 @@ TEST(RabbitMqRestart, NoAcceptedMessageIsLostWhenTheServerIsKilled) {
   EXPECT_TRUE(missing.empty()) << missing.size() << " accepted messages never came out, e.g. "
                                << (missing.empty() ? "" : missing.front());
   EXPECT_GE(accepted.size(), 100u);
+  // The counter's own connections went down and came back, and said so.
+  std::lock_guard lock(states_mutex);
+  ASSERT_GE(states.size(), 4u);
+  EXPECT_EQ(states[0], ConnectionState::kConnecting);
+  EXPECT_EQ(states[1], ConnectionState::kConnected);
+  EXPECT_EQ(states[2], ConnectionState::kReconnecting);
+  EXPECT_EQ(states.back(), ConnectionState::kConnected);
 }
 
 // The component's queue group makes its queue durable; what the killed host

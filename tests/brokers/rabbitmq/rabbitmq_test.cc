@@ -152,6 +152,35 @@ TEST(RabbitMqBroker, FerryRunOnABadOrUnreachableBrokerSaysSoInOneLine) {
   }
 }
 
+// amqps:// to a port that speaks plain AMQP: the TLS handshake fails, and
+// says so in one line, without waiting for a timeout.
+TEST(RabbitMqBroker, TlsToAPlainPortFailsClearly) {
+  auto broker = MakeBroker("amqps://127.0.0.1:" + std::to_string(SharedRabbitMq().port()),
+                           {{"tls_verify", "false"}});
+  ASSERT_OK(broker);
+  const auto start = Clock::now();
+  Status s = (*broker)->Connect();
+  ASSERT_FALSE(s.ok());
+  EXPECT_LT(Clock::now() - start, 5s);
+  EXPECT_EQ(s.error().code(), ErrorCode::kConnection) << s.error().message();
+  EXPECT_THAT(s.error().message(), HasSubstr("cannot connect to amqps://127.0.0.1:"));
+  EXPECT_EQ(s.error().message().find('\n'), std::string::npos);
+}
+
+TEST(RabbitMqBroker, BadSubscriptionSettingsAreNamed) {
+  auto broker = MakeBroker(SharedRabbitMq().Url(), {});
+  ASSERT_OK(broker);
+  ASSERT_OK((*broker)->Connect());
+  auto bad = (*broker)->Subscribe({.pattern = "rq4.x", .extensions = {{"prefetch", "lots"}}},
+                                  [](Delivery) {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message(), HasSubstr("prefetch: expected an integer"));
+  auto reserved = (*broker)->Subscribe({.pattern = "rq4.x", .extensions = {{"queue", "amq.mine"}}},
+                                       [](Delivery) {});
+  ASSERT_FALSE(reserved.ok());
+  EXPECT_THAT(reserved.error().message(), HasSubstr("not starting 'amq.'"));
+}
+
 TEST(RabbitMqBroker, UnknownExchangeIsNamedAtConnect) {
   auto broker = MakeBroker(SharedRabbitMq().Url(), {{"exchange", "amq.nosuch"}});
   ASSERT_OK(broker);
