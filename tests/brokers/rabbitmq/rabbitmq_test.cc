@@ -12,6 +12,8 @@
 #include <fstream>
 #include <thread>
 
+#include <unistd.h>
+
 #include "brokers/conformance.h"
 #include "brokers/rabbitmq/amqp_message.h"
 #include "brokers/rabbitmq/rabbitmq_broker.h"
@@ -359,6 +361,30 @@ TEST_F(RabbitMqHost, AmqpToolsTalkToFerryByteExact) {
   std::ifstream got(out, std::ios::binary);
   const std::string received((std::istreambuf_iterator<char>(got)), std::istreambuf_iterator<char>());
   EXPECT_EQ(received, payload);
+}
+
+// A request from an AMQP client that is not Ferry (reply_to a queue of its
+// own): greeter and shouter answer into that queue.
+TEST_F(RabbitMqHost, ForeignRequestGetsRepliesInItsQueue) {
+  RabbitMqServer& server = SharedRabbitMq();
+  const std::string url = server.Url();
+  const std::string queue = "replies-" + std::to_string(::getpid());
+  std::string received;
+  std::thread consumer([&] {
+    received = Shell("timeout 30 amqp-consume -u " + url + " -q " + queue + " -x -c 2 cat 2>/dev/null");
+  });
+  bool declared = false;
+  for (int i = 0; i < 60 && !declared; ++i) {
+    auto queues = server.Ctl("list_queues -q name");
+    declared = queues.ok() && queues->find(queue) != std::string::npos;
+    if (!declared) std::this_thread::sleep_for(250ms);
+  }
+  ASSERT_TRUE(declared) << "amqp-consume never declared " << queue;
+  EXPECT_EQ(Shell("amqp-publish -u " + url + " -e amq.topic -r rmq.greet -t " + queue + " -b amqp"),
+            "");
+  consumer.join();
+  EXPECT_THAT(received, HasSubstr("hello, amqp"));
+  EXPECT_THAT(received, HasSubstr("HELLO, AMQP"));
 }
 
 TEST(RabbitMqQueueGroup, TwoFerryProcessesShareOneQueue) {
