@@ -27,6 +27,8 @@
 // calls the handler; the I/O thread never blocks on a handler. A lost
 // connection is reopened by its I/O thread with backoff, and every
 // subscription's queue, binding and consumer are declared again there.
+// The OnStateChange callback runs on an I/O thread: it must not wait for
+// the broker (Subscribe, Publish, Request would wait for that very thread).
 #pragma once
 
 #include <chrono>
