@@ -1,6 +1,6 @@
 // The echo benchmark on each real broker: the echo example component through
 // Ferry, beside the same echo written directly on that broker's C client
-// (cnats, libmosquitto, hiredis), the floor Ferry's overhead is measured
+// (cnats, libmosquitto, hiredis, rabbitmq-c), the floor Ferry's overhead is measured
 // against. Both echoes are driven the same way: one publisher sends N
 // messages to echo.in through Ferry's adapter and times until N arrived on
 // echo.out. Servers are started from Debian's packages on free loopback ports.
@@ -10,7 +10,9 @@
 // ratio is the median of the per-round ratios. The message count of a case
 // grows (up to 20×) so that a native run lasts about half a second.
 //
-//   ferry_broker_bench [--quick] [--rounds N] [nats|mqtt|redis|redis-streams ...]
+//   ferry_broker_bench [--quick] [--rounds N] [nats|mqtt|redis|redis-streams|rabbitmq ...]
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 #include <mosquitto.h>
@@ -50,14 +52,21 @@ using namespace ferry;
 using namespace std::chrono_literals;
 using bench::Counter;
 
-// A broker server for the length of one benchmark.
+// A broker server for the length of one benchmark. `env` is added to its
+// environment; with `ready` (a shell command) it is ready once that
+// succeeds, else once the port accepts connections. `companion` (RabbitMQ's
+// epmd) is stopped after it.
 class Server {
  public:
-  Server(std::vector<std::string> argv, std::uint16_t port) : port_(port) {
+  Server(std::vector<std::string> argv, std::uint16_t port,
+         std::vector<std::pair<std::string, std::string>> env = {}, const std::string& ready = "",
+         std::unique_ptr<Server> companion = nullptr)
+      : port_(port), companion_(std::move(companion)) {
     std::fflush(stdout);  // or the child would print our buffered lines again
     pid_ = ::fork();
     if (pid_ == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
       std::vector<char*> args;
       for (auto& a : argv) args.push_back(a.data());
       args.push_back(nullptr);
@@ -65,6 +74,13 @@ class Server {
       std::freopen("/dev/null", "w", stderr);
       ::execvp(args[0], args.data());
       ::_exit(127);
+    }
+    if (!ready.empty()) {
+      if (std::system(ready.c_str()) != 0) {
+        std::fprintf(stderr, "%s did not start\n", argv[0].c_str());
+        std::exit(1);
+      }
+      return;
     }
     for (int i = 0; i < 500 && !testing::PortAcceptsConnections(port_); ++i) std::this_thread::sleep_for(10ms);
     if (!testing::PortAcceptsConnections(port_)) {
@@ -79,8 +95,36 @@ class Server {
 
  private:
   std::uint16_t port_;
+  std::unique_ptr<Server> companion_;  // destroyed after the server stopped
   pid_t pid_;
 };
+
+// RabbitMQ as tests/support/rabbitmq_server.h starts it: its own epmd, the
+// node run directly (the VM replaces the script), ready when `rabbitmqctl
+// wait` returns.
+std::unique_ptr<Server> RabbitServer(std::uint16_t port, const std::string& dir) {
+  const std::uint16_t epmd_port = testing::FreePort();
+  auto epmd = std::make_unique<Server>(
+      std::vector<std::string>{"epmd", "-port", std::to_string(epmd_port), "-address", "127.0.0.1"},
+      epmd_port);
+  std::ofstream(dir + "/empty.conf");
+  const std::string node = "bench" + std::to_string(port) + "@localhost";
+  std::vector<std::pair<std::string, std::string>> env = {
+      {"HOME", dir}, {"ERL_EPMD_PORT", std::to_string(epmd_port)}, {"RABBITMQ_NODENAME", node},
+      {"RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1"}, {"RABBITMQ_NODE_PORT", std::to_string(port)},
+      {"RABBITMQ_DIST_PORT", std::to_string(testing::FreePort())},
+      {"RABBITMQ_MNESIA_BASE", dir + "/mnesia"}, {"RABBITMQ_LOG_BASE", dir + "/log"},
+      {"RABBITMQ_PID_FILE", dir + "/rabbit.pid"}, {"RABBITMQ_CONF_ENV_FILE", dir + "/empty.conf"},
+      {"RABBITMQ_ALLOW_INPUT", "1"},
+      {"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", "-kernel inet_dist_use_interface {127,0,0,1} -noinput"}};
+  std::string ready;
+  for (const auto& [k, v] : env)
+    if (k == "HOME" || k == "ERL_EPMD_PORT" || k == "RABBITMQ_NODENAME" || k == "RABBITMQ_CONF_ENV_FILE")
+      ready += k + "=" + v + " ";
+  ready += "/usr/lib/rabbitmq/bin/rabbitmqctl wait --timeout 90 " + dir + "/rabbit.pid >/dev/null 2>&1";
+  return std::make_unique<Server>(std::vector<std::string>{"/usr/lib/rabbitmq/bin/rabbitmq-server"},
+                                  port, env, ready, std::move(epmd));
+}
 
 // Sends `count` messages of `size` bytes through the driver, never more
 // than 1,000 messages or 8 MiB ahead of the echoes (NATS drops messages for
@@ -252,6 +296,70 @@ class RedisStreamsEcho final : public NativeEcho {
   std::thread thread_;
 };
 
+// rabbitmq-c with the guarantee Ferry gives: each echo is published
+// persistent, and the incoming message is acknowledged only once the
+// publisher confirm for its echo arrived. One connection consumes (manual
+// acks, prefetch 256), one publishes in confirm mode, as Ferry's adapter.
+class RabbitEcho final : public NativeEcho {
+ public:
+  explicit RabbitEcho(std::uint16_t port) {
+    in_ = Open(port);
+    out_ = Open(port);
+    amqp_confirm_select(out_, 1);
+    amqp_get_rpc_reply(out_);
+    amqp_basic_qos(in_, 1, 0, 256, 0);
+    amqp_queue_declare_ok_t* q = amqp_queue_declare(in_, 1, amqp_empty_bytes, 0, 0, 1, 1, amqp_empty_table);
+    const amqp_bytes_t queue = amqp_bytes_malloc_dup(q->queue);
+    amqp_queue_bind(in_, 1, queue, amqp_cstring_bytes("amq.topic"), amqp_cstring_bytes("echo.in"),
+                    amqp_empty_table);
+    amqp_basic_consume(in_, 1, queue, amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+    amqp_get_rpc_reply(in_);
+    amqp_bytes_free(queue);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~RabbitEcho() override {
+    stop_ = true;
+    thread_.join();
+    for (amqp_connection_state_t c : {in_, out_}) {
+      amqp_connection_close(c, AMQP_REPLY_SUCCESS);
+      amqp_destroy_connection(c);
+    }
+  }
+
+ private:
+  static amqp_connection_state_t Open(std::uint16_t port) {
+    amqp_connection_state_t c = amqp_new_connection();
+    amqp_socket_open(amqp_tcp_socket_new(c), "127.0.0.1", port);
+    amqp_login(c, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest");
+    amqp_channel_open(c, 1);
+    amqp_get_rpc_reply(c);
+    return c;
+  }
+  void Run() {
+    timeval tick{0, 100000};
+    while (!stop_) {
+      amqp_maybe_release_buffers(in_);
+      amqp_envelope_t e;
+      const amqp_rpc_reply_t r = amqp_consume_message(in_, &e, &tick, 0);
+      if (r.reply_type != AMQP_RESPONSE_NORMAL) continue;
+      amqp_basic_properties_t props = e.message.properties;
+      props._flags |= AMQP_BASIC_DELIVERY_MODE_FLAG;
+      props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+      amqp_basic_publish(out_, 1, amqp_cstring_bytes("amq.topic"), amqp_cstring_bytes("echo.out"), 0,
+                         0, &props, e.message.body);
+      amqp_frame_t f;  // the confirm: nothing else arrives on this connection
+      while (amqp_simple_wait_frame(out_, &f) == AMQP_STATUS_OK &&
+             !(f.frame_type == AMQP_FRAME_METHOD && f.payload.method.id == AMQP_BASIC_ACK_METHOD)) {
+      }
+      amqp_basic_ack(in_, 1, e.delivery_tag, 0);
+      amqp_destroy_envelope(&e);
+    }
+  }
+  amqp_connection_state_t in_ = nullptr, out_ = nullptr;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 struct Target {
   std::string name;
   std::function<std::unique_ptr<Server>(std::uint16_t port, const std::string& dir)> server;
@@ -399,6 +507,9 @@ int main(int argc, char** argv) {
        // what was published to echo.in while the native echo ran.
        {{"publish", "streams"}}, ", publish = \"streams\"", "",
        [](std::uint16_t port) { return std::make_unique<RedisStreamsEcho>(port); }},
+      {"rabbitmq", RabbitServer,
+       [](std::uint16_t port) { return "amqp://127.0.0.1:" + std::to_string(port); }, {}, "", "",
+       [](std::uint16_t port) { return std::make_unique<RabbitEcho>(port); }},
   };
   std::printf("### Echo on real brokers\n\n");
   std::printf("%d rounds per case, Ferry and native alternating; medians, ratio = median of "

@@ -19,6 +19,8 @@ PACKAGES=(
   libnats-dev libmosquitto-dev libhiredis-dev
   nats-server mosquitto mosquitto-clients redis-server redis-tools
   python3-venv zsh
+  # RabbitMQ adapter (librabbitmq), its test server and amqp-publish/amqp-consume
+  librabbitmq-dev rabbitmq-server amqp-tools
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -13,6 +13,9 @@
 #if FERRY_WITH_REDIS
 #include "brokers/redis/redis_broker.h"
 #endif
+#if FERRY_WITH_RABBITMQ
+#include "brokers/rabbitmq/rabbitmq_broker.h"
+#endif
 
 namespace ferry {
 namespace {
@@ -64,6 +67,15 @@ Result<std::unique_ptr<Broker>> MakeRedis(std::string_view url,
 }
 #endif
 
+#if FERRY_WITH_RABBITMQ
+Result<std::unique_ptr<Broker>> MakeRabbitMq(std::string_view url,
+                                             const std::map<std::string, std::string>& options) {
+  auto amqp = RabbitMqOptionsFrom(url, options);
+  if (!amqp.ok()) return amqp.error();
+  return MakeRabbitMqBroker(*amqp);
+}
+#endif
+
 struct Scheme {
   std::string_view name;
   Factory make;
@@ -83,6 +95,10 @@ constexpr Scheme kSchemes[] = {
 #if FERRY_WITH_REDIS
     {"redis", MakeRedis},
     {"rediss", MakeRedis},
+#endif
+#if FERRY_WITH_RABBITMQ
+    {"amqp", MakeRabbitMq},
+    {"amqps", MakeRabbitMq},
 #endif
 };
 

@@ -64,6 +64,10 @@ Status ServerProcess::Start(std::chrono::milliseconds limit) {
   for (std::string& a : args) cargs.push_back(a.data());
   cargs.push_back(nullptr);
   const std::string log = (dir() / "server.log").string();
+  std::vector<std::pair<std::string, std::string>> env;
+  for (const auto& [name, value] : env_)
+    env.emplace_back(name, Substitute(Substitute(value, "$PORT", std::to_string(port_)), "$DIR",
+                                      dir().string()));
 
   const pid_t pid = ::fork();
   if (pid < 0) return Error::Internal(name_ + ": fork failed");
@@ -75,6 +79,7 @@ Status ServerProcess::Start(std::chrono::milliseconds limit) {
       ::dup2(out, 1);
       ::dup2(out, 2);
     }
+    for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
     ::chdir(dir().c_str());
     ::setpgid(0, 0);  // the server's own children go with it
     ::execv(cargs[0], cargs.data());
@@ -82,28 +87,36 @@ Status ServerProcess::Start(std::chrono::milliseconds limit) {
   }
   pid_ = pid;
   const auto until = std::chrono::steady_clock::now() + limit;
+  std::string not_ready;
   while (std::chrono::steady_clock::now() < until) {
-    if (PortAcceptsConnections(port_)) return Status::Ok();
+    if (ready_) {
+      Status ready = ready_();
+      if (ready.ok()) return Status::Ok();
+      not_ready = ready.error().message() + "; ";
+    } else if (PortAcceptsConnections(port_)) {
+      return Status::Ok();
+    }
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
       return Error::Internal(name_ + " exited before listening on port " +
-                             std::to_string(port_) + ": " + LogTail());
+                             std::to_string(port_) + ": " + not_ready + LogTail());
     }
     std::this_thread::sleep_for(20ms);
   }
   Kill();
   return Error::Timeout(name_ + " did not listen on port " + std::to_string(port_) + ": " +
-                        LogTail());
+                        not_ready + LogTail());
 }
 
 void ServerProcess::Stop() {
   if (!running()) return;
   ::kill(pid_, SIGTERM);
-  const auto until = std::chrono::steady_clock::now() + 5s;
+  const auto until = std::chrono::steady_clock::now() + stop_grace_;
   while (std::chrono::steady_clock::now() < until) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      ::kill(-pid_, SIGKILL);  // anything of its group left behind (its children)
       pid_ = -1;
       return;
     }

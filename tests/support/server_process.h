@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,9 +21,11 @@ namespace ferry::testing {
 // Finds an executable on PATH, /usr/sbin or /usr/local/sbin; empty if absent.
 std::filesystem::path FindProgram(const std::string& name);
 
-// One server process. The argv may mention "$PORT" and "$DIR"; they are
-// replaced by the port and the server's own folder. Start waits until the
-// port accepts connections; the server's output goes to $DIR/server.log.
+// One server process. The argv (and environment values) may mention "$PORT"
+// and "$DIR"; they are replaced by the port and the server's own folder.
+// Start waits until the port accepts connections, or until the readiness
+// check set with ReadyWhen succeeds; the server's output goes to
+// $DIR/server.log.
 class ServerProcess {
  public:
   ServerProcess(std::string name, std::vector<std::string> argv);
@@ -32,6 +36,14 @@ class ServerProcess {
   // Fixes the port before the first Start (for servers whose config file
   // names it); otherwise Start picks a free one.
   void UsePort(std::uint16_t port) { port_ = port; }
+  // Adds a variable to the server's environment (before Start).
+  void SetEnv(std::string name, std::string value) { env_[std::move(name)] = std::move(value); }
+  // Replaces "the port accepts connections" as the sign of readiness. Start
+  // calls it (it may block) while the process lives, until it succeeds or
+  // Start's limit passes.
+  void ReadyWhen(std::function<Status()> check) { ready_ = std::move(check); }
+  // How long Stop waits after SIGTERM before SIGKILL (default 5 s).
+  void SetStopGrace(std::chrono::milliseconds grace) { stop_grace_ = grace; }
   // Starts on a fresh port the first time and on the same port afterwards,
   // so clients can reconnect to a restarted server.
   Status Start(std::chrono::milliseconds limit = std::chrono::seconds(20));
@@ -54,6 +66,9 @@ class ServerProcess {
   TempDir dir_;
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
+  std::map<std::string, std::string> env_;
+  std::function<Status()> ready_;
+  std::chrono::milliseconds stop_grace_{5000};
 };
 
 }  // namespace ferry::testing
