@@ -6,30 +6,22 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <string>
 
 #include "support/host_fixture.h"
+#include "support/shell.h"
 
 namespace ferry::testing {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string Shell(const std::string& script) {
-  const std::string cmd = "bash -c '" + script + "' 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  ::pclose(p);
-  return out;
-}
+// Runs `script` with bash (the completion script is bash's).
+std::string Bash(const std::string& script) { return Shell("bash -c '" + script + "'"); }
 
 // What bash offers for the words typed so far (the last one being completed).
 std::string Complete(const std::string& words) {
-  return Shell("source <(" + std::string(FERRY_BINARY) + " completions bash) && COMP_WORDS=(" + words +
+  return Bash("source <(" + std::string(FERRY_BINARY) + " completions bash) && COMP_WORDS=(" + words +
                ") && COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) && _ferry && echo \"${COMPREPLY[*]}\"");
 }
 
@@ -50,7 +42,7 @@ TEST(Completions, BashCompletesCommandsOptionsAndFiles) {
 }
 
 TEST(Completions, ZshScriptIsValidAndNamesEveryCommand) {
-  const std::string script = Shell(std::string(FERRY_BINARY) + " completions zsh > /tmp/ferry-test-_ferry && zsh -n /tmp/ferry-test-_ferry && echo valid && cat /tmp/ferry-test-_ferry");
+  const std::string script = Bash(std::string(FERRY_BINARY) + " completions zsh > /tmp/ferry-test-_ferry && zsh -n /tmp/ferry-test-_ferry && echo valid && cat /tmp/ferry-test-_ferry");
   EXPECT_THAT(script, ::testing::StartsWith("valid\n#compdef ferry\n"));
   for (const char* command : {"run", "publish", "request", "subscribe", "inspect"})
     EXPECT_THAT(script, HasSubstr(std::string("        ") + command + ") _arguments")) << command;
@@ -58,7 +50,7 @@ TEST(Completions, ZshScriptIsValidAndNamesEveryCommand) {
 }
 
 TEST(Completions, AnUnknownShellIsAUsageError) {
-  const std::string out = Shell(std::string(FERRY_BINARY) + " completions fish; echo \"exit $?\"");
+  const std::string out = Bash(std::string(FERRY_BINARY) + " completions fish; echo \"exit $?\"");
   EXPECT_THAT(out, HasSubstr("exit 2"));
 }
 

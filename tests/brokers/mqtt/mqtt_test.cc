@@ -27,6 +27,7 @@
 #include "support/host_fixture.h"
 #include "support/restart_proof.h"
 #include "support/server_process.h"
+#include "support/shell.h"
 #include "support/two_hosts.h"
 
 namespace ferry::testing {
@@ -155,16 +156,6 @@ TEST_F(MqttHost, RequestCollectsRepliesFromTwoComponents) {
   auto none = host_->host().Request("default", m, 300ms, 1);
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.error().code(), ErrorCode::kTimeout);
-}
-
-std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return out;
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  ::pclose(p);
-  return out;
 }
 
 TEST_F(MqttHost, MosquittoClientsTalkToFerry) {

@@ -20,6 +20,7 @@
 #include "brokers/registry.h"
 #include "support/host_fixture.h"
 #include "support/rabbitmq_server.h"
+#include "support/shell.h"
 #include "support/two_hosts.h"
 
 namespace ferry::testing {
@@ -27,16 +28,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-
-std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return out;
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  ::pclose(p);
-  return out;
-}
 
 TEST(RabbitMqOptions, UrlsAndSettings) {
   auto o = RabbitMqOptionsFrom("amqp://ann:p%40ss@rabbit.example:5673/%2F", {});

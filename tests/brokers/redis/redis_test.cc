@@ -20,6 +20,7 @@
 #include "support/restart_proof.h"
 #include "support/host_fixture.h"
 #include "support/server_process.h"
+#include "support/shell.h"
 #include "support/two_hosts.h"
 
 namespace ferry::testing {
@@ -45,16 +46,6 @@ ServerProcess& SharedRedis() {
 
 std::string RedisUrl(const ServerProcess& server) {
   return "redis://127.0.0.1:" + std::to_string(server.port());
-}
-
-std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return out;
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  ::pclose(p);
-  return out;
 }
 
 // The bodies "m<digits>" in a stream, each with the number of entries
