@@ -18,6 +18,8 @@ PACKAGES=(
   libclang-rt-14-dev-wasm32 libclang-rt-14-dev
   libnats-dev libmosquitto-dev libhiredis-dev
   nats-server mosquitto mosquitto-clients redis-server redis-tools
+  # Kafka: client library, kcat for interop tests, Java + Maven for the test server
+  librdkafka-dev kcat openjdk-17-jre-headless maven
   python3-venv
 )
 missing=()
@@ -74,4 +76,16 @@ if ! cmp -s guest/js/package-lock.json "$JS_TOOLS/package-lock.json" ||
   cp guest/js/package.json guest/js/package-lock.json "$JS_TOOLS/"
   (cd "$JS_TOOLS" && npm ci --silent --no-audit --no-fund)
 fi
+# ---- Kafka test server: Apache Kafka's jars from Maven Central (KRaft mode,
+# no ZooKeeper). The pom is copied beside the jars, so an unchanged pom costs
+# a file comparison.
+KAFKA_JARS="$HOME/.cache/ferry/kafka-jars"
+if ! cmp -s tests/support/kafka/pom.xml "$KAFKA_JARS/pom.xml"; then
+  echo "setup: Kafka server jars into $KAFKA_JARS"
+  rm -rf "$KAFKA_JARS"
+  mvn -q -f tests/support/kafka/pom.xml dependency:copy-dependencies -DoutputDirectory="$KAFKA_JARS"
+  cp tests/support/kafka/pom.xml "$KAFKA_JARS/"
+fi
+# ---- end Kafka
+
 echo "setup: ready"
