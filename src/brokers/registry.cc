@@ -12,6 +12,9 @@
 #if FERRY_WITH_REDIS
 #include "brokers/redis/redis_broker.h"
 #endif
+#if FERRY_WITH_KAFKA
+#include "brokers/kafka/kafka_broker.h"
+#endif
 
 namespace ferry {
 namespace {
@@ -63,6 +66,15 @@ Result<std::unique_ptr<Broker>> MakeRedis(std::string_view url,
 }
 #endif
 
+#if FERRY_WITH_KAFKA
+Result<std::unique_ptr<Broker>> MakeKafka(std::string_view url,
+                                          const std::map<std::string, std::string>& options) {
+  auto kafka = KafkaOptionsFrom(url, options);
+  if (!kafka.ok()) return kafka.error();
+  return MakeKafkaBroker(*kafka);
+}
+#endif
+
 struct Scheme {
   std::string_view name;
   Factory make;
@@ -82,6 +94,9 @@ constexpr Scheme kSchemes[] = {
 #if FERRY_WITH_REDIS
     {"redis", MakeRedis},
     {"rediss", MakeRedis},
+#endif
+#if FERRY_WITH_KAFKA
+    {"kafka", MakeKafka},
 #endif
 };
 

@@ -83,7 +83,7 @@ Status ServerProcess::Start(std::chrono::milliseconds limit) {
   pid_ = pid;
   const auto until = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < until) {
-    if (PortAcceptsConnections(port_)) return Status::Ok();
+    if (PortAcceptsConnections(port_) && (!ready_ || ready_())) return Status::Ok();
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;

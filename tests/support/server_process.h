@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,8 @@ std::filesystem::path FindProgram(const std::string& name);
 
 // One server process. The argv may mention "$PORT" and "$DIR"; they are
 // replaced by the port and the server's own folder. Start waits until the
-// port accepts connections; the server's output goes to $DIR/server.log.
+// port accepts connections (and a ReadyWhen check passes); the server's output
+// goes to $DIR/server.log.
 class ServerProcess {
  public:
   ServerProcess(std::string name, std::vector<std::string> argv);
@@ -32,6 +34,9 @@ class ServerProcess {
   // Fixes the port before the first Start (for servers whose config file
   // names it); otherwise Start picks a free one.
   void UsePort(std::uint16_t port) { port_ = port; }
+  // An open port is not always readiness: Start then also waits until
+  // `check` returns true (Kafka: a metadata request succeeds).
+  void ReadyWhen(std::function<bool()> check) { ready_ = std::move(check); }
   // Starts on a fresh port the first time and on the same port afterwards,
   // so clients can reconnect to a restarted server.
   Status Start(std::chrono::milliseconds limit = std::chrono::seconds(20));
@@ -54,6 +59,7 @@ class ServerProcess {
   TempDir dir_;
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
+  std::function<bool()> ready_;
 };
 
 }  // namespace ferry::testing
