@@ -179,6 +179,7 @@ Status KafkaBroker::Connect() {
     // librdkafka's reasons name the server ("127.0.0.1:9/bootstrap: Connect
     // to ... failed: Connection refused"): keep its last clause.
     if (const auto colon = why.rfind(": "); colon != std::string::npos) why = why.substr(colon + 2);
+    if (const auto after = why.find(" (after "); after != std::string::npos) why.resize(after);
     if (why.empty()) why = rd_kafka_err2str(err);
     for (char& ch : why)
       if (ch == '\n') ch = ' ';

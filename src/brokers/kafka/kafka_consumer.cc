@@ -407,6 +407,18 @@ bool AwaitTopic(rd_kafka_t* rk, const std::string& topic, Deadline until) {
   return false;
 }
 
+// Whether any topic the cluster has now matches the wildcard `pattern`.
+bool AnyTopicMatches(rd_kafka_t* rk, const std::string& pattern) {
+  const rd_kafka_metadata_t* raw = nullptr;
+  if (rd_kafka_metadata(rk, 1, nullptr, &raw, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) return true;
+  MetadataPtr md(raw);
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const std::string_view name = md->topics[i].topic;
+    if (ValidateTopic(name).ok() && TopicMatches(pattern, name)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Subscription>> MakeKafkaSubscription(const ConsumerEnv& env,
@@ -449,10 +461,19 @@ Result<std::unique_ptr<Subscription>> MakeKafkaSubscription(const ConsumerEnv& e
   rd_kafka_poll_set_consumer(rk);
 
   const Deadline until = Clock::now() + std::max(env.options.connect_timeout, 10000ms);
-  const bool literal = options.pattern.find_first_of("*>") == std::string::npos;
-  if (literal && !AwaitTopic(rk, *subscription, until))
-    spdlog::warn("{}: topic {} does not exist (yet); the subscription starts once it is created",
-                 env.display, *subscription);
+  // Waiting for the first assignment matters only where there is
+  // something to assign: records published later are found by their
+  // timestamp whenever the partitions come (see Assign).
+  bool await_assignment = true;
+  if (options.pattern.find_first_of("*>") == std::string::npos) {
+    if (!AwaitTopic(rk, *subscription, until)) {
+      spdlog::warn("{}: topic {} does not exist (yet); the subscription starts once it is created",
+                   env.display, *subscription);
+      await_assignment = false;
+    }
+  } else {
+    await_assignment = AnyTopicMatches(rk, options.pattern);
+  }
   Partitions topics(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(topics.get(), subscription->c_str(), RD_KAFKA_PARTITION_UA);
   if (rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, topics.get()); e != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -462,7 +483,7 @@ Result<std::unique_ptr<Subscription>> MakeKafkaSubscription(const ConsumerEnv& e
   state->handler = std::move(handler);
   auto sub = std::make_unique<KafkaSubscription>(state);
   std::unique_lock lock(state->mutex);
-  if (!state->cv.wait_until(lock, until, [&] { return state->assigned; }))
+  if (await_assignment && !state->cv.wait_until(lock, until, [&] { return state->assigned; }))
     spdlog::warn("{}: group {} has not assigned partitions of {} yet; it keeps trying",
                  env.display, state->group, state->options.pattern);
   lock.unlock();
