@@ -47,9 +47,11 @@ DurabilityResult ProveNoLoss(const DurabilityRun& run) {
     return m;
   };
   // Publishing goes through a host-independent connection configured like the hosts'.
-  auto pub = MakeBroker(run.broker_url, run.broker_url.starts_with("redis")
-                                            ? std::map<std::string, std::string>{{"publish", "streams"}}
-                                            : std::map<std::string, std::string>{{"jetstream", run.topic}});
+  auto pub = MakeBroker(run.broker_url,
+                        run.publisher_options ? *run.publisher_options
+                        : run.broker_url.starts_with("redis")
+                            ? std::map<std::string, std::string>{{"publish", "streams"}}
+                            : std::map<std::string, std::string>{{"jetstream", run.topic}});
   EXPECT_OK(pub);
   if (!pub.ok() || !(*pub)->Connect().ok()) return result;
   for (int i = 0; i < total; ++i) {
