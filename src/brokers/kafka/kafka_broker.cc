@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <random>
+#include <shared_mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -86,6 +87,9 @@ class KafkaBroker final : public Broker {
   KafkaOptions options_;
   std::string display_;
   std::mutex connect_mutex_;  // Connect and Close
+  // Guards producer_ against Close: Publish holds it shared while it hands a
+  // record over (not while it waits for the report), Close exclusively.
+  std::shared_mutex producer_mutex_;
   Handle producer_;
   std::atomic<bool> stopping_{false};
   std::thread poll_thread_, monitor_thread_;
@@ -218,6 +222,7 @@ void KafkaBroker::Close() {
   (void)rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   rd_kafka_poll(producer_.get(), 0);
   poll_thread_.join();
+  std::unique_lock producer_lock(producer_mutex_);
   producer_.reset();
   SetState(ConnectionState::kClosed);
 }
@@ -259,6 +264,7 @@ Status KafkaBroker::Publish(const Message& message, Deadline deadline) {
                         static_cast<ssize_t>(kafka::kCorrelationHeader.size()), id.data(),
                         static_cast<ssize_t>(id.size()));
   }
+  std::shared_lock producer_lock(producer_mutex_);
   if (!producer_ || stopping_.load()) return Error::Connection(display_ + " is closed");
   if (state_.load() != ConnectionState::kConnected)
     return Error::Connection(display_ + " is unreachable; reconnecting");
@@ -284,10 +290,12 @@ Status KafkaBroker::Publish(const Message& message, Deadline deadline) {
     delete opaque;
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
       return kafka::KafkaError(fmt::format("publishing to {}", message.topic), err);
+    if (stopping_.load()) return Error::Connection(display_ + " is closed");
     if (Clock::now() >= deadline)
       return Error::ResourceExhausted(fmt::format("{}: the producer queue stayed full", display_));
     std::this_thread::sleep_for(5ms);
   }
+  producer_lock.unlock();
   std::unique_lock lock(pending->mutex);
   if (!pending->cv.wait_until(lock, deadline, [&] { return pending->done; }))
     return Error::Timeout(fmt::format("{}: no acknowledgement for {} before the deadline", display_,
