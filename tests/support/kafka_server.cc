@@ -1,89 +1,13 @@
 #include "support/kafka_server.h"
 
-#include <cstdio>
-#include <cstdlib>
 #include <set>
 
 #include "brokers/registry.h"
+#include "support/kafka_config.h"
 
 namespace ferry::testing {
-namespace {
 
-std::filesystem::path Jars() {
-  const char* home = std::getenv("HOME");
-  return std::filesystem::path(home ? home : "/root") / ".cache/ferry/kafka-jars";
-}
-
-// JVM settings that start Kafka in about 2 s with about 160 MB resident.
-const char* const kJvm = "-Xms32m -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1";
-
-// Runs a command and returns its output and whether it exited 0.
-std::pair<bool, std::string> Run(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return {false, out};
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  return {::pclose(p) == 0, out};
-}
-
-std::string Properties(const std::filesystem::path& dir, std::uint16_t port,
-                       std::uint16_t controller, std::uint16_t sasl) {
-  const std::string p = std::to_string(port), c = std::to_string(controller),
-                    s = std::to_string(sasl);
-  return "process.roles=broker,controller\n"
-         "node.id=1\n"
-         "controller.quorum.voters=1@127.0.0.1:" + c + "\n"
-         "listeners=PLAINTEXT://127.0.0.1:" + p + ",CONTROLLER://127.0.0.1:" + c +
-         ",SASL_PLAINTEXT://127.0.0.1:" + s + "\n"
-         "advertised.listeners=PLAINTEXT://127.0.0.1:" + p + ",SASL_PLAINTEXT://127.0.0.1:" + s + "\n"
-         "controller.listener.names=CONTROLLER\n"
-         "inter.broker.listener.name=PLAINTEXT\n"
-         "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
-         "SASL_PLAINTEXT:SASL_PLAINTEXT\n"
-         "sasl.enabled.mechanisms=PLAIN\n"
-         "listener.name.sasl_plaintext.plain.sasl.jaas.config="
-         "org.apache.kafka.common.security.plain.PlainLoginModule required "
-         "username=\"" + std::string(KafkaServer::kUser) + "\" password=\"" +
-         KafkaServer::kPassword + "\" user_" + KafkaServer::kUser + "=\"" +
-         KafkaServer::kPassword + "\";\n"
-         "log.dirs=" + (dir / "data").string() + "\n"
-         "num.partitions=4\n"
-         "auto.create.topics.enable=true\n"
-         "default.replication.factor=1\n"
-         "min.insync.replicas=1\n"
-         "offsets.topic.replication.factor=1\n"
-         "offsets.topic.num.partitions=4\n"
-         "transaction.state.log.replication.factor=1\n"
-         "transaction.state.log.min.isr=1\n"
-         "share.coordinator.state.topic.replication.factor=1\n"
-         "share.coordinator.state.topic.min.isr=1\n"
-         "group.initial.rebalance.delay.ms=0\n"
-         "group.min.session.timeout.ms=1000\n"
-         // The default 128 MB dedupe buffer does not fit the small heap.
-         "log.cleaner.dedupe.buffer.size=4194304\n"
-         "delete.topic.enable=true\n"
-         // Records up to 8 MB (the conformance suite sends 1 MiB payloads).
-         "message.max.bytes=8388608\n"
-         "replica.fetch.max.bytes=8388608\n";
-}
-
-const char* const kLog4j =
-    "status = warn\n"
-    "appender.out.type = Console\n"
-    "appender.out.name = OUT\n"
-    "appender.out.layout.type = PatternLayout\n"
-    "appender.out.layout.pattern = [%d] %p %m (%c)%n\n"
-    "rootLogger.level = warn\n"
-    "rootLogger.appenderRef.out.ref = OUT\n";
-
-}  // namespace
-
-KafkaServer::KafkaServer()
-    : process_("kafka", {"java", "-Xms32m", "-Xmx128m", "-XX:+UseSerialGC",
-                         "-XX:TieredStopAtLevel=1", "-Dlog4j2.configurationFile=$DIR/log4j2.properties",
-                         "-cp", (Jars() / "*").string(), "kafka.Kafka",
-                         "$DIR/server.properties"}) {
+KafkaServer::KafkaServer() : process_("kafka", KafkaCommand("$DIR")) {
   std::set<std::uint16_t> ports;
   while (ports.size() < 3) ports.insert(FreePort());
   auto it = ports.begin();
@@ -91,31 +15,7 @@ KafkaServer::KafkaServer()
   controller_port_ = *it++;
   sasl_port_ = *it;
   process_.UsePort(port_);
-  const std::filesystem::path dir = process_.dir();
-  {
-    std::FILE* f = std::fopen((dir / "server.properties").c_str(), "w");
-    const std::string text = Properties(dir, port_, controller_port_, sasl_port_);
-    if (f) std::fputs(text.c_str(), f), std::fclose(f);
-    f = std::fopen((dir / "log4j2.properties").c_str(), "w");
-    if (f) std::fputs(kLog4j, f), std::fclose(f);
-  }
-  if (!std::filesystem::exists(Jars())) {
-    prepared_ = Error::NotFound("the Kafka jars are missing in " + Jars().string() +
-                                " (scripts/setup.sh fetches them)");
-    return;
-  }
-  const std::string java = "java " + std::string(kJvm) + " -Dlog4j2.configurationFile=" +
-                           (dir / "log4j2.properties").string() + " -cp '" +
-                           (Jars() / "*").string() + "' kafka.tools.StorageTool ";
-  auto [uuid_ok, uuid] = Run(java + "random-uuid");
-  while (!uuid.empty() && (uuid.back() == '\n' || uuid.back() == ' ')) uuid.pop_back();
-  if (const auto nl = uuid.rfind('\n'); nl != std::string::npos) uuid = uuid.substr(nl + 1);
-  if (!uuid_ok || uuid.empty()) {
-    prepared_ = Error::Internal("kafka StorageTool random-uuid failed: " + uuid);
-    return;
-  }
-  auto [format_ok, out] = Run(java + "format -t " + uuid + " -c " + (dir / "server.properties").string());
-  if (!format_ok) prepared_ = Error::Internal("kafka StorageTool format failed: " + out);
+  prepared_ = PrepareKafka(process_.dir(), {port_, controller_port_, sasl_port_});
   const std::string url = Url();
   process_.ReadyWhen([url] {
     auto broker = MakeBroker(url, {{"connect_timeout_ms", "1000"}});

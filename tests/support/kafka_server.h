@@ -14,7 +14,7 @@ namespace ferry::testing {
 class KafkaServer {
  public:
   // A SASL/PLAIN listener beside the plaintext one accepts this user.
-  static constexpr const char* kUser = "ferry";
+  static constexpr const char* kUser = "ferry";  // = kKafkaUser
   static constexpr const char* kPassword = "s3cret-pass";
 
   // Writes server.properties and formats the storage (a JVM run each for
