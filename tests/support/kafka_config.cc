@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <utility>
 
 namespace ferry::testing {
@@ -75,6 +76,30 @@ const char* const kLog4j =
     "rootLogger.level = warn\n"
     "rootLogger.appenderRef.out.ref = OUT\n";
 
+// What StorageTool random-uuid prints, without a JVM run for it: 16 random
+// bytes in URL-safe base64 without padding (22 characters).
+std::string ClusterId() {
+  static const char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::random_device rd;
+  std::uint8_t bytes[16];
+  for (auto& b : bytes) b = static_cast<std::uint8_t>(rd());
+  std::string out;
+  std::uint32_t bits = 0;
+  int held = 0;
+  for (std::uint8_t b : bytes) {
+    bits = (bits << 8) | b;
+    held += 8;
+    while (held >= 6) {
+      held -= 6;
+      out += kAlphabet[(bits >> held) & 63];
+    }
+  }
+  if (held > 0) out += kAlphabet[(bits << (6 - held)) & 63];
+  // Kafka's own ids never start with '-' (it would read as an option).
+  return out[0] == '-' ? ClusterId() : out;
+}
+
 void WriteFile(const std::filesystem::path& path, const std::string& text) {
   if (std::FILE* f = std::fopen(path.c_str(), "w")) {
     std::fputs(text.c_str(), f);
@@ -101,11 +126,7 @@ Status PrepareKafka(const std::filesystem::path& dir, const KafkaPorts& ports) {
   const std::string java = "java " + std::string(kJvm) + " -Dlog4j2.configurationFile=" +
                            (dir / "log4j2.properties").string() + " -cp '" +
                            (JarsDir() / "*").string() + "' kafka.tools.StorageTool ";
-  auto [uuid_ok, uuid] = Run(java + "random-uuid");
-  while (!uuid.empty() && (uuid.back() == '\n' || uuid.back() == ' ')) uuid.pop_back();
-  if (const auto nl = uuid.rfind('\n'); nl != std::string::npos) uuid = uuid.substr(nl + 1);
-  if (!uuid_ok || uuid.empty()) return Error::Internal("kafka StorageTool random-uuid failed: " + uuid);
-  auto [format_ok, out] = Run(java + "format -t " + uuid + " -c " + (dir / "server.properties").string());
+  auto [format_ok, out] = Run(java + "format -t " + ClusterId() + " -c " + (dir / "server.properties").string());
   if (!format_ok) return Error::Internal("kafka StorageTool format failed: " + out);
   return Status::Ok();
 }

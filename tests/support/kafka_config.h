@@ -24,7 +24,8 @@ inline constexpr const char* kKafkaUser = "ferry";
 inline constexpr const char* kKafkaPassword = "s3cret-pass";
 
 // Writes server.properties and log4j2.properties into `dir` (data in
-// dir/data) and formats the storage: StorageTool random-uuid, then format.
+// dir/data) and formats the storage with StorageTool format, under a random
+// cluster id made as StorageTool random-uuid makes one.
 Status PrepareKafka(const std::filesystem::path& dir, const KafkaPorts& ports);
 
 // The command that serves from `dir` once prepared ($DIR may stand for it).

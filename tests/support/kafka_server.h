@@ -17,8 +17,8 @@ class KafkaServer {
   static constexpr const char* kUser = "ferry";  // = kKafkaUser
   static constexpr const char* kPassword = "s3cret-pass";
 
-  // Writes server.properties and formats the storage (a JVM run each for
-  // StorageTool random-uuid and format); Start runs the server.
+  // Writes server.properties and formats the storage (a JVM run of
+  // StorageTool format); Start runs the server.
   KafkaServer();
   KafkaServer(const KafkaServer&) = delete;
   KafkaServer& operator=(const KafkaServer&) = delete;

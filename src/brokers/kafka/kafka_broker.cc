@@ -145,8 +145,12 @@ void KafkaBroker::OnError(rd_kafka_t* rk, int err, const char* reason, void* opa
 
 Status KafkaBroker::Connect() {
   std::lock_guard lock(connect_mutex_);
-  if (producer_ && state_.load() == ConnectionState::kConnected) return Status::Ok();
-  if (!producer_) {
+  if (producer_) {
+    // Connected before: librdkafka repairs the link by itself.
+    if (state_.load() == ConnectionState::kConnected) return Status::Ok();
+    return Error::Connection(display_ + " is unreachable; reconnecting");
+  }
+  {
     SetState(ConnectionState::kConnecting);
     auto conf = kafka::BaseConf(options_);
     if (!conf.ok()) return conf.error();

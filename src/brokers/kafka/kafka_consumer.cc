@@ -217,7 +217,7 @@ void State::Commit(bool sync, const std::set<PKey>* only) {
     for (auto& [key, p] : parts) {
       if (only && !only->count(key)) continue;
       const std::int64_t point = p.CommitPoint();
-      if (point <= p.committed) continue;
+      if (point < 0 || point <= p.committed) continue;
       rd_kafka_topic_partition_list_add(list.get(), key.first.c_str(), key.second)->offset = point;
       p.committed = point;
     }
@@ -274,7 +274,7 @@ void State::Assign(rd_kafka_topic_partition_list_t* partitions) {
       PartitionState& state = parts[{p.topic, p.partition}];
       state = {};
       state.generation = next_generation++;
-      state.next = std::max<std::int64_t>(p.offset, 0);
+      state.next = p.offset;  // negative (not known yet) until a record comes
       state.committed = p.offset;
     }
     assigned = true;

@@ -196,6 +196,28 @@ TEST_F(KafkaHost, RequestCollectsRepliesFromTwoComponents) {
   EXPECT_EQ(none.error().code(), ErrorCode::kTimeout);
 }
 
+// A message the component keeps failing is retried (a Ferry-held retry:
+// Nack), then given up: the runtime publishes it to the dead-letter topic
+// and the record is settled.
+TEST(KafkaDeadLetter, GivenUpRecordsGoToTheDeadLetterTopic) {
+  const std::string id = std::to_string(Clock::now().time_since_epoch().count() % 1000000007);
+  const std::string topic = "kdl" + id + ".in", dead = "kdl" + id + ".dead";
+  RunningHost host("[brokers]\ndefault = \"" + SharedKafka().Url() + "\"\n"
+                   "[[component]]\npath = \"$COMPONENTS/misbehave.wasm\"\n"
+                   "subscribe = [\"" + topic + "\"]\nqueue_group = \"kdl\"\n"
+                   "max_attempts = 2\nretry_delay_ms = 10\ndead_letter = \"" + dead + "\"\n");
+  ASSERT_OK(host.start_status());
+  Inbox& dead_letters = host.Listen(dead);
+  ASSERT_OK(host.Publish(topic, "fail"));
+  auto got = dead_letters.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(Text(got[0]), "fail");
+  EXPECT_EQ(got[0].metadata.Get("ferry-attempts"), "2");
+  EXPECT_TRUE(got[0].metadata.Get("ferry-dead-letter-reason").has_value());
+  auto stats = host.WaitForStats("misbehave", [](const ComponentStats& s) { return s.given_up == 1; });
+  EXPECT_EQ(stats.failed, 2u);
+}
+
 // Output of a shell command, NUL bytes included.
 std::string Shell(const std::string& command) {
   std::string out;
@@ -284,15 +306,17 @@ TEST(KafkaCredentials, PasswordFromTheEnvironmentAndAClearErrorWhenWrong) {
 
 // Kafka stopped and restarted mid-stream: the host's producer and consumer
 // reconnect by themselves and every publish it accepted is handled.
+// It restarts the shared server (same ports, same data): the tests of this
+// process run one after another, and those after it find the server back.
 TEST(KafkaRestart, NoAcceptedMessageIsLostAcrossARestart) {
-  KafkaServer server;
-  ASSERT_OK(server.Start());
+  KafkaServer& server = SharedKafka();
   const std::string url = server.Url();
-  RunningHost host("[brokers]\ndefault = \"" + url + "\"\n"
+  // A short session: the groups settle soon after the server is back.
+  RunningHost host("[brokers]\ndefault = { url = \"" + url + "\", session_timeout_ms = 3000 }\n"
                    "[[component]]\npath = \"$COMPONENTS/echo.wasm\"\nsubscribe = [\"kr.in\"]\n"
                    "max_attempts = 400\nretry_delay_ms = 50\nmax_retry_delay_ms = 500\n");
   ASSERT_OK(host.start_status());
-  auto counter = MakeBroker(url, {});
+  auto counter = MakeBroker(url, {{"session_timeout_ms", "3000"}});
   ASSERT_OK(counter);
   ASSERT_OK((*counter)->Connect());
   Sink out;
