@@ -10,7 +10,7 @@
 // ratio is the median of the per-round ratios. The message count of a case
 // grows (up to 20×) so that a native run lasts about half a second.
 //
-//   ferry_broker_bench [--quick] [--rounds N] [nats|mqtt|redis|redis-streams|rabbitmq ...]
+//   ferry_broker_bench [--quick] [--rounds N] [nats|mqtt|redis|redis-streams|rabbitmq|kafka ...]
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 #include <arpa/inet.h>
@@ -45,6 +45,10 @@
 #include "bench_support.h"
 #include "ferry/host.h"
 #include "support/ports.h"
+#if FERRY_WITH_KAFKA
+#include "kafka_echo.h"
+#include "support/kafka_config.h"
+#endif
 
 namespace {
 
@@ -82,7 +86,8 @@ class Server {
       }
       return;
     }
-    for (int i = 0; i < 500 && !testing::PortAcceptsConnections(port_); ++i) std::this_thread::sleep_for(10ms);
+    // Up to a minute: a JVM (Kafka) on a busy machine takes a while.
+    for (int i = 0; i < 6000 && !testing::PortAcceptsConnections(port_); ++i) std::this_thread::sleep_for(10ms);
     if (!testing::PortAcceptsConnections(port_)) {
       std::fprintf(stderr, "%s did not start\n", argv[0].c_str());
       std::exit(1);
@@ -360,6 +365,17 @@ class RabbitEcho final : public NativeEcho {
   std::thread thread_;
 };
 
+#if FERRY_WITH_KAFKA
+class KafkaEcho final : public NativeEcho {
+ public:
+  explicit KafkaEcho(std::uint16_t port)
+      : echo_(bench::MakeKafkaNativeEcho("127.0.0.1:" + std::to_string(port))) {}
+
+ private:
+  std::unique_ptr<bench::KafkaNativeEcho> echo_;
+};
+#endif
+
 struct Target {
   std::string name;
   std::function<std::unique_ptr<Server>(std::uint16_t port, const std::string& dir)> server;
@@ -510,6 +526,21 @@ int main(int argc, char** argv) {
       {"rabbitmq", RabbitServer,
        [](std::uint16_t port) { return "amqp://127.0.0.1:" + std::to_string(port); }, {}, "", "",
        [](std::uint16_t port) { return std::make_unique<RabbitEcho>(port); }},
+#if FERRY_WITH_KAFKA
+      {"kafka",
+       [](std::uint16_t port, const std::string& dir) {
+         // Kafka 4.1.1 in KRaft mode, as the tests run it (tests/support/kafka_config.h).
+         testing::KafkaPorts ports{port, testing::FreePort(), testing::FreePort()};
+         if (Status s = testing::PrepareKafka(dir, ports); !s.ok()) {
+           std::fprintf(stderr, "kafka: %s\n", s.error().ToString().c_str());
+           std::exit(1);
+         }
+         return std::make_unique<Server>(testing::KafkaCommand(dir), port);
+       },
+       [](std::uint16_t port) { return "kafka://127.0.0.1:" + std::to_string(port); },
+       {{"connect_timeout_ms", "60000"}}, "", "",
+       [](std::uint16_t port) { return std::make_unique<KafkaEcho>(port); }},
+#endif
   };
   std::printf("### Echo on real brokers\n\n");
   std::printf("%d rounds per case, Ferry and native alternating; medians, ratio = median of "

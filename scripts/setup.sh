@@ -21,6 +21,8 @@ PACKAGES=(
   python3-venv zsh
   # RabbitMQ adapter (librabbitmq), its test server and amqp-publish/amqp-consume
   librabbitmq-dev rabbitmq-server amqp-tools
+  # Kafka: client library, kcat for interop tests, Java + Maven for the test server
+  librdkafka-dev kcat openjdk-17-jre-headless maven
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -76,4 +78,16 @@ if ! cmp -s guest/js/package-lock.json "$JS_TOOLS/package-lock.json" ||
   cp guest/js/package.json guest/js/package-lock.json "$JS_TOOLS/"
   (cd "$JS_TOOLS" && npm ci --silent --no-audit --no-fund)
 fi
+# ---- Kafka test server: Apache Kafka's jars from Maven Central (KRaft mode,
+# no ZooKeeper). The pom is copied beside the jars, so an unchanged pom costs
+# a file comparison.
+KAFKA_JARS="$HOME/.cache/ferry/kafka-jars"
+if ! cmp -s tests/support/kafka/pom.xml "$KAFKA_JARS/pom.xml"; then
+  echo "setup: Kafka server jars into $KAFKA_JARS"
+  rm -rf "$KAFKA_JARS"
+  mvn -q -f tests/support/kafka/pom.xml dependency:copy-dependencies -DoutputDirectory="$KAFKA_JARS"
+  cp tests/support/kafka/pom.xml "$KAFKA_JARS/"
+fi
+# ---- end Kafka
+
 echo "setup: ready"

@@ -16,6 +16,9 @@
 #if FERRY_WITH_RABBITMQ
 #include "brokers/rabbitmq/rabbitmq_broker.h"
 #endif
+#if FERRY_WITH_KAFKA
+#include "brokers/kafka/kafka_broker.h"
+#endif
 
 namespace ferry {
 namespace {
@@ -76,6 +79,15 @@ Result<std::unique_ptr<Broker>> MakeRabbitMq(std::string_view url,
 }
 #endif
 
+#if FERRY_WITH_KAFKA
+Result<std::unique_ptr<Broker>> MakeKafka(std::string_view url,
+                                          const std::map<std::string, std::string>& options) {
+  auto kafka = KafkaOptionsFrom(url, options);
+  if (!kafka.ok()) return kafka.error();
+  return MakeKafkaBroker(*kafka);
+}
+#endif
+
 struct Scheme {
   std::string_view name;
   Factory make;
@@ -99,6 +111,9 @@ constexpr Scheme kSchemes[] = {
 #if FERRY_WITH_RABBITMQ
     {"amqp", MakeRabbitMq},
     {"amqps", MakeRabbitMq},
+#endif
+#if FERRY_WITH_KAFKA
+    {"kafka", MakeKafka},
 #endif
 };
 

@@ -36,6 +36,10 @@ struct BrokerTarget {
   // Time a broker may need before a fresh subscription sees publishes
   // (MQTT and Redis confirm subscriptions asynchronously).
   std::chrono::milliseconds settle{0};
+  // Metadata the ordering test puts on every message: what a broker needs
+  // to keep one publisher's messages in order (Kafka orders per partition,
+  // so the messages share a record key). Empty for the others.
+  Metadata order_metadata;
 };
 
 void PrintTo(const BrokerTarget& target, std::ostream* os);

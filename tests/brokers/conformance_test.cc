@@ -206,7 +206,9 @@ TEST_P(BrokerConformance, OneSubscriptionSeesOnePublishersMessagesInOrder) {
   std::vector<std::string> sent;
   for (int i = 0; i < 200; ++i) {
     sent.push_back(std::to_string(i));
-    ASSERT_OK(a_->Publish(TestMessage(Topic("seq"), sent.back()), Soon()));
+    Message m = TestMessage(Topic("seq"), sent.back());
+    m.metadata = GetParam().order_metadata;
+    ASSERT_OK(a_->Publish(m, Soon()));
   }
   ASSERT_EQ(sink.WaitFor(200), 200u);
   EXPECT_EQ(sink.Texts(), sent);

@@ -50,6 +50,7 @@ DurabilityResult ProveNoLoss(const DurabilityRun& run) {
   std::map<std::string, std::string> pub_options;
   if (run.broker_url.starts_with("redis")) pub_options = {{"publish", "streams"}};
   if (run.broker_url.starts_with("nats")) pub_options = {{"jetstream", run.topic}};
+  if (run.publisher_options) pub_options = *run.publisher_options;
   auto pub = MakeBroker(run.broker_url, pub_options);
   EXPECT_OK(pub);
   if (!pub.ok() || !(*pub)->Connect().ok()) return result;

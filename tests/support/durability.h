@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace ferry::testing {
@@ -19,6 +20,9 @@ struct DurabilityRun {
   std::string topic;       // where the echo listens (unique per run)
   // How the test reads echo.out (Redis: {mode = streams}, where hosts write).
   std::map<std::string, std::string> counter_extensions;
+  // Settings of the test's own publishing connection. Unset: what Redis
+  // (publish = streams) or NATS (jetstream = topic) need.
+  std::optional<std::map<std::string, std::string>> publisher_options;
   int messages = 1000;     // FERRY_PROOF_MESSAGES overrides
   int stop_signal = SIGKILL;
 };
