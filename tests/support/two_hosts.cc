@@ -1,5 +1,6 @@
 #include "support/two_hosts.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -64,6 +65,22 @@ void ExpectEchoRoundTrip(RunningHost& host, const std::string& topic, const std:
   EXPECT_EQ(Text(got[0]), body);
   EXPECT_EQ(got[0].content_type, "text/plain");
   EXPECT_EQ(got[0].metadata.Get("trace"), "t-1");
+}
+
+void ExpectTwoRepliesThenATimeout(RunningHost& host, const std::string& prefix,
+                                  std::chrono::milliseconds limit) {
+  Message m;
+  m.topic = prefix + ".greet";
+  m.data = Bytes::FromString("world");
+  auto replies = host.host().Request("default", m, limit, 2);
+  ASSERT_OK(replies);
+  std::vector<std::string> texts;
+  for (const Message& r : *replies) texts.emplace_back(r.data.view());
+  EXPECT_THAT(texts, ::testing::UnorderedElementsAre("hello, world", "HELLO, WORLD"));
+  m.topic = prefix + ".nobody.home";
+  auto none = host.host().Request("default", m, std::chrono::milliseconds(300), 1);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code(), ErrorCode::kTimeout);
 }
 
 }  // namespace ferry::testing

@@ -3,6 +3,8 @@
 // group "workers". Used by every broker's tests.
 #pragma once
 
+#include <chrono>
+
 #include <map>
 #include <string>
 
@@ -28,5 +30,11 @@ std::string ExamplesOnBroker(const std::string& brokers_toml, const std::string&
 // Publishes `body` with metadata and a content type to `topic` and expects
 // the echo example to send all three back on echo.out.
 void ExpectEchoRoundTrip(RunningHost& host, const std::string& topic, const std::string& body);
+
+// Requests "world" on <prefix>.greet and expects both responders of
+// ExamplesOnBroker (greeter and shouter) to answer within `limit`; then a
+// request nobody answers ends in a Timeout.
+void ExpectTwoRepliesThenATimeout(RunningHost& host, const std::string& prefix,
+                                  std::chrono::milliseconds limit);
 
 }  // namespace ferry::testing

@@ -182,18 +182,7 @@ TEST_F(KafkaHost, EchoKeepsDataContentTypeAndMetadata) {
 }
 
 TEST_F(KafkaHost, RequestCollectsRepliesFromTwoComponents) {
-  Message m;
-  m.topic = "kafka.greet";
-  m.data = Bytes::FromString("world");
-  auto replies = host_->host().Request("default", m, 10s, 2);
-  ASSERT_OK(replies);
-  std::vector<std::string> texts;
-  for (const Message& r : *replies) texts.emplace_back(r.data.view());
-  EXPECT_THAT(texts, ::testing::UnorderedElementsAre("hello, world", "HELLO, WORLD"));
-  m.topic = "kafka.nobody.home";
-  auto none = host_->host().Request("default", m, 300ms, 1);
-  ASSERT_FALSE(none.ok());
-  EXPECT_EQ(none.error().code(), ErrorCode::kTimeout);
+  ExpectTwoRepliesThenATimeout(*host_, "kafka", 10s);
 }
 
 // A message the component keeps failing is retried (a Ferry-held retry:

@@ -140,22 +140,7 @@ TEST_F(MqttHost, EchoKeepsDataContentTypeAndMetadata) {
 }
 
 TEST_F(MqttHost, RequestCollectsRepliesFromTwoComponents) {
-  Message m;
-  m.topic = "mqtt.greet";
-  m.data = Bytes::FromString("world");
-  auto replies = host_->host().Request("default", m, 5s, 2);
-  ASSERT_OK(replies);
-  std::vector<std::string> texts;
-  for (const Message& r : *replies) texts.emplace_back(r.data.view());
-  EXPECT_THAT(texts, ::testing::UnorderedElementsAre("hello, world", "HELLO, WORLD"));
-  // Three wanted, two answer: the two come back when the timeout ends.
-  auto partial = host_->host().Request("default", m, 500ms, 3);
-  ASSERT_OK(partial);
-  EXPECT_EQ(partial->size(), 2u);
-  m.topic = "mqtt.nobody.home";
-  auto none = host_->host().Request("default", m, 300ms, 1);
-  ASSERT_FALSE(none.ok());
-  EXPECT_EQ(none.error().code(), ErrorCode::kTimeout);
+  ExpectTwoRepliesThenATimeout(*host_, "mqtt", 5s);
 }
 
 TEST_F(MqttHost, MosquittoClientsTalkToFerry) {

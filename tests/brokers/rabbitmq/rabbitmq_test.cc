@@ -309,18 +309,7 @@ TEST_F(RabbitMqHost, EchoKeepsDataContentTypeAndMetadata) {
 }
 
 TEST_F(RabbitMqHost, RequestCollectsRepliesFromTwoComponents) {
-  Message m;
-  m.topic = "rmq.greet";
-  m.data = Bytes::FromString("world");
-  auto replies = host_->host().Request("default", m, 5s, 2);
-  ASSERT_OK(replies);
-  std::vector<std::string> texts;
-  for (const Message& r : *replies) texts.emplace_back(r.data.view());
-  EXPECT_THAT(texts, ::testing::UnorderedElementsAre("hello, world", "HELLO, WORLD"));
-  m.topic = "rmq.nobody.home";
-  auto none = host_->host().Request("default", m, 300ms, 1);
-  ASSERT_FALSE(none.ok());
-  EXPECT_EQ(none.error().code(), ErrorCode::kTimeout);
+  ExpectTwoRepliesThenATimeout(*host_, "rmq", 5s);
 }
 
 // amqp-consume waits on echo.out while amqp-publish sends bytes no text
