@@ -209,6 +209,33 @@ mod tests {
         }
     }
 
+    // What the guest's future-incoming-response yields: the error code, for
+    // a denied URL and for a granted port nothing listens on.
+    fn send(patterns: &[&str], url: &str) -> Error {
+        use http_body_util::BodyExt;
+        let mut hooks = HttpHooks {
+            grants: patterns.iter().map(|p| HttpPattern::parse(p).unwrap()).collect(),
+            deadline: Some(Instant::now() + Duration::from_secs(10)),
+        };
+        let body = http_body_util::Empty::<bytes::Bytes>::new().map_err(|_| unreachable!()).boxed_unsync();
+        let request = http::Request::get(url).body(body).unwrap();
+        let future = hooks.send_request(request, None, Box::new(async { Ok(()) }));
+        match wasmtime_wasi::runtime::in_tokio(std::pin::Pin::from(future)) {
+            Ok(_) => panic!("{url} answered"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_request_outside_the_grants_is_http_request_denied() {
+        // Port 9 on loopback: nothing is asked of it either way.
+        assert!(matches!(send(&[], "http://127.0.0.1:9/"), Error::HttpRequestDenied));
+        assert!(matches!(send(&["127.0.0.1:8"], "http://127.0.0.1:9/"), Error::HttpRequestDenied));
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let e = send(&["127.0.0.1:*"], &format!("http://127.0.0.1:{closed}/"));
+        assert!(matches!(e, Error::Connect(_)), "{e}");
+    }
+
     #[test]
     fn timeouts_are_bounded_by_the_call() {
         let hooks = HttpHooks::default();
