@@ -49,14 +49,13 @@ function(_ferry_script_component kind name)
                   componentize -p ${stage} -o ${out} ${module} > /dev/null)
     set(tool componentize-py)
   else()
-    # componentize-js builds in its "http" (fetch) and "fetch-event"
-    # features by default, and they import wasi:http, which Ferry does not
-    # provide: a component importing it would not instantiate. Turning them
-    # off leaves the imports at wasi:messaging and the WASI p2 interfaces
-    # behind stdio, clocks and random.
+    # componentize-js's defaults, as a user would build: its "http" feature
+    # (fetch) imports wasi:http/outgoing-handler and types, which Ferry
+    # provides under the component's allow_http grants; "fetch-event"
+    # exports wasi:http/incoming-handler, which Ferry ignores.
     set(build_cmd ${FERRY_NODE} ${FERRY_COMPONENTIZE_JS} ${stage}/${app}
                   --wit ${arg_WIT} --world-name ${arg_WORLD}
-                  --disable http fetch-event --out ${out} > /dev/null)
+                  --out ${out} > /dev/null)
     set(tool componentize-js)
   endif()
 

@@ -3,7 +3,9 @@
  * WebAssembly engine (engine/, a Rust library on Wasmtime's typed API).
  *
  * The engine compiles components, links the host side of each
- * wasi:messaging shape (bindings generated from wit/ by bindgen), and calls
+ * wasi:messaging shape (bindings generated from wit/ by bindgen) and of
+ * wasi:http's outgoing-handler (wasmtime-wasi-http, held to the instance's
+ * grants), and calls
  * the guest's exports. Everything the guest asks of the host that is not
  * bookkeeping of its own resources (connect, send, request, reply, pull,
  * reconfigure, output) comes back to C++ through `fe_host_vtable`.
@@ -34,7 +36,7 @@
 extern "C" {
 #endif
 
-#define FE_ABI_VERSION 1u
+#define FE_ABI_VERSION 2u
 uint32_t fe_abi_version(void);
 
 /* ---- plain data ------------------------------------------------------- */
@@ -193,7 +195,18 @@ typedef struct fe_limits {
 typedef struct fe_budget {
   uint64_t epoch_ticks; /* interrupted after this many epoch increments */
   uint64_t fuel;        /* instructions (engines with consume_fuel only) */
+  uint64_t wall_ms;     /* the call's time in ms (0: unbounded): host-side waits
+                           inside it (outgoing HTTP) end by then */
 } fe_budget;
+/* What an instance may reach outside its messaging clients. */
+typedef struct fe_grants {
+  /* Authorities wasi:http requests may go to: "*", "host:port", "host:*",
+   * "*.domain:port" or "*.domain:*" (a URL without a port is on 80 for http,
+   * 443 for https). A request no pattern matches fails with the error code
+   * HTTP-request-denied before any connection is made. None: no HTTP. */
+  const fe_str* allow_http;
+  size_t allow_http_len;
+} fe_grants;
 
 /* How a guest call ended. */
 typedef enum fe_outcome {
@@ -207,9 +220,10 @@ typedef enum fe_outcome {
 
 typedef struct fe_instance fe_instance;
 /* A fresh instance in a store of its own. `vtable` and `host` must outlive
- * it. Start-up code runs under `budget`. On failure returns NULL, with the
- * outcome in `*outcome` (when not NULL) and the reason in `err`. */
-fe_instance* fe_instance_new(const fe_pre* pre, const fe_limits* limits,
+ * it; `grants` (NULL: none) is copied. Start-up code runs under `budget`. On
+ * failure (including a bad grant pattern) returns NULL, with the outcome in
+ * `*outcome` (when not NULL) and the reason in `err`. */
+fe_instance* fe_instance_new(const fe_pre* pre, const fe_limits* limits, const fe_grants* grants,
                              const fe_host_vtable* vtable, void* host, fe_budget budget,
                              fe_outcome* outcome, fe_text* err);
 void fe_instance_free(fe_instance* instance);

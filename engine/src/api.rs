@@ -11,9 +11,10 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use crate::abi::{FeBuffer, FeMessage, FePair, FeStr, FeText, HostMessage};
 use crate::host::{FeHostVtable, FeLimits, HostLink};
+use crate::http::HttpPattern;
 use crate::instance::{FeBudget, Instance, Pre};
 
-pub const FE_ABI_VERSION: u32 = 1;
+pub const FE_ABI_VERSION: u32 = 2;
 
 #[unsafe(no_mangle)]
 pub extern "C" fn fe_abi_version() -> u32 {
@@ -189,10 +190,18 @@ pub extern "C" fn fe_pre_free(pre: *mut Pre) {
     }
 }
 
+/// What an instance may reach beyond its messaging clients.
+#[repr(C)]
+pub struct FeGrants {
+    pub allow_http: *const FeStr,
+    pub allow_http_len: usize,
+}
+
 #[unsafe(no_mangle)]
 pub extern "C" fn fe_instance_new(
     pre: *const Pre,
     limits: *const FeLimits,
+    grants: *const FeGrants,
     vtable: *const FeHostVtable,
     host: *mut c_void,
     budget: FeBudget,
@@ -205,7 +214,24 @@ pub extern "C" fn fe_instance_new(
     if vtable.is_null() {
         return std::ptr::null_mut();
     }
-    match Instance::new(pre, *limits, HostLink::new(vtable, host), budget) {
+    let mut http = Vec::new();
+    if let Some(g) = unsafe { grants.as_ref() } {
+        let patterns: &[FeStr] =
+            if g.allow_http_len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(g.allow_http, g.allow_http_len) } };
+        for p in patterns {
+            match HttpPattern::parse(&unsafe { (*p).to_string() }) {
+                Ok(p) => http.push(p),
+                Err(text) => {
+                    if !outcome.is_null() {
+                        unsafe { *outcome = crate::instance::FE_OUTCOME_TRAP };
+                    }
+                    FeText::store(err, &text);
+                    return std::ptr::null_mut();
+                }
+            }
+        }
+    }
+    match Instance::new(pre, *limits, http, HostLink::new(vtable, host), budget) {
         Ok(instance) => Box::into_raw(Box::new(instance)),
         Err((kind, text)) => {
             if !outcome.is_null() {

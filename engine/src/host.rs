@@ -10,6 +10,7 @@ use wasmtime::ResourceLimiter;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
 use crate::abi::{ErrorSlot, FeMessage, FeStr, HostError, HostMessage, Lent, MessageSink};
 
@@ -222,6 +223,14 @@ pub struct HostState {
     pub call: Vec<CallDelivery>,
     /// 0.1.0: what error.trace() returns.
     pub last_error: String,
+    /// wasi:http: the component's grants and the call's deadline.
+    pub http: crate::http::HttpState,
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http.ctx, table: &mut self.table, hooks: &mut self.http.hooks }
+    }
 }
 
 impl WasiView for HostState {
@@ -251,6 +260,7 @@ impl HostState {
             held_errors: 0,
             call: Vec::new(),
             last_error: String::new(),
+            http: Default::default(),
         }
     }
 

@@ -6,6 +6,8 @@ use wasmtime::{Engine, Store, Trap};
 
 use crate::abi::HostMessage;
 use crate::host::{FeLimits, HostLink, HostState, LimitExceeded};
+use crate::http::HttpPattern;
+use std::time::{Duration, Instant};
 use crate::{draft2025, v010, v2024};
 
 pub const FE_SHAPE_DRAFT2025: u32 = 1;
@@ -24,6 +26,9 @@ pub const FE_OUTCOME_MEMORY: u32 = 5;
 pub struct FeBudget {
     pub epoch_ticks: u64,
     pub fuel: u64,
+    /// Wall-clock milliseconds the call may take (0: unbounded); host-side
+    /// waits inside it (outgoing HTTP) end by then.
+    pub wall_ms: u64,
 }
 
 /// A component linked against WASI p2 and one shape's interfaces.
@@ -37,6 +42,10 @@ impl Pre {
     pub fn new(engine: &Engine, component: &Component, shape: u32) -> wasmtime::Result<Pre> {
         let mut linker = Linker::<HostState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        // wasi:http for components that import it (fetch in componentize-js
+        // builds); the hooks refuse what the component was not granted.
+        // An incoming-handler export is not looked at.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
         Ok(match shape {
             FE_SHAPE_DRAFT2025 => {
                 draft2025::add_to_linker(&mut linker)?;
@@ -111,8 +120,16 @@ fn first_line(s: &str) -> &str {
 
 impl Instance {
     /// Instantiates `pre` in a fresh store; start-up code runs under `budget`.
-    pub fn new(pre: &Pre, limits: FeLimits, link: HostLink, budget: FeBudget) -> Result<Instance, (u32, String)> {
-        let mut store = Store::new(pre.engine(), HostState::new(link, limits));
+    pub fn new(
+        pre: &Pre,
+        limits: FeLimits,
+        http_grants: Vec<HttpPattern>,
+        link: HostLink,
+        budget: FeBudget,
+    ) -> Result<Instance, (u32, String)> {
+        let mut state = HostState::new(link, limits);
+        state.http.hooks.grants = http_grants;
+        let mut store = Store::new(pre.engine(), state);
         store.limiter(|s| &mut s.limiter);
         // get_fuel fails on engines that do not meter fuel.
         let fuel = store.get_fuel().is_ok();
@@ -140,6 +157,8 @@ impl Instance {
             self.store.set_fuel(budget.fuel)?;
         }
         self.store.data_mut().limiter.refused = false;
+        self.store.data_mut().http.hooks.deadline =
+            (budget.wall_ms > 0).then(|| Instant::now() + Duration::from_millis(budget.wall_ms));
         Ok(())
     }
 

@@ -7,6 +7,7 @@ pub mod abi;
 mod api;
 pub mod draft2025;
 pub mod host;
+pub mod http;
 mod instance;
 
 pub const FE_VERDICT_NONE: u8 = 0;

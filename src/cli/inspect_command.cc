@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -25,6 +26,9 @@ void AddInspectCommand(CLI::App& app, const GlobalOptions& global, int& exit_cod
     for (const auto& name : description->imports) std::printf("  %s\n", name.c_str());
     std::printf("exports:\n");
     for (const auto& name : description->exports) std::printf("  %s\n", name.c_str());
+    const bool http = std::any_of(description->imports.begin(), description->imports.end(),
+                                  [](const std::string& n) { return n.starts_with("wasi:http/outgoing-handler@"); });
+    if (http) std::printf("outgoing HTTP: yes, to what its allow_http grants (none by default)\n");
     if (description->runnable.ok()) {
       std::printf("runnable: yes\n");
     } else {

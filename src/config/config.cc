@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -13,6 +14,46 @@
 
 namespace ferry::config {
 namespace {
+
+// An allow_http pattern: "*", or HOST ":" PORT where PORT is 1-65535 or "*"
+// and HOST is a name, an IPv4 address, a bracketed IPv6 address or
+// "*." followed by a name. The engine parses the same rules
+// (engine/src/http.rs); checking here gives the error a place in the file.
+Status ValidateHttpGrant(std::string_view p) {
+  const auto bad = [p](std::string_view why) {
+    return Status(Error::InvalidArgument(
+        "\"" + std::string(p) + "\" " + std::string(why) +
+        "; expected \"*\", \"host:port\", \"host:*\" or \"*.domain:port\""));
+  };
+  if (p == "*") return Status::Ok();
+  const std::size_t colon = p.rfind(':');
+  if (colon == std::string_view::npos) return bad("has no port");
+  std::string_view host = p.substr(0, colon), port = p.substr(colon + 1);
+  if (port != "*") {
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+      return bad("has a port that is neither a number nor *");
+    const long n = std::stol(std::string(port));
+    if (n < 1 || n > 65535) return bad("has a port outside 1-65535");
+  }
+  if (host.empty()) return bad("has no host");
+  const bool wildcard = host.starts_with("*.");
+  std::string_view name = wildcard ? host.substr(2) : host;
+  bool valid;
+  if (name.starts_with('[')) {
+    valid = !wildcard && name.size() > 2 && name.ends_with(']') &&
+            std::all_of(name.begin() + 1, name.end() - 1,
+                        [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)) || ch == ':' || ch == '.'; });
+  } else {
+    valid = !name.empty() && !name.starts_with('.') && !name.ends_with('.') &&
+            name.find("..") == std::string_view::npos &&
+            std::all_of(name.begin(), name.end(), [](char ch) {
+              return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.' || ch == '_';
+            });
+  }
+  if (!valid) return bad("has a host that is not a name, an address or *.domain");
+  return Status::Ok();
+}
 
 // Builds one-line errors that name the key and, when known, the line.
 class Reader {
@@ -301,7 +342,8 @@ Status ParseComponents(const Reader& r, const toml::table& root, const std::file
                                        "connect", "workers", "extensions", "batch_size",
                                        "batch_linger_ms", "reuse_instances", "max_attempts",
                                        "retry_delay_ms", "max_retry_delay_ms", "dead_letter",
-                                       "allow_publish", "allow_request", "allow_subscribe"}));
+                                       "allow_publish", "allow_request", "allow_subscribe",
+                                       "allow_http"}));
     ComponentConfig c;
     auto path = r.String(*t, "path", prefix + ".path", true);
     if (!path.ok()) return path.error();
@@ -354,6 +396,15 @@ Status ParseComponents(const Reader& r, const toml::table& root, const std::file
       }
       *into = std::move(patterns).value();
     }
+    auto http = r.Strings(*t, "allow_http", prefix + ".allow_http");
+    if (!http.ok()) return http.error();
+    for (std::size_t k = 0; k < http->size(); ++k) {
+      Status valid = ValidateHttpGrant((*http)[k]);
+      if (!valid.ok())
+        return r.Fail(t->get("allow_http")->as_array()->get(k),
+                      prefix + ".allow_http[" + std::to_string(k) + "]", valid.error().message());
+    }
+    c.allow_http = std::move(http).value();
     auto workers = r.Positive(*t, "workers", prefix + ".workers", 1, 256);
     if (!workers.ok()) return workers.error();
     c.workers = static_cast<std::uint32_t>(*workers);

@@ -58,6 +58,10 @@ struct ComponentConfig {
   std::vector<std::string> allow_publish;
   std::vector<std::string> allow_request;
   std::vector<std::string> allow_subscribe;
+  // Where its outgoing HTTP (wasi:http) may go: "*", "host:port",
+  // "host:*", "*.domain:port" or "*.domain:*". Empty: no HTTP; a request
+  // gets the error code HTTP-request-denied.
+  std::vector<std::string> allow_http;
   std::uint32_t workers = 1;             // instances handling messages at once
   // Broker-specific subscription settings (JetStream stream and durable,
   // MQTT qos, ...), passed to the adapter with every subscription.

@@ -459,6 +459,7 @@ class HostImpl final : public Host {
     services->allow_publish = component.allow_publish;
     services->allow_request = component.allow_request;
     services->allow_subscribe = component.allow_subscribe;
+    services->allow_http = component.allow_http;
     std::vector<std::string> granted = component.connect;
     services->connect = [brokers = std::move(brokers), granted,
                          name = component.name](std::string_view client) -> Result<Broker*> {

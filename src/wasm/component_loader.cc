@@ -36,6 +36,9 @@ bool IsProvidedWasi(std::string_view name) {
   for (std::string_view pkg : {"wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/",
                                "wasi:filesystem/", "wasi:sockets/"})
     if (name.starts_with(pkg)) return true;
+  // Outgoing HTTP, held to the component's allow_http grants.
+  for (std::string_view iface : {"wasi:http/types@0.2.", "wasi:http/outgoing-handler@0.2."})
+    if (name.starts_with(iface)) return true;
   return false;
 }
 

@@ -75,6 +75,8 @@ struct GuestServices {
   Reconfigure reconfigure;
   // Capability grants (topic patterns); see Allowed().
   std::vector<std::string> allow_publish, allow_request, allow_subscribe;
+  // Authorities its wasi:http requests may reach (checked by the engine).
+  std::vector<std::string> allow_http;
 };
 
 enum class Use { kPublish, kRequest, kSubscribe };

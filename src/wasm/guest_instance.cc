@@ -43,10 +43,14 @@ class EngineInstance final : public GuestInstance {
                            s.max_metadata_bytes,      s.max_guest_messages,
                            s.max_guest_message_bytes, s.max_guest_clients,
                            s.max_guest_request_options};
+    std::vector<fe_str> http;
+    http.reserve(s.allow_http.size());
+    for (const std::string& p : s.allow_http) http.push_back(fe_str{p.data(), p.size()});
+    const fe_grants grants{http.data(), http.size()};
     fe_outcome outcome = FE_OUTCOME_TRAP;
     EngineText err;
-    instance_.reset(fe_instance_new(pre, &limits, &HostCalls(), state_.get(), Budget(), &outcome,
-                                    err.out()));
+    instance_.reset(fe_instance_new(pre, &limits, &grants, &HostCalls(), state_.get(), Budget(),
+                                    &outcome, err.out()));
     if (!instance_) return Failure("instantiating", outcome, err.str()).status;
     return Status::Ok();
   }
@@ -120,7 +124,7 @@ class EngineInstance final : public GuestInstance {
     state_->call_deadline = Clock::now() + s.handler_timeout;
     const auto tick = engine_.epoch_tick().count();
     const auto ticks = static_cast<std::uint64_t>((s.handler_timeout.count() + tick - 1) / tick);
-    return {ticks, s.fuel_per_call};
+    return {ticks, s.fuel_per_call, static_cast<std::uint64_t>(s.handler_timeout.count())};
   }
 
   std::string LastError() const { return std::string(FromFe(fe_instance_last_error(instance_.get()))); }

@@ -20,6 +20,7 @@ namespace ferry::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 struct Output {
   int exit_code;
@@ -62,6 +63,16 @@ TEST(FerryCommand, InspectPrintsShape) {
   EXPECT_EQ(out.exit_code, 0);
   EXPECT_THAT(out.text, HasSubstr("wasi:messaging/request-reply@0.2.0-draft"));
   EXPECT_THAT(out.text, HasSubstr("runnable: yes"));
+}
+
+TEST(FerryCommand, InspectShowsOutgoingHttp) {
+  Output out = Ferry("inspect " + Component("fetcher_js").string());
+  EXPECT_EQ(out.exit_code, 0) << out.text;
+  EXPECT_THAT(out.text, HasSubstr("wasi:http/outgoing-handler@0.2."));
+  EXPECT_THAT(out.text, HasSubstr("outgoing HTTP: yes"));
+  EXPECT_THAT(out.text, HasSubstr("runnable: yes"));
+  Output plain = Ferry("inspect " + Component("greeter").string());
+  EXPECT_THAT(plain.text, Not(HasSubstr("outgoing HTTP")));
 }
 
 TEST(FerryCommand, RunServesRequestsAndStopsCleanlyOnSigterm) {

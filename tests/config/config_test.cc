@@ -160,6 +160,36 @@ TEST_F(ConfigTest, WrongValuesNameTheKeyAndLine) {
   EXPECT_THAT(ErrorOf("component = 1\n"), HasSubstr("component: expected [[component]] tables"));
 }
 
+TEST_F(ConfigTest, AllowHttpPatterns) {
+  auto c = Parse(
+      "[[component]]\npath = \"echo.wasm\"\n"
+      "allow_http = [\"*\", \"127.0.0.1:8080\", \"api.example.com:*\", \"*.example.com:443\", \"[::1]:80\"]\n");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_THAT(c->components[0].allow_http,
+              ElementsAre("*", "127.0.0.1:8080", "api.example.com:*", "*.example.com:443", "[::1]:80"));
+  // No grant: no HTTP.
+  auto none = Parse("[[component]]\npath = \"echo.wasm\"\n");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->components[0].allow_http.empty());
+
+  const std::string head = "[[component]]\npath = \"echo.wasm\"\nallow_http = ";
+  EXPECT_EQ(ErrorOf(head + "[\"127.0.0.1:8080\", \"example.com\"]\n"),
+            "ferry.toml:3: component[0].allow_http[1]: \"example.com\" has no port; expected \"*\", "
+            "\"host:port\", \"host:*\" or \"*.domain:port\"");
+  EXPECT_THAT(ErrorOf(head + "[\"example.com:http\"]\n"),
+              HasSubstr("component[0].allow_http[0]: \"example.com:http\" has a port that is neither"));
+  EXPECT_THAT(ErrorOf(head + "[\"example.com:70000\"]\n"), HasSubstr("has a port outside 1-65535"));
+  EXPECT_THAT(ErrorOf(head + "[\"example.com:0\"]\n"), HasSubstr("has a port outside 1-65535"));
+  EXPECT_THAT(ErrorOf(head + "[\"*:80\"]\n"), HasSubstr("has a host that is not a name"));
+  EXPECT_THAT(ErrorOf(head + "[\"a*b.com:80\"]\n"), HasSubstr("has a host that is not a name"));
+  EXPECT_THAT(ErrorOf(head + "[\"http://example.com:80\"]\n"), HasSubstr("component[0].allow_http[0]"));
+  EXPECT_THAT(ErrorOf(head + "[\":80\"]\n"), HasSubstr("has no host"));
+  EXPECT_EQ(ErrorOf(head + "[8080]\n"),
+            "ferry.toml:3: component[0].allow_http[0]: expected a non-empty string, got 8080");
+  EXPECT_EQ(ErrorOf(head + "\"*\"\n"),
+            "ferry.toml:3: component[0].allow_http: expected an array of strings, got \"*\"");
+}
+
 TEST_F(ConfigTest, MissingValues) {
   EXPECT_EQ(ErrorOf("[[component]]\nname = \"x\"\n"), "ferry.toml:1: component[0].path: missing");
   EXPECT_EQ(ErrorOf("[brokers]\norders = { user = \"x\" }\n"),
