@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -144,6 +146,26 @@ void ExpectRestartsLoseNothing(const RestartProof& proof) {
   EXPECT_EQ(r.restarts, restarts);
   EXPECT_GT(r.accepted, 0);
   EXPECT_EQ(r.handled, r.accepted);
+}
+
+void ExpectEveryAcceptedCameOut(const std::set<std::string>& accepted,
+                                const std::function<std::vector<std::string>()>& outputs,
+                                std::chrono::seconds limit) {
+  std::set<std::string> seen;
+  const auto until = Clock::now() + limit;
+  while (true) {
+    const auto got = outputs();
+    seen = std::set<std::string>(got.begin(), got.end());
+    if (std::includes(seen.begin(), seen.end(), accepted.begin(), accepted.end()) || Clock::now() >= until)
+      break;
+    std::this_thread::sleep_for(50ms);
+  }
+  std::vector<std::string> missing;
+  std::set_difference(accepted.begin(), accepted.end(), seen.begin(), seen.end(),
+                      std::back_inserter(missing));
+  EXPECT_TRUE(missing.empty()) << missing.size() << " of " << accepted.size()
+                               << " accepted messages never came out, e.g. "
+                               << (missing.empty() ? "" : missing.front());
 }
 
 }  // namespace ferry::testing

@@ -13,6 +13,8 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
+#include <vector>
 #include <string>
 
 #include "ferry/result.h"
@@ -45,5 +47,11 @@ struct RestartResult {
 // asserts on the result (ExpectRestartsLoseNothing does the usual).
 RestartResult ProveRestarts(const RestartProof& proof);
 void ExpectRestartsLoseNothing(const RestartProof& proof);
+
+// Waits (up to `limit`) until every body in `accepted` is among what
+// `outputs` returns, then expects none missing and names some that are.
+void ExpectEveryAcceptedCameOut(const std::set<std::string>& accepted,
+                                const std::function<std::vector<std::string>()>& outputs,
+                                std::chrono::seconds limit);
 
 }  // namespace ferry::testing

@@ -21,6 +21,7 @@
 #include "support/durability.h"
 #include "support/host_fixture.h"
 #include "support/kafka_server.h"
+#include "support/restart_proof.h"
 #include "support/two_hosts.h"
 
 namespace ferry::testing {
@@ -336,19 +337,7 @@ TEST(KafkaRestart, NoAcceptedMessageIsLostAcrossARestart) {
     else std::this_thread::sleep_for(100ms);
   }
   ASSERT_EQ(i, 110) << "the host did not come back";
-  std::set<std::string> seen;
-  const auto wait_until = Clock::now() + 60s;
-  while (Clock::now() < wait_until) {
-    seen.clear();
-    for (const auto& t : out.Texts()) seen.insert(t);
-    if (std::includes(seen.begin(), seen.end(), accepted.begin(), accepted.end())) break;
-    std::this_thread::sleep_for(100ms);
-  }
-  std::vector<std::string> missing;
-  std::set_difference(accepted.begin(), accepted.end(), seen.begin(), seen.end(),
-                      std::back_inserter(missing));
-  EXPECT_TRUE(missing.empty()) << missing.size() << " accepted messages never came out, e.g. "
-                               << (missing.empty() ? "" : missing.front());
+  ExpectEveryAcceptedCameOut(accepted, [&] { return out.Texts(); }, 60s);
   EXPECT_GE(accepted.size(), 100u);
 }
 

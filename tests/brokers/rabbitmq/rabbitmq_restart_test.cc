@@ -16,6 +16,7 @@
 #include "support/host_fixture.h"
 #include "support/durability.h"
 #include "support/rabbitmq_server.h"
+#include "support/restart_proof.h"
 
 namespace ferry::testing {
 namespace {
@@ -72,19 +73,7 @@ TEST(RabbitMqRestart, NoAcceptedMessageIsLostWhenTheServerIsKilled) {
     else std::this_thread::sleep_for(50ms);
   }
   ASSERT_EQ(i, 110) << "the host did not come back: " << server.LogTail();
-  std::set<std::string> seen;
-  const auto wait_until = Clock::now() + 30s;
-  while (Clock::now() < wait_until) {
-    seen.clear();
-    for (const auto& t : out.Texts()) seen.insert(t);
-    if (std::includes(seen.begin(), seen.end(), accepted.begin(), accepted.end())) break;
-    std::this_thread::sleep_for(50ms);
-  }
-  std::vector<std::string> missing;
-  std::set_difference(accepted.begin(), accepted.end(), seen.begin(), seen.end(),
-                      std::back_inserter(missing));
-  EXPECT_TRUE(missing.empty()) << missing.size() << " accepted messages never came out, e.g. "
-                               << (missing.empty() ? "" : missing.front());
+  ExpectEveryAcceptedCameOut(accepted, [&] { return out.Texts(); }, 30s);
   EXPECT_GE(accepted.size(), 100u);
   // The counter's own connections went down and came back, and said so.
   std::lock_guard lock(states_mutex);

@@ -247,20 +247,11 @@ TEST(RedisRestart, NoAcceptedStreamsMessageIsLost) {
   // The echo component wrote its output to the echo.out stream.
   auto reader = MakeBroker(url, {});
   ASSERT_OK(reader);
-  std::set<std::string> seen;
-  const auto wait_until = Clock::now() + 30s;
-  while (Clock::now() < wait_until) {
-    seen.clear();
-    for (const auto& [body, n] : StreamBodies(server, "echo.out")) seen.insert(body);
-    if (std::includes(seen.begin(), seen.end(), accepted.begin(), accepted.end())) break;
-    std::this_thread::sleep_for(100ms);
-  }
-  std::vector<std::string> missing;
-  std::set_difference(accepted.begin(), accepted.end(), seen.begin(), seen.end(),
-                      std::back_inserter(missing));
-  EXPECT_TRUE(missing.empty()) << missing.size() << " of " << accepted.size()
-                               << " accepted messages were never handled, e.g. "
-                               << (missing.empty() ? "" : missing.front());
+  ExpectEveryAcceptedCameOut(accepted, [&] {
+    std::vector<std::string> bodies;
+    for (const auto& [body, n] : StreamBodies(server, "echo.out")) bodies.push_back(body);
+    return bodies;
+  }, 30s);
   EXPECT_GE(accepted.size(), 190u);
 }
 
