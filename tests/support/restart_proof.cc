@@ -168,4 +168,20 @@ void ExpectEveryAcceptedCameOut(const std::set<std::string>& accepted,
                                << (missing.empty() ? "" : missing.front());
 }
 
+bool ProbeUntilEchoed(const std::function<Status(const std::string& body)>& publish,
+                      const std::function<std::vector<std::string>()>& outputs,
+                      std::chrono::milliseconds gap) {
+  for (int i = 0; i < 100; ++i) {
+    Status s = publish("probe");
+    if (!s.ok()) {
+      ADD_FAILURE() << "publishing the probe: " << s.error().message();
+      return false;
+    }
+    std::this_thread::sleep_for(gap);
+    for (const auto& t : outputs())
+      if (t == "probe") return true;
+  }
+  return false;
+}
+
 }  // namespace ferry::testing

@@ -48,6 +48,13 @@ struct RestartResult {
 RestartResult ProveRestarts(const RestartProof& proof);
 void ExpectRestartsLoseNothing(const RestartProof& proof);
 
+// Publishes "probe" through `publish` every `gap` (at most 100 times) until
+// it is among `outputs`: the echo answers and whoever reads its output is
+// subscribed. False (after a test failure for a refused publish) if never.
+bool ProbeUntilEchoed(const std::function<Status(const std::string& body)>& publish,
+                      const std::function<std::vector<std::string>()>& outputs,
+                      std::chrono::milliseconds gap);
+
 // Waits (up to `limit`) until every body in `accepted` is among what
 // `outputs` returns, then expects none missing and names some that are.
 void ExpectEveryAcceptedCameOut(const std::set<std::string>& accepted,

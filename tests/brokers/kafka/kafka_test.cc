@@ -312,13 +312,9 @@ TEST(KafkaRestart, NoAcceptedMessageIsLostAcrossARestart) {
   Sink out;
   auto sub = (*counter)->Subscribe({.pattern = "echo.out", .manual_ack = false}, out.Handler());
   ASSERT_OK(sub);
-  bool ready = false;
-  for (int i = 0; i < 100 && !ready; ++i) {
-    ASSERT_OK(host.Publish("kr.in", "probe"));
-    std::this_thread::sleep_for(100ms);
-    for (const auto& t : out.Texts()) ready |= t == "probe";
-  }
-  ASSERT_TRUE(ready) << "the echo or the counter never came up";
+  ASSERT_TRUE(ProbeUntilEchoed([&](const std::string& body) { return host.Publish("kr.in", body); },
+                               [&] { return out.Texts(); }, 100ms))
+      << "the echo or the counter never came up";
 
   std::set<std::string> accepted;
   auto publish = [&](int i) {

@@ -345,13 +345,9 @@ TEST(MqttRestart, NoAcceptedMessageIsLostAcrossARestart) {
   ASSERT_OK(sub);
   // The counter counts only once the server has its subscription, and the
   // echo's only once it answers: probe both before the run.
-  bool ready = false;
-  for (int i = 0; i < 100 && !ready; ++i) {
-    ASSERT_OK(host.Publish("mr.in", "probe"));
-    std::this_thread::sleep_for(50ms);
-    for (const auto& t : out.Texts()) ready |= t == "probe";
-  }
-  ASSERT_TRUE(ready) << "the echo or the counter never came up";
+  ASSERT_TRUE(ProbeUntilEchoed([&](const std::string& body) { return host.Publish("mr.in", body); },
+                               [&] { return out.Texts(); }, 50ms))
+      << "the echo or the counter never came up";
 
   std::set<std::string> accepted;
   auto publish = [&](int i) {

@@ -48,13 +48,9 @@ TEST(RabbitMqRestart, NoAcceptedMessageIsLostWhenTheServerIsKilled) {
       {.pattern = "echo.out", .queue_group = "restart-counter", .manual_ack = false},
       out.Handler());
   ASSERT_OK(sub);
-  bool ready = false;
-  for (int i = 0; i < 100 && !ready; ++i) {
-    ASSERT_OK(host.Publish("rr.in", "probe"));
-    std::this_thread::sleep_for(50ms);
-    for (const auto& t : out.Texts()) ready |= t == "probe";
-  }
-  ASSERT_TRUE(ready) << "the echo or the counter never came up";
+  ASSERT_TRUE(ProbeUntilEchoed([&](const std::string& body) { return host.Publish("rr.in", body); },
+                               [&] { return out.Texts(); }, 50ms))
+      << "the echo or the counter never came up";
 
   std::set<std::string> accepted;
   auto publish = [&](int i) {
