@@ -1,9 +1,12 @@
-// The guest boundary alone: the echo component called through the engine
-// with a broker that accepts every publish and does nothing, so what is
-// timed is the engine, the guest and Ferry's host calls, not a broker or a
-// thread hand-off. Beside it, in the same run, two memcpys of the payload
-// into warm buffers (the least any echo must do: into guest memory and out
-// of it), and the cost of a fresh instance.
+// The guest boundary alone: echo components called through the engine with
+// a broker that accepts every publish and does nothing, so what is timed is
+// the engine, the guest and Ferry's host calls, not a broker or a thread
+// hand-off. Two echoes: examples/echo forwards the message it gets (one
+// host call, the payload never enters the guest); bench/guests/copy_echo
+// reads the payload into guest memory and writes it back first. Beside
+// them, in the same run, two memcpys of the payload into warm buffers (the
+// least an echo that touches the payload must do), and the cost of a fresh
+// instance.
 //
 //   ferry_engine_bench [--quick] [--only BYTES] [--long]
 //
@@ -79,25 +82,35 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "engine: %s\n", engine.error().ToString().c_str());
     return 1;
   }
-  auto compiled = (*engine)->LoadComponent(std::string(FERRY_COMPONENT_DIR) + "/echo.wasm");
-  if (!compiled.ok()) {
-    std::fprintf(stderr, "echo.wasm: %s\n", compiled.error().ToString().c_str());
-    return 1;
-  }
   NullBroker broker;
   auto services = std::make_shared<wasm::GuestServices>();
   services->component_name = "echo";
   services->allow_publish = {"echo.out"};
   services->max_message_bytes = 8u << 20;
   services->connect = [&](std::string_view) -> Result<Broker*> { return &broker; };
-  auto instance = (*compiled)->Instantiate(services);
-  if (!instance.ok()) {
-    std::fprintf(stderr, "instantiate: %s\n", instance.error().ToString().c_str());
-    return 1;
-  }
+  struct Loaded {
+    std::shared_ptr<wasm::CompiledComponent> compiled;
+    std::unique_ptr<wasm::GuestInstance> instance;
+  };
+  auto load = [&](const char* file) {
+    auto compiled = (*engine)->LoadComponent(std::string(FERRY_COMPONENT_DIR) + "/" + file);
+    if (!compiled.ok()) {
+      std::fprintf(stderr, "%s: %s\n", file, compiled.error().ToString().c_str());
+      std::exit(1);
+    }
+    auto instance = (*compiled)->Instantiate(services);
+    if (!instance.ok()) {
+      std::fprintf(stderr, "instantiate %s: %s\n", file, instance.error().ToString().c_str());
+      std::exit(1);
+    }
+    return Loaded{std::move(compiled).value(), std::move(instance).value()};
+  };
+  Loaded echo = load("echo.wasm");
+  Loaded copy = load("copy_echo.wasm");
 
-  std::printf("| payload | echo through the engine (µs) | two memcpys (µs) | echo / memcpys |\n");
-  std::printf("|---|---|---|---|\n");
+  std::printf("| payload | echo, forwards the message (µs) | copy echo, payload through guest memory (µs) "
+              "| two memcpys (µs) | copy echo / memcpys |\n");
+  std::printf("|---|---|---|---|---|\n");
   struct Case { std::size_t size; int n; const char* label; };
   const int scale = quick ? 10 : 1;
   for (const Case& c : {Case{16, 20000, "16 B"}, Case{1024, 20000, "1 KiB"},
@@ -110,25 +123,29 @@ int main(int argc, char** argv) {
     m.metadata.Set("bench", "1");
     const wasm::Inbound in{&m, &broker};
     const int n = std::max(1, c.n / scale) * longer;
-    const double echo = PerCall(5, n, [&] {
-      auto out = (*instance)->Handle({&in, 1});
-      if (!out.status.ok()) {
-        std::fprintf(stderr, "handle: %s\n", out.status.error().ToString().c_str());
-        std::exit(1);
-      }
-    });
+    auto timed = [&](Loaded& l) {
+      return PerCall(5, n, [&] {
+        auto out = l.instance->Handle({&in, 1});
+        if (!out.status.ok()) {
+          std::fprintf(stderr, "handle: %s\n", out.status.error().ToString().c_str());
+          std::exit(1);
+        }
+      });
+    };
+    const double forwarded = timed(echo);
+    const double copied = timed(copy);
     std::vector<std::uint8_t> a(c.size), b(c.size);
     const double copies = PerCall(5, n, [&] {
       std::memcpy(a.data(), m.data.data(), c.size);
       std::memcpy(b.data(), a.data(), c.size);
       asm volatile("" : : "r"(a.data()), "r"(b.data()) : "memory");
     });
-    std::printf("| %s | %.2f | %.2f | %.1f |\n", c.label, echo, copies, echo / copies);
+    std::printf("| %s | %.2f | %.2f | %.2f | %.1f |\n", c.label, forwarded, copied, copies, copied / copies);
     std::fflush(stdout);
   }
 
   const double fresh = PerCall(5, quick ? 50 : 500, [&] {
-    auto made = (*compiled)->Instantiate(services);
+    auto made = echo.compiled->Instantiate(services);
     if (!made.ok()) std::exit(1);
   });
   std::printf("\n| fresh instance of echo (pooling allocator) | %.1f µs |\n|---|---|\n", fresh);

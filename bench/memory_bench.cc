@@ -1,5 +1,6 @@
-// Resident memory of a process hosting the echo example on the embedded
-// broker (the driver in the same process holds one payload):
+// Resident memory of a process hosting the copy echo (bench/guests: every
+// payload goes into guest memory and out again) on the embedded broker (the
+// driver in the same process holds one payload):
 //   1. idle: started, 100 small messages echoed, then quiet;
 //   2. VmRSS after every 20,000 of 100,000 echoed 16-byte messages (should
 //      stay flat: nothing kept per message);
@@ -28,14 +29,14 @@ double MiB(long kib) { return static_cast<double>(kib) / 1024.0; }
 int main(int argc, char** argv) {
   const bool quick = HasFlag(argc, argv, "--quick");
   (void)SetLogLevel("error");
-  auto echo = EchoHost::Start("memory", "echo.wasm", "workers = 1\n");
+  auto echo = EchoHost::Start("memory", "copy_echo.wasm", "workers = 1\n");
   if (!echo) return 1;
 
   echo->Run(EchoMessage(16), 100);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const long idle = ProcStatusKiB("VmRSS");
 
-  std::printf("### Host memory (VmRSS, echo example, workers = 1, embedded broker)\n\n");
+  std::printf("### Host memory (VmRSS, copy echo, workers = 1, embedded broker)\n\n");
   std::printf("Idle (started, 100 messages echoed): %.1f MiB.\n\n", MiB(idle));
   std::printf("| 16 B messages echoed | VmRSS (MiB) | over idle (MiB) |\n|---|---|---|\n");
   const std::uint64_t chunk = quick ? 2000 : 20000;
