@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/thread_name.h"
 #include "core/topic.h"
 
 namespace ferry {
@@ -290,6 +291,7 @@ std::vector<Delivery> ComponentRunner::NextBatch() {
 }
 
 void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) {
+  NameThisThread("w:" + config_.name);
   while (true) {
     std::vector<Delivery> batch = NextBatch();
     if (batch.empty()) return;

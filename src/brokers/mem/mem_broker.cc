@@ -14,6 +14,7 @@
 
 #include "brokers/inbox_request.h"
 #include "core/spin_wait.h"
+#include "core/thread_name.h"
 #include "core/topic.h"
 
 namespace ferry {
@@ -313,6 +314,7 @@ class MemBroker final : public Broker {
   }
 
   void DeliveryLoop(Sub& sub) {
+    NameThisThread("mem:" + sub.options.pattern);
     std::unique_lock lock(sub.mutex);
     while (true) {
       SpinThenWait(lock, sub.work, [&] {
