@@ -19,6 +19,8 @@ PACKAGES=(
   libnats-dev libmosquitto-dev libhiredis-dev
   nats-server mosquitto mosquitto-clients redis-server redis-tools
   python3-venv zsh
+  # the metrics and health endpoint
+  libcpp-httplib-dev
   # RabbitMQ adapter (librabbitmq), its test server and amqp-publish/amqp-consume
   librabbitmq-dev rabbitmq-server amqp-tools
   # Kafka: client library, kcat for interop tests, Java + Maven for the test server

@@ -45,6 +45,12 @@ Result<std::vector<Message>> ControlRequest(const std::filesystem::path& socket,
                                             std::uint32_t expected_replies,
                                             std::stop_token stop = {});
 
+// The running host's figures as one JSON object: components (deliveries
+// received, handled, failed by reason, in flight, queue depth, handler
+// time), brokers (state, reconnects), the process (memory, threads, open
+// files) and whether it is ready.
+Result<std::string> ControlStatus(const std::filesystem::path& socket, std::stop_token stop = {});
+
 // Calls `on_message` for each message on `pattern` until `count` arrived (0:
 // no limit), `on_message` returns false, or the host stops (a Connection
 // error). Once the subscription is in place, `on_ready` runs (if given):

@@ -30,6 +30,8 @@ struct HostOptions {
   std::filesystem::path control_socket;
   // Overrides [host].log_level when not empty.
   std::string log_level;
+  // Overrides [host].log_format ("text" or "json") when not empty.
+  std::string log_format;
 };
 
 struct ComponentStats {
@@ -146,6 +148,9 @@ Result<ComponentDescription> DescribeComponent(const std::filesystem::path& path
 
 // "off", "error", "warn", "info", "debug", "trace". Logs go to stderr.
 Status SetLogLevel(std::string_view level);
+// "text" (the default) or "json": one object per line with time, level,
+// component and topic (when the line is about one) and message.
+Status SetLogFormat(std::string_view format);
 
 std::string_view Version();
 

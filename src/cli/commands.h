@@ -10,6 +10,7 @@ namespace ferry::cli {
 struct GlobalOptions {
   int verbosity = 0;
   std::string log_level;
+  std::string log_format;
 };
 
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
@@ -22,6 +23,7 @@ void AddRequestCommand(CLI::App& app, const GlobalOptions& global, int& exit_cod
 void AddSubscribeCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void AddInspectCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void AddBenchCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void AddStatusCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 // Added last: it describes the commands added before it.
 void AddCompletionsCommand(CLI::App& app, int& exit_code);
 

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", global.verbosity,
                "More log output (-v info, -vv debug, -vvv trace); logs go to stderr");
   app.add_option("--log-level", global.log_level, "off, error, warn, info, debug or trace");
+  app.add_option("--log-format", global.log_format, "text, or json for one JSON object per line")
+      ->check(CLI::IsMember({"text", "json"}));
 
   int exit_code = 0;
   ferry::cli::AddRunCommand(app, global, exit_code);
@@ -35,6 +37,7 @@ int main(int argc, char** argv) {
   ferry::cli::AddSubscribeCommand(app, global, exit_code);
   ferry::cli::AddInspectCommand(app, global, exit_code);
   ferry::cli::AddBenchCommand(app, global, exit_code);
+  ferry::cli::AddStatusCommand(app, global, exit_code);
   ferry::cli::AddCompletionsCommand(app, exit_code);
 
   try {

@@ -50,6 +50,7 @@ int Run(const RunOptions& options, const GlobalOptions& global) {
   host_options.subscriptions = options.subscriptions;
   host_options.control_socket = options.control;
   host_options.log_level = RequestedLogLevel(global);
+  host_options.log_format = global.log_format;
   if (options.config.empty() && options.control.empty())
     host_options.control_socket = DefaultControlSocket();
 

@@ -10,6 +10,7 @@
 
 #include <toml++/toml.h>
 
+#include "core/listen_address.h"
 #include "core/topic.h"
 
 namespace ferry::config {
@@ -188,7 +189,8 @@ Status ParseHost(const Reader& r, const toml::table& root, const std::filesystem
   const toml::table* t = node->as_table();
   if (!t) return r.Fail(node, "host", "expected a table");
   FERRY_RETURN_IF_ERROR(r.CheckKeys(*t, "host.", {"log_level", "control_socket", "cache_dir",
-                                                      "max_control_connections"}));
+                                                      "max_control_connections", "metrics",
+                                                      "metrics_max_topics", "log_format"}));
   auto level = r.String(*t, "log_level", "host.log_level");
   if (!level.ok()) return level.error();
   if (!level->empty()) {
@@ -209,6 +211,24 @@ Status ParseHost(const Reader& r, const toml::table& root, const std::filesystem
                                 host.max_control_connections, 4096);
   if (!connections.ok()) return connections.error();
   host.max_control_connections = static_cast<std::uint32_t>(*connections);
+  auto metrics = r.String(*t, "metrics", "host.metrics");
+  if (!metrics.ok()) return metrics.error();
+  if (!metrics->empty()) {
+    auto parsed = ParseListenAddress(*metrics);
+    if (!parsed.ok()) return r.Fail(t->get("metrics"), "host.metrics", parsed.error().message());
+    host.metrics = *metrics;
+  }
+  auto topics = r.Positive(*t, "metrics_max_topics", "host.metrics_max_topics", host.metrics_max_topics, 100000);
+  if (!topics.ok()) return topics.error();
+  host.metrics_max_topics = static_cast<std::uint32_t>(*topics);
+  auto format = r.String(*t, "log_format", "host.log_format");
+  if (!format.ok()) return format.error();
+  if (!format->empty()) {
+    if (*format != "text" && *format != "json")
+      return r.Fail(t->get("log_format"), "host.log_format",
+                    "expected text or json, got " + Reader::Quote(*format));
+    host.log_format = *format;
+  }
   return Status::Ok();
 }
 

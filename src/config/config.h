@@ -21,6 +21,13 @@ struct HostConfig {
   // Control-socket clients served at once; each holds a thread. More are
   // refused with an error rather than given a thread each.
   std::uint32_t max_control_connections = 64;
+  // host:port of the HTTP listener for /metrics, /healthz, /readyz and
+  // /status; empty: none.
+  std::string metrics;
+  // Distinct topics counted by name per component; later ones count as
+  // "other" (bounds the metrics page).
+  std::uint32_t metrics_max_topics = 100;
+  std::string log_format = "text";  // text | json (one object per line)
 };
 
 struct Limits {

@@ -4,6 +4,7 @@
 
 #include "core/thread_name.h"
 #include "core/topic.h"
+#include "runtime/log_context.h"
 
 namespace ferry {
 namespace {
@@ -68,14 +69,14 @@ Status ComponentRunner::Start() {
   const std::string who = "component " + config_.name;
   std::vector<std::unique_ptr<wasm::GuestInstance>> instances;
   for (std::uint32_t i = 0; i < config_.workers; ++i) {
-    auto instance = compiled_->Instantiate(services_);
+    auto instance = NewInstance();
     if (!instance.ok()) return instance.error().WithContext(who);
     instances.push_back(std::move(instance).value());
   }
   // configure() runs on an instance of its own, thrown away afterwards.
   std::optional<wasm::GuestConfiguration> asked;
   {
-    auto instance = compiled_->Instantiate(services_);
+    auto instance = NewInstance();
     if (!instance.ok()) return instance.error().WithContext(who);
     auto configured = (*instance)->Configure();
     if (!configured.ok()) return configured.error().WithContext(who);
@@ -214,9 +215,14 @@ void ComponentRunner::ReaperLoop() {
   }
 }
 
-bool ComponentRunner::Admit() { return !budget_ || budget_->Acquire(stopping_); }
+bool ComponentRunner::Admit() {
+  if (budget_ && !budget_->Acquire(stopping_)) return false;
+  in_flight_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
 
 void ComponentRunner::Done(std::size_t n) {
+  in_flight_.fetch_sub(n, std::memory_order_relaxed);
   if (!budget_) return;
   for (std::size_t i = 0; i < n; ++i) budget_->Release();
 }
@@ -238,6 +244,7 @@ void ComponentRunner::Accept(Delivery delivery) {
     return;
   }
   counters_.received.fetch_add(1, std::memory_order_relaxed);
+  CountTopic(delivery, TopicCounters::kReceived);
   if (auto rejected = queue_.Push(std::move(delivery))) {
     GiveBack(*rejected);
     Done();
@@ -266,8 +273,20 @@ bool ComponentRunner::TryOnDelivery(Delivery& delivery) {
   if (stopping_.load(std::memory_order_relaxed)) return false;
   if (hold_.size() >= queue_.capacity_hint()) return false;
   if (budget_ && !budget_->TryAcquire()) return false;
+  in_flight_.fetch_add(1, std::memory_order_relaxed);
   // Counted first, as OnDelivery does, so `received` never trails `handled`.
   counters_.received.fetch_add(1, std::memory_order_relaxed);
+  if (topics_) {
+    // Before the push: the delivery is the queue's after it.
+    const std::string topic = delivery.message.topic;
+    if (!queue_.TryPush(delivery)) {
+      counters_.received.fetch_sub(1, std::memory_order_relaxed);
+      Done();
+      return false;
+    }
+    topics_->Count(topic, TopicCounters::kReceived);
+    return true;
+  }
   if (!queue_.TryPush(delivery)) {
     counters_.received.fetch_sub(1, std::memory_order_relaxed);
     Done();
@@ -292,6 +311,7 @@ std::vector<Delivery> ComponentRunner::NextBatch() {
 
 void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) {
   NameThisThread("w:" + config_.name);
+  log_context.component = &config_.name;
   while (true) {
     std::vector<Delivery> batch = NextBatch();
     if (batch.empty()) return;
@@ -302,7 +322,7 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
     }
     if (!instance || instance->poisoned()) {
       // A trap leaves an instance unusable: start over with a fresh one.
-      auto fresh = compiled_->Instantiate(services_);
+      auto fresh = NewInstance();
       if (!fresh.ok()) {
         spdlog::error("{}: cannot make a new instance: {}", config_.name, fresh.error().message());
         for (Delivery& d : batch) settler_.Failed(d, Failure::kUnavailable, fresh.error());
@@ -314,27 +334,34 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
     std::vector<wasm::Inbound> inbound;
     inbound.reserve(batch.size());
     for (const Delivery& d : batch) inbound.push_back({&d.message, &broker_});
+    const TopicLogScope topic(&batch.front().message.topic);
+    const auto started = Clock::now();
     wasm::CallOutcome outcome = instance->Handle(inbound);
+    durations_.Observe(Clock::now() - started);
     for (std::size_t i = 0; i < batch.size(); ++i) {
+      bool handled = false;
       switch (outcome.verdicts[i]) {
         case wasm::Verdict::kComplete:
-          settler_.Handled(batch[i]);
+          handled = true;
           break;
         case wasm::Verdict::kAbandon:
-          settler_.Abandoned(batch[i]);
           break;
         case wasm::Verdict::kNone:
-          if (outcome.status.ok()) settler_.Handled(batch[i]);
-          else settler_.Failed(batch[i], FailureOf(outcome.failure), outcome.status.error());
+          handled = outcome.status.ok();
           break;
       }
+      // Counted before settling: a delivery settled is no longer ours.
+      CountTopic(batch[i], handled ? TopicCounters::kHandled : TopicCounters::kFailed);
+      if (handled) settler_.Handled(batch[i]);
+      else if (outcome.verdicts[i] == wasm::Verdict::kAbandon) settler_.Abandoned(batch[i]);
+      else settler_.Failed(batch[i], FailureOf(outcome.failure), outcome.status.error());
     }
     Done(batch.size());
     if (fresh_instances_) {
       // The next call gets a new instance; making it now keeps it off the
       // next message's path. A failure is retried when a message comes.
       instance.reset();
-      auto fresh = compiled_->Instantiate(services_);
+      auto fresh = NewInstance();
       if (fresh.ok()) instance = std::move(fresh).value();
     }
   }
@@ -423,6 +450,34 @@ void ComponentRunner::Drain(Deadline deadline) {
     watchdog.join();
   }
   DropSubscriptions();
+}
+
+Result<std::unique_ptr<wasm::GuestInstance>> ComponentRunner::NewInstance() {
+  instances_created_.fetch_add(1, std::memory_order_relaxed);
+  return compiled_->Instantiate(services_);
+}
+
+ComponentSnapshot ComponentRunner::Snapshot() const {
+  ComponentSnapshot s;
+  s.name = config_.name;
+  s.broker = config_.broker;
+  const DeliveryCounters& c = counters_;
+  s.received = c.received.load();
+  s.handled = c.handled.load();
+  s.failed = c.failed.load();
+  s.abandoned = c.abandoned.load();
+  s.retried = c.retried.load();
+  s.given_up = c.given_up.load();
+  s.dead_lettered = c.dead_lettered.load();
+  s.released = c.released.load();
+  s.settle_failed = c.settle_failed.load();
+  for (std::size_t i = 0; i < kFailureKinds; ++i) s.failed_by[i] = c.failed_by[i].load();
+  s.in_flight = in_flight_.load();
+  s.queue_depth = queue_.size();
+  s.instances_created = instances_created_.load();
+  s.durations = durations_.Read();
+  if (topics_) s.topics = topics_->Read();
+  return s;
 }
 
 }  // namespace ferry

@@ -19,6 +19,7 @@
 #include "runtime/bounded_queue.h"
 #include "runtime/delivery_policy.h"
 #include "runtime/in_flight.h"
+#include "runtime/metrics.h"
 #include "runtime/retry_hold.h"
 #include "wasm/guest.h"
 
@@ -52,6 +53,12 @@ class ComponentRunner {
   // Takes over retries of the same component from a host that stopped.
   void Adopt(Delivery delivery, std::chrono::milliseconds delay);
 
+  // Counts deliveries per topic (at most `max_topics` by name) for the
+  // metrics page. Call before Start.
+  void CountTopics(std::size_t max_topics) { topics_ = std::make_unique<TopicCounters>(max_topics); }
+  // This runner's figures, from any thread.
+  ComponentSnapshot Snapshot() const;
+
   const std::string& name() const { return config_.name; }
   const DeliveryCounters& counters() const { return counters_; }
   const DeliveryPolicy& policy() const { return settler_.policy(); }
@@ -76,6 +83,11 @@ class ComponentRunner {
   // The hold's callback: a retry whose time has come.
   void RunHeld(Delivery delivery);
   void WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance);
+  // A new guest instance, counted.
+  Result<std::unique_ptr<wasm::GuestInstance>> NewInstance();
+  void CountTopic(const Delivery& d, TopicCounters::Event event) {
+    if (topics_) topics_->Count(d.message.topic, event);
+  }
   // Up to batch_size deliveries: waits for the first, then up to the linger.
   std::vector<Delivery> NextBatch();
   // Replaces the guest-chosen channels (update-guest-configuration); runs on
@@ -102,6 +114,10 @@ class ComponentRunner {
   bool fresh_instances_;  // a new instance for every handler call
   std::size_t batch_size_;
   DeliveryCounters counters_;
+  DurationHistogram durations_;
+  std::unique_ptr<TopicCounters> topics_;  // null: not counted
+  std::atomic<std::uint64_t> in_flight_{0};  // admitted, not Done yet
+  std::atomic<std::uint64_t> instances_created_{0};
   BoundedQueue<Delivery> queue_;
   Settler settler_;
   std::vector<std::thread> workers_;

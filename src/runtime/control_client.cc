@@ -104,6 +104,23 @@ Status ControlPublish(const std::filesystem::path& socket, std::string_view brok
   return r.End();
 }
 
+Result<std::string> ControlStatus(const std::filesystem::path& socket, std::stop_token stop) {
+  auto c = Connection::Open(socket);
+  if (!c.ok()) return c.error();
+  const ShutdownOnStop watch(std::move(stop), *c);
+  control::Request request;
+  request.op = control::kStatus;
+  request.broker.clear();
+  auto reply = c->Call(request);
+  if (!reply.ok()) return watch.Explain(reply.error());
+  control::Reader r(*reply);
+  FERRY_RETURN_IF_ERROR(r.Outcome());
+  auto json = r.Str();
+  if (!json.ok()) return json.error();
+  FERRY_RETURN_IF_ERROR(r.End());
+  return std::move(json).value();
+}
+
 Result<std::vector<Message>> ControlRequest(const std::filesystem::path& socket,
                                             std::string_view broker, const Message& message,
                                             std::chrono::milliseconds timeout,

@@ -181,6 +181,8 @@ std::string EncodeRequest(const Request& request) {
       w.Str(request.pattern);
       w.U32(request.count);
       break;
+    case kStatus:
+      break;
   }
   return w.Frame();
 }
@@ -225,6 +227,9 @@ Result<Request> DecodeRequest(std::string_view body) {
       request.count = *count;
       break;
     }
+    case kStatus:
+      request.op = kStatus;
+      break;
     default:
       return Error::InvalidArgument("unknown control operation " + std::to_string(*op));
   }

@@ -9,10 +9,12 @@
 //     op 1 publish    body := message
 //     op 2 request    body := message timeout_ms:u32 expected_replies:u32
 //     op 3 subscribe  body := pattern:str count:u32     (count 0: no limit)
+//     op 4 status     body := (empty; broker is ignored)
 //   reply    := code:u8 text:str [payload]     code 0: ok; else ErrorCode + 1
 //     request ok      payload := n:u32 message*n
 //     subscribe ok    then one frame per message, `1:u8 message`, and a
 //                     final `0:u8` frame once `count` messages were sent
+//     status ok       payload := json:str  (what `ferry status --json` prints)
 //   message  := topic:str data:str has_type:u8 [type:str]
 //               n:u32 (key:str value:str)*n reply_to:str
 //
@@ -37,7 +39,7 @@ namespace ferry::control {
 inline constexpr std::uint8_t kVersion = 1;
 inline constexpr std::uint32_t kMaxFrame = 64u << 20;
 
-enum Op : std::uint8_t { kPublish = 1, kRequest = 2, kSubscribe = 3 };
+enum Op : std::uint8_t { kPublish = 1, kRequest = 2, kSubscribe = 3, kStatus = 4 };
 
 // Builds one frame body field by field.
 class Writer {

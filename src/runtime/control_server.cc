@@ -226,6 +226,17 @@ void ControlServer::Serve(Connection& connection) {
     Reply(fd, request.error());
     return;
   }
+  if (request->op == control::kStatus) {
+    if (!options_.status) {
+      Reply(fd, Error::Unsupported("this ferry does not report its status"));
+      return;
+    }
+    control::Writer w;
+    w.Outcome(Status::Ok());
+    w.Str(options_.status());
+    (void)control::WriteFrame(fd, w.Frame());
+    return;
+  }
   std::shared_ptr<Broker> broker = find_broker_(request->broker);
   if (broker) {
     std::lock_guard lock(mutex_);
@@ -242,6 +253,8 @@ void ControlServer::Serve(Connection& connection) {
       return ServeRequest(fd, *broker, *request);
     case control::kSubscribe:
       return ServeSubscribe(fd, *broker, *request);
+    case control::kStatus:
+      return;  // served above
   }
 }
 

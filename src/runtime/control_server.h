@@ -38,6 +38,8 @@ struct ControlServerOptions {
   // Connections served at once ([host].max_control_connections); a
   // subscriber holds its slot until it leaves.
   std::uint32_t max_connections = 64;
+  // What a status request gets (JSON); empty: status is not served.
+  std::function<std::string()> status;
 };
 
 // Maps a configured broker name to its broker, or null. Called on

@@ -55,11 +55,13 @@ void Settler::Handled(Delivery& delivery) {
 
 void Settler::Failed(Delivery& delivery, Failure failure, const Error& error) {
   counters_.failed.fetch_add(1, std::memory_order_relaxed);
+  counters_.failed_by[static_cast<std::size_t>(failure)].fetch_add(1, std::memory_order_relaxed);
   RetryOrGiveUp(delivery, failure, error.message());
 }
 
 void Settler::Abandoned(Delivery& delivery) {
   counters_.abandoned.fetch_add(1, std::memory_order_relaxed);
+  counters_.failed_by[static_cast<std::size_t>(Failure::kAbandoned)].fetch_add(1, std::memory_order_relaxed);
   RetryOrGiveUp(delivery, Failure::kAbandoned, "abandoned by the component");
 }
 

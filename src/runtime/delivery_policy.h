@@ -3,6 +3,7 @@
 // the component's dead-letter topic when it has one.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -23,6 +24,14 @@ struct DeliveryPolicy {
   std::string dead_letter;                         // topic on the component's broker; empty: none
 };
 
+// Why an attempt failed: the dead-letter message's `ferry-dead-letter-reason`
+// (error, trap, timeout, fuel, memory, abandoned, unavailable, shutdown).
+// kShutdown is not an attempt that failed: the host stopped while Ferry held
+// the only copy of a message it meant to try again.
+enum class Failure { kError, kTrap, kTimeout, kFuel, kMemory, kAbandoned, kUnavailable, kShutdown };
+inline constexpr std::size_t kFailureKinds = 8;
+std::string_view FailureName(Failure failure);
+
 // Counters per component; read by stats and tests from any thread.
 struct DeliveryCounters {
   std::atomic<std::uint64_t> received{0};
@@ -34,14 +43,10 @@ struct DeliveryCounters {
   std::atomic<std::uint64_t> dead_lettered{0}; // of those, sent to the dead-letter topic
   std::atomic<std::uint64_t> released{0};      // unhandled at shutdown, given back to the broker
   std::atomic<std::uint64_t> settle_failed{0}; // ack, nack or term the broker refused
+  // Failed attempts by reason (index: Failure); `failed` counts the
+  // handler's failures, these also count abandoned ones.
+  std::array<std::atomic<std::uint64_t>, kFailureKinds> failed_by{};
 };
-
-// Why an attempt failed: the dead-letter message's `ferry-dead-letter-reason`
-// (error, trap, timeout, fuel, memory, abandoned, unavailable, shutdown).
-// kShutdown is not an attempt that failed: the host stopped while Ferry held
-// the only copy of a message it meant to try again.
-enum class Failure { kError, kTrap, kTimeout, kFuel, kMemory, kAbandoned, kUnavailable, kShutdown };
-std::string_view FailureName(Failure failure);
 
 // Metadata keys of a dead-lettered message.
 inline constexpr std::string_view kDeadLetterReasonKey = "ferry-dead-letter-reason";

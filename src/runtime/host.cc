@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "runtime/component_runner.h"
 #include "runtime/control_server.h"
+#include "runtime/metrics_server.h"
 #include "wasm/engine.h"
 #include "wasm/guest.h"
 
@@ -158,6 +159,8 @@ class HostImpl final : public Host {
                                        const std::vector<std::string>& hand_over) override {
     if (control_) control_->Stop();
     control_.reset();
+    draining_.store(true);
+    metrics_.reset();
     std::vector<HeldRetry> held = StopComponents(grace, hand_over);
     // A stopped host can be started again (a reload that failed goes back).
     CloseBrokers([](const std::string&) { return true; });
@@ -185,6 +188,8 @@ class HostImpl final : public Host {
     Status ready = next.ok() ? CheckConfig(*next) : Status(next.error());
     if (ready.ok())
       ready = SetLogLevel(options.log_level.empty() ? next->host.log_level : options.log_level);
+    if (ready.ok())
+      ready = SetLogFormat(options.log_format.empty() ? next->host.log_format : options.log_format);
     if (!ready.ok()) {
       spdlog::error("reload failed, the running configuration stays: {}", ready.error().message());
       return ready;
@@ -258,6 +263,7 @@ class HostImpl final : public Host {
   }
 
   std::vector<ComponentStats> Stats() const override {
+    std::shared_lock runners_lock(runners_mutex_);
     if (runners_.empty()) return last_stats_;
     std::vector<ComponentStats> out;
     for (const auto& runner : runners_) {
@@ -291,7 +297,58 @@ class HostImpl final : public Host {
   Status StartAll() {
     FERRY_RETURN_IF_ERROR(OpenBrokers());
     FERRY_RETURN_IF_ERROR(StartComponents());
-    return OpenControl();
+    FERRY_RETURN_IF_ERROR(OpenControl());
+    FERRY_RETURN_IF_ERROR(OpenMetrics());
+    draining_.store(false);
+    return Status::Ok();
+  }
+
+  // Opens the metrics listener, or keeps the one open at the same address.
+  Status OpenMetrics() {
+    if (metrics_ && metrics_->address() == config_.host.metrics) return Status::Ok();
+    metrics_.reset();
+    if (config_.host.metrics.empty()) return Status::Ok();
+    auto server = std::make_unique<MetricsServer>(config_.host.metrics, [this] { return Snapshot(); });
+    FERRY_RETURN_IF_ERROR(server->Start());
+    metrics_ = std::move(server);
+    return Status::Ok();
+  }
+
+  // Every figure of the running host, for the metrics page and `ferry
+  // status`; called from their threads.
+  HostSnapshot Snapshot() const {
+    HostSnapshot s;
+    std::size_t running = 0;
+    {
+      std::shared_lock lock(runners_mutex_);
+      for (const auto& runner : runners_) s.components.push_back(runner->Snapshot());
+      running = runners_.size();
+    }
+    {
+      std::shared_lock lock(brokers_mutex_);
+      for (const auto& [name, broker] : brokers_) {
+        BrokerSnapshot b;
+        b.name = name;
+        b.url = broker->DisplayUrl();
+        b.state = std::string(ConnectionStateName(broker->State()));
+        if (auto it = health_.find(name); it != health_.end()) b.reconnects = it->second->reconnects.load();
+        s.brokers.push_back(std::move(b));
+      }
+    }
+    s.process = ReadProcess(started_at_);
+    if (draining_.load()) {
+      s.not_ready_because = "stopping or reloading";
+    } else if (running < expected_components_.load()) {
+      s.not_ready_because = "components are starting";
+    } else {
+      for (const auto& b : s.brokers)
+        if (b.state != "connected") {
+          s.not_ready_because = "broker '" + b.name + "' is " + b.state;
+          break;
+        }
+    }
+    s.ready = s.not_ready_because.empty();
+    return s;
   }
 
   // One connection per configured name, shared by all components; a broker
@@ -303,8 +360,15 @@ class HostImpl final : public Host {
       auto broker = MakeBroker(b.url, b.options);
       if (!broker.ok()) return broker.error().WithContext("broker '" + b.name + "'");
       std::shared_ptr<Broker> shared = std::move(broker).value();
+      auto health = std::make_shared<BrokerHealth>();
+      // Counts the connection coming back; runs on the adapter's threads.
+      shared->OnStateChange([health](ConnectionState state) {
+        if (state != ConnectionState::kConnected) return;
+        if (health->was_connected.exchange(true)) health->reconnects.fetch_add(1, std::memory_order_relaxed);
+      });
       std::unique_lock lock(brokers_mutex_);
       brokers_.emplace(b.name, shared);
+      health_[b.name] = std::move(health);
       opened.emplace_back(b.name, std::move(shared));
     }
     for (auto& [name, broker] : opened) {
@@ -316,6 +380,7 @@ class HostImpl final : public Host {
   }
 
   Status StartComponents() {
+    expected_components_.store(config_.components.size());
     auto engine = wasm::Engine::Create(EngineOptionsFor(config_));
     if (!engine.ok()) return engine.error();
     engine_ = std::move(engine).value();
@@ -337,7 +402,9 @@ class HostImpl final : public Host {
       auto runner = std::make_unique<ComponentRunner>(
           component, std::move(compiled).value(), std::move(services),
           *brokers.at(component.broker), config_.limits.queue_depth, budget_);
+      if (!config_.host.metrics.empty()) runner->CountTopics(config_.host.metrics_max_topics);
       FERRY_RETURN_IF_ERROR(runner->Start());
+      std::unique_lock lock(runners_mutex_);
       runners_.push_back(std::move(runner));
     }
     return Status::Ok();
@@ -348,6 +415,7 @@ class HostImpl final : public Host {
   // one, and hands its subscriptions on the embedded broker over to it.
   std::vector<HeldRetry> StopComponents(std::chrono::milliseconds grace,
                                         const std::vector<std::string>& hand_over) {
+    draining_.store(true);
     const Deadline deadline = Clock::now() + grace;
     for (auto& runner : runners_) {
       const bool keep = std::find(hand_over.begin(), hand_over.end(), runner->name()) !=
@@ -363,7 +431,9 @@ class HostImpl final : public Host {
                         std::max(left, std::chrono::milliseconds(0))});
       }
     }
-    if (!runners_.empty()) last_stats_ = Stats();
+    std::vector<ComponentStats> final_stats = Stats();
+    std::unique_lock lock(runners_mutex_);
+    if (!runners_.empty()) last_stats_ = std::move(final_stats);
     runners_.clear();
     return held;
   }
@@ -381,6 +451,7 @@ class HostImpl final : public Host {
           continue;
         }
         closing.push_back(std::move(it->second));
+        health_.erase(it->first);
         it = brokers_.erase(it);
       }
     }
@@ -424,7 +495,9 @@ class HostImpl final : public Host {
   // Opens the control socket, or keeps the one open when its settings did
   // not change: a reload leaves its clients connected.
   Status OpenControl() {
-    const ControlServerOptions options{.max_connections = config_.host.max_control_connections};
+    ControlServerOptions options;
+    options.max_connections = config_.host.max_control_connections;
+    options.status = [this] { return RenderJson(Snapshot()); };
     if (control_ && control_->path() == config_.host.control_socket &&
         control_->options().max_connections == options.max_connections)
       return Status::Ok();
@@ -478,7 +551,19 @@ class HostImpl final : public Host {
   mutable std::shared_mutex brokers_mutex_;  // guards the map, not the brokers
   std::map<std::string, std::shared_ptr<Broker>> brokers_;
   std::unique_ptr<wasm::Engine> engine_;
+  // Written by the host's own thread; read under the lock by metrics and
+  // status threads.
+  mutable std::shared_mutex runners_mutex_;
   std::vector<std::unique_ptr<ComponentRunner>> runners_;
+  std::atomic<std::size_t> expected_components_{0};
+  std::atomic<bool> draining_{false};
+  const std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
+  struct BrokerHealth {
+    std::atomic<bool> was_connected{false};
+    std::atomic<std::uint64_t> reconnects{0};
+  };
+  std::map<std::string, std::shared_ptr<BrokerHealth>> health_;  // under brokers_mutex_
+  std::unique_ptr<MetricsServer> metrics_;
   std::shared_ptr<InFlightBudget> budget_;
   std::unique_ptr<ControlServer> control_;
   std::vector<ComponentStats> last_stats_;  // what Stats says once stopped
@@ -494,6 +579,8 @@ Result<std::unique_ptr<Host>> Host::Create(const HostOptions& options) {
   KeepPayloadBuffers();
   FERRY_RETURN_IF_ERROR(
       SetLogLevel(options.log_level.empty() ? config->host.log_level : options.log_level));
+  FERRY_RETURN_IF_ERROR(
+      SetLogFormat(options.log_format.empty() ? config->host.log_format : options.log_format));
   return std::unique_ptr<Host>(new HostImpl(std::move(config).value()));
 }
 

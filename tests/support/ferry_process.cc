@@ -18,13 +18,7 @@ FerryProcess::FerryProcess(const std::string& config_toml) {
 }
 
 void FerryProcess::Rewrite(const std::string& config_toml) {
-  std::string text = GrantEverything(config_toml);
-  const std::string marker = "$COMPONENTS";
-  for (auto pos = text.find(marker); pos != std::string::npos; pos = text.find(marker))
-    text.replace(pos, marker.size(), FERRY_COMPONENT_DIR);
-  text = "[host]\ncache_dir = \"" +
-         (std::filesystem::temp_directory_path() / "ferry-test-cache").string() + "\"\n" + text;
-  config_ = dir_.Write("ferry.toml", text);
+  config_ = dir_.Write("ferry.toml", TestConfig(config_toml));
 }
 
 void FerryProcess::Signal(int signal) {

@@ -58,15 +58,25 @@ std::string GrantEverything(std::string text) {
   return text;
 }
 
-RunningHost::RunningHost(const std::string& config_toml, const std::string& log_level) {
+std::string TestConfig(const std::string& config_toml) {
   std::string text = GrantEverything(config_toml);
   const std::string marker = "$COMPONENTS";
   for (auto pos = text.find(marker); pos != std::string::npos; pos = text.find(marker))
     text.replace(pos, marker.size(), FERRY_COMPONENT_DIR);
   // Keep compiled code out of the user's cache; the same folder for every
-  // test so each component compiles once per run.
-  text = "[host]\ncache_dir = \"" +
-         (std::filesystem::temp_directory_path() / "ferry-test-cache").string() + "\"\n" + text;
+  // test so each component compiles once per run. It goes into the
+  // config's [host] table, or a new one.
+  const std::string cache =
+      "cache_dir = \"" + (std::filesystem::temp_directory_path() / "ferry-test-cache").string() + "\"\n";
+  if (auto host = text.find("[host]\n"); host != std::string::npos)
+    text.insert(host + 7, cache);
+  else
+    text = "[host]\n" + cache + text;
+  return text;
+}
+
+RunningHost::RunningHost(const std::string& config_toml, const std::string& log_level) {
+  const std::string text = TestConfig(config_toml);
   auto created =
       Host::Create({.config_file = dir_.Write("ferry.toml", text), .log_level = log_level});
   if (!created.ok()) {

@@ -25,6 +25,9 @@ std::filesystem::path Component(const std::string& name);
 // allow_publish/request/subscribe = [">"] to each [[component]] of a config
 // that grants nothing itself. Tests of grants write their own.
 std::string GrantEverything(std::string config_toml);
+// The config a test host runs: everything granted, "$COMPONENTS" replaced
+// by the components folder, and the shared test compile cache in [host].
+std::string TestConfig(const std::string& config_toml);
 
 // A fresh temporary folder, removed when the object goes.
 class TempDir {
