@@ -6,17 +6,11 @@
 // echo costs one host call: the send. A client that failed is dropped and
 // the next message connects again.
 #include <stdbool.h>
-#include <string.h>
 
 #include "messaging_core.h"
 
 static wasi_messaging_types_own_client_t client;
 static bool connected = false;
-
-static void set_error(wasi_messaging_types_error_t* err, const char* text) {
-  err->tag = WASI_MESSAGING_TYPES_ERROR_OTHER;
-  messaging_core_string_dup(&err->val.other, text);
-}
 
 static void disconnect(void) {
   if (!connected) return;
@@ -43,8 +37,7 @@ bool exports_wasi_messaging_incoming_handler_handle(
   wasi_messaging_types_error_t send_err;
   if (!wasi_messaging_producer_send(wasi_messaging_types_borrow_client(client), &topic, message, &send_err)) {
     if (send_err.tag == WASI_MESSAGING_TYPES_ERROR_CONNECTION) disconnect();
-    wasi_messaging_types_error_free(&send_err);
-    set_error(err, "echo: sending to echo.out failed");
+    *err = send_err;  // the host's reason is the echo's
     return false;
   }
   return true;

@@ -190,7 +190,7 @@ Status ParseHost(const Reader& r, const toml::table& root, const std::filesystem
   if (!t) return r.Fail(node, "host", "expected a table");
   FERRY_RETURN_IF_ERROR(r.CheckKeys(*t, "host.", {"log_level", "control_socket", "cache_dir",
                                                       "max_control_connections", "metrics",
-                                                      "metrics_max_topics", "log_format"}));
+                                                      "metrics_max_topics", "log_format", "tracing"}));
   auto level = r.String(*t, "log_level", "host.log_level");
   if (!level.ok()) return level.error();
   if (!level->empty()) {
@@ -221,6 +221,9 @@ Status ParseHost(const Reader& r, const toml::table& root, const std::filesystem
   auto topics = r.Positive(*t, "metrics_max_topics", "host.metrics_max_topics", host.metrics_max_topics, 100000);
   if (!topics.ok()) return topics.error();
   host.metrics_max_topics = static_cast<std::uint32_t>(*topics);
+  auto tracing = r.Bool(*t, "tracing", "host.tracing", false);
+  if (!tracing.ok()) return tracing.error();
+  host.tracing = *tracing;
   auto format = r.String(*t, "log_format", "host.log_format");
   if (!format.ok()) return format.error();
   if (!format->empty()) {

@@ -28,6 +28,9 @@ struct HostConfig {
   // "other" (bounds the metrics page).
   std::uint32_t metrics_max_topics = 100;
   std::string log_format = "text";  // text | json (one object per line)
+  // Starts a W3C trace for deliveries that carry none and logs a span line
+  // per handler call. Trace context that arrives is passed on either way.
+  bool tracing = false;
 };
 
 struct Limits {

@@ -4,6 +4,7 @@
 
 #include "core/thread_name.h"
 #include "core/topic.h"
+#include "core/trace_context.h"
 #include "runtime/log_context.h"
 
 namespace ferry {
@@ -335,9 +336,20 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
     inbound.reserve(batch.size());
     for (const Delivery& d : batch) inbound.push_back({&d.message, &broker_});
     const TopicLogScope topic(&batch.front().message.topic);
+    // A batch is one call: one span, the first message's trace.
+    const std::optional<TraceSpan> span = SpanFor(batch.front().message, tracing_);
+    current_span = span ? &*span : nullptr;
     const auto started = Clock::now();
     wasm::CallOutcome outcome = instance->Handle(inbound);
-    durations_.Observe(Clock::now() - started);
+    const auto took = Clock::now() - started;
+    current_span = nullptr;
+    durations_.Observe(took);
+    if (span && tracing_)
+      spdlog::info("{}: span trace={} span={} parent={} topic={} outcome={} duration_us={}", config_.name,
+                   span->trace_id, span->span_id, span->parent_id.empty() ? "-" : span->parent_id,
+                   batch.front().message.topic,
+                   outcome.status.ok() ? "ok" : std::string(FailureName(FailureOf(outcome.failure))),
+                   std::chrono::duration_cast<std::chrono::microseconds>(took).count());
     for (std::size_t i = 0; i < batch.size(); ++i) {
       bool handled = false;
       switch (outcome.verdicts[i]) {

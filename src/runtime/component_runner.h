@@ -56,6 +56,9 @@ class ComponentRunner {
   // Counts deliveries per topic (at most `max_topics` by name) for the
   // metrics page. Call before Start.
   void CountTopics(std::size_t max_topics) { topics_ = std::make_unique<TopicCounters>(max_topics); }
+  // Starts traces for deliveries without one and logs a span line per
+  // handler call ([host].tracing). Call before Start.
+  void TraceCalls() { tracing_ = true; }
   // This runner's figures, from any thread.
   ComponentSnapshot Snapshot() const;
 
@@ -116,6 +119,7 @@ class ComponentRunner {
   DeliveryCounters counters_;
   DurationHistogram durations_;
   std::unique_ptr<TopicCounters> topics_;  // null: not counted
+  bool tracing_ = false;
   std::atomic<std::uint64_t> in_flight_{0};  // admitted, not Done yet
   std::atomic<std::uint64_t> instances_created_{0};
   BoundedQueue<Delivery> queue_;

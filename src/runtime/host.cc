@@ -403,6 +403,7 @@ class HostImpl final : public Host {
           component, std::move(compiled).value(), std::move(services),
           *brokers.at(component.broker), config_.limits.queue_depth, budget_);
       if (!config_.host.metrics.empty()) runner->CountTopics(config_.host.metrics_max_topics);
+      if (config_.host.tracing) runner->TraceCalls();
       FERRY_RETURN_IF_ERROR(runner->Start());
       std::unique_lock lock(runners_mutex_);
       runners_.push_back(std::move(runner));

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/topic.h"
+#include "core/trace_context.h"
 
 namespace ferry::wasm {
 namespace {
@@ -85,6 +86,7 @@ Status SendMessage(HostState& state, Broker& broker, std::string_view topic, Mes
   FERRY_RETURN_IF_ERROR(CheckMessageLimits(state, message));
   message.topic = std::string(topic);
   message.reply_to.clear();  // a guest cannot forge a reply address
+  if (current_span) Stamp(message, *current_span);
   return PublishWithin(state, broker, message);
 }
 
@@ -97,6 +99,7 @@ Result<std::vector<Message>> RequestMessages(HostState& state, Broker& broker,
   FERRY_RETURN_IF_ERROR(CheckMessageLimits(state, message));
   message.topic = std::string(topic);
   message.reply_to.clear();
+  if (current_span) Stamp(message, *current_span);
   RequestOptions options;
   // The guest's timeout, the host's bound and the call's time left: the
   // shortest wins. With no time left the request is not sent at all.
@@ -117,6 +120,7 @@ Status ReplyTo(HostState& state, Broker* origin, std::string_view reply_to, Mess
   FERRY_RETURN_IF_ERROR(CheckMessageLimits(state, reply));
   reply.topic = std::string(reply_to);
   reply.reply_to.clear();
+  if (current_span) Stamp(reply, *current_span);
   return PublishWithin(state, *origin, reply);
 }
 

@@ -48,10 +48,11 @@ std::ostream& operator<<(std::ostream& os, const Outcome& o) {
 
 class Guest {
  public:
-  explicit Guest(const std::string& component, const std::string& limits = "")
+  // Answers are expected on `out`, by default "<component>.out".
+  explicit Guest(const std::string& component, const std::string& limits = "", const std::string& out = "")
       : component_(component), host_(BoundaryConfig(component, limits)) {
     if (!host_.start_status().ok()) return;
-    out_ = &host_.Listen(component + ".out");
+    out_ = &host_.Listen(out.empty() ? component + ".out" : out);
     dead_ = &host_.Listen("dead.letters");
   }
   const Status& start_status() const { return host_.start_status(); }
@@ -138,7 +139,8 @@ TEST(Boundary, EchoKeepsPayloadsOfZeroOneAnd65536BytesExactly) {
 }
 
 TEST(Boundary, MessageOfExactlyMaxMessageBytesPassesOneMoreIsMemory) {
-  Guest echo("echo", "max_message_bytes = 4096\n");
+  // copy_echo reads the payload and sets it again: set-data past the limit.
+  Guest echo("copy_echo", "max_message_bytes = 4096\n", "echo.out");
   ASSERT_OK(echo.start_status());
   const std::string limit = Pattern(4096);
   Outcome at = echo.Send(limit);
@@ -148,15 +150,18 @@ TEST(Boundary, MessageOfExactlyMaxMessageBytesPassesOneMoreIsMemory) {
   EXPECT_EQ(echo.AnswerTo("after"), "after");  // a fresh instance
 }
 
-TEST(Boundary, MetadataOfExactlyMaxMetadataBytesPassesOneMoreIsMemory) {
+TEST(Boundary, MetadataOfExactlyMaxMetadataBytesPassesOneMoreIsRefused) {
   // Keys and values count: a 1-byte key and a 31-byte value, twice, is the limit.
   Guest echo("echo", "max_metadata_bytes = 64\n");
   ASSERT_OK(echo.start_status());
   Outcome at = echo.Send("x", Metadata{{"a", std::string(31, 'v')}, {"b", std::string(31, 'w')}});
   ASSERT_TRUE(at.answer) << at;
   EXPECT_EQ(at.answer->metadata.ByteSize(), 64u);
+  // The echo forwards what it got: its send is refused with the
+  // interface's error, which it returns.
   Outcome over = echo.Send("x", Metadata{{"a", std::string(31, 'v')}, {"b", std::string(32, 'w')}});
-  EXPECT_EQ(over.reason, "memory") << over;
+  EXPECT_EQ(over.reason, "error") << over;
+  EXPECT_THAT(over.last_error, HasSubstr("metadata of 65 bytes is over the limit of 64")) << over;
   EXPECT_EQ(echo.AnswerTo("after"), "after");
 }
 
