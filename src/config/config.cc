@@ -366,7 +366,7 @@ Status ParseComponents(const Reader& r, const toml::table& root, const std::file
                                        "batch_linger_ms", "reuse_instances", "max_attempts",
                                        "retry_delay_ms", "max_retry_delay_ms", "dead_letter",
                                        "allow_publish", "allow_request", "allow_subscribe",
-                                       "allow_http"}));
+                                       "allow_http", "cloudevents_type", "cloudevents_source"}));
     ComponentConfig c;
     auto path = r.String(*t, "path", prefix + ".path", true);
     if (!path.ok()) return path.error();
@@ -458,6 +458,15 @@ Status ParseComponents(const Reader& r, const toml::table& root, const std::file
       if (!valid.ok()) return r.Fail(t->get("dead_letter"), prefix + ".dead_letter", valid.error().message());
     }
     c.dead_letter = *dead;
+    auto ce_type = r.String(*t, "cloudevents_type", prefix + ".cloudevents_type");
+    if (!ce_type.ok()) return ce_type.error();
+    auto ce_source = r.String(*t, "cloudevents_source", prefix + ".cloudevents_source");
+    if (!ce_source.ok()) return ce_source.error();
+    if (!ce_source->empty() && ce_type->empty())
+      return r.Fail(t->get("cloudevents_source"), prefix + ".cloudevents_source",
+                    "needs cloudevents_type: events are stamped only when they have a type");
+    c.cloudevents_type = *ce_type;
+    c.cloudevents_source = *ce_source;
     if (const toml::node* ext = t->get("extensions")) {
       const toml::table* et = ext->as_table();
       if (!et) return r.Fail(ext, prefix + ".extensions", "expected a table of broker settings");

@@ -91,6 +91,12 @@ struct ComponentConfig {
   // Where a message goes once its attempts are used up, with metadata saying
   // why (on the component's broker). Empty: it is dropped, with an error log.
   std::string dead_letter;
+  // Non-empty: every message the component sends is stamped as a
+  // CloudEvent of this type (ce-specversion, ce-id, ce-source, ce-type,
+  // ce-time), with ce-source `cloudevents_source` (default
+  // "/ferry/<name>").
+  std::string cloudevents_type;
+  std::string cloudevents_source;
 };
 
 struct Config {

@@ -534,6 +534,9 @@ class HostImpl final : public Host {
     services->allow_request = component.allow_request;
     services->allow_subscribe = component.allow_subscribe;
     services->allow_http = component.allow_http;
+    services->cloudevents_type = component.cloudevents_type;
+    services->cloudevents_source =
+        component.cloudevents_source.empty() ? "/ferry/" + component.name : component.cloudevents_source;
     std::vector<std::string> granted = component.connect;
     services->connect = [brokers = std::move(brokers), granted,
                          name = component.name](std::string_view client) -> Result<Broker*> {

@@ -77,6 +77,10 @@ struct GuestServices {
   std::vector<std::string> allow_publish, allow_request, allow_subscribe;
   // Authorities its wasi:http requests may reach (checked by the engine).
   std::vector<std::string> allow_http;
+  // Non-empty: what it sends is stamped as CloudEvents of this type, from
+  // this source.
+  std::string cloudevents_type;
+  std::string cloudevents_source;
 };
 
 enum class Use { kPublish, kRequest, kSubscribe };

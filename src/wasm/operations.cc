@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/cloudevents.h"
 #include "core/topic.h"
 #include "core/trace_context.h"
 
@@ -45,6 +46,16 @@ Status PublishWithin(const HostState& state, Broker& broker, const Message& mess
   if (!sent.ok() && sent.error().code() == ErrorCode::kResourceExhausted && Clock::now() >= deadline)
     return NoTimeLeft(state, "publish to '" + message.topic + "' (" + sent.error().message() + ")");
   return sent;
+}
+
+// A message the component sends as its own CloudEvent, when it has a type.
+void StampEvent(const GuestServices& s, Message& message) {
+  if (s.cloudevents_type.empty()) return;
+  message.metadata.Set("ce-specversion", "1.0");
+  message.metadata.Set("ce-id", NewCloudEventId());
+  message.metadata.Set("ce-source", s.cloudevents_source);
+  message.metadata.Set("ce-type", s.cloudevents_type);
+  message.metadata.Set("ce-time", CloudEventTime());
 }
 
 }  // namespace
@@ -87,6 +98,7 @@ Status SendMessage(HostState& state, Broker& broker, std::string_view topic, Mes
   message.topic = std::string(topic);
   message.reply_to.clear();  // a guest cannot forge a reply address
   if (current_span) Stamp(message, *current_span);
+  StampEvent(*state.services, message);
   return PublishWithin(state, broker, message);
 }
 
@@ -100,6 +112,7 @@ Result<std::vector<Message>> RequestMessages(HostState& state, Broker& broker,
   message.topic = std::string(topic);
   message.reply_to.clear();
   if (current_span) Stamp(message, *current_span);
+  StampEvent(*state.services, message);
   RequestOptions options;
   // The guest's timeout, the host's bound and the call's time left: the
   // shortest wins. With no time left the request is not sent at all.
@@ -121,6 +134,7 @@ Status ReplyTo(HostState& state, Broker* origin, std::string_view reply_to, Mess
   reply.topic = std::string(reply_to);
   reply.reply_to.clear();
   if (current_span) Stamp(reply, *current_span);
+  StampEvent(*state.services, reply);
   return PublishWithin(state, *origin, reply);
 }
 

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/cloudevents.h"
 #include "core/topic.h"
 
 namespace ferry::kafka {
@@ -163,7 +164,8 @@ Result<Destination> ParseDestination(std::string_view address) {
 
 Result<Headers> ToHeaders(const Message& message) {
   Headers headers(rd_kafka_headers_new(message.metadata.size() + 3));
-  for (const auto& [key, value] : message.metadata) {
+  Metadata renamed;
+  for (const auto& [key, value] : CloudEventsToWire(message.metadata, CloudEventsBinding::kKafka, renamed)) {
     if (key == kKeyMetadata) continue;
     if (IsReserved(key))
       return Error::InvalidArgument(fmt::format(
@@ -207,6 +209,7 @@ Message FromRecord(Record record) {
       else m.metadata.Set(name, std::move(v));
     }
   }
+  CloudEventsFromWire(m.metadata, CloudEventsBinding::kKafka);
   if (!reply_topic.empty())
     m.reply_to = has_correlation ? ReplyAddress(reply_topic, correlation) : reply_topic;
   // Copied: a record must not outlive its handle (rd_kafka_destroy waits

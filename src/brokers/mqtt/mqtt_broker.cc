@@ -17,6 +17,7 @@
 #include "brokers/mqtt/mqtt_link.h"
 #include "brokers/mqtt/mqtt_local_sub.h"
 #include "brokers/mqtt/mqtt_topics.h"
+#include "core/cloudevents.h"
 #include "core/timer.h"
 
 namespace ferry {
@@ -83,6 +84,7 @@ Message ToMessage(const mosquitto_message* m, const mosquitto_property* props) {
     }
   }
   if (!response_topic.empty()) out.reply_to = mqtt::ReplyAddress(response_topic, correlation);
+  CloudEventsFromWire(out.metadata, CloudEventsBinding::kMqtt);
   return out;
 }
 
@@ -105,7 +107,8 @@ Result<PropsPtr> Properties(const Message& message, const std::string& response_
     mosquitto_property_free_all(&props);
     return MosqError(rc, what);
   };
-  for (const auto& [k, v] : message.metadata) {
+  Metadata renamed;
+  for (const auto& [k, v] : CloudEventsToWire(message.metadata, CloudEventsBinding::kMqtt, renamed)) {
     const int rc =
         mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, k.c_str(), v.c_str());
     if (rc != MOSQ_ERR_SUCCESS) return fail(rc, "metadata '" + k + "'");

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "brokers/rabbitmq/amqp_link.h"
+#include "core/cloudevents.h"
 #include "core/topic.h"
 
 namespace ferry::amqp {
@@ -110,7 +111,8 @@ Result<std::shared_ptr<OutgoingProperties>> OutgoingProperties::Make(
     std::string message_id) {
   auto p = std::make_shared<OutgoingProperties>();
   p->headers_.reserve(message.metadata.size());
-  for (const auto& [key, value] : message.metadata) {
+  Metadata renamed;
+  for (const auto& [key, value] : CloudEventsToWire(message.metadata, CloudEventsBinding::kAmqp, renamed)) {
     if (key.size() > kMaxShortString)
       return Error::InvalidArgument("metadata key '" + key.substr(0, 40) +
                                     "...' is longer than AMQP's 255-byte header names");
@@ -176,6 +178,7 @@ Message ToMessage(const amqp_envelope_t& envelope) {
   if (p._flags & AMQP_BASIC_HEADERS_FLAG)
     for (int i = 0; i < p.headers.num_entries; ++i)
       out.metadata.Set(Str(p.headers.entries[i].key), FieldText(p.headers.entries[i].value));
+  CloudEventsFromWire(out.metadata, CloudEventsBinding::kAmqp);
   if ((p._flags & AMQP_BASIC_REPLY_TO_FLAG) && p.reply_to.len > 0)
     out.reply_to = ReplyAddress(
         Str(p.reply_to),

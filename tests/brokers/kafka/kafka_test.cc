@@ -249,6 +249,21 @@ TEST_F(KafkaHost, KcatProducesIntoTheEchoAndConsumesItByteExact) {
   EXPECT_NE(out.find(wanted), std::string::npos) << out.substr(0, 2000);
 }
 
+// CloudEvents in binary mode: ce_ headers from kcat reach the echo as ce-
+// keys and leave it as ce_ headers again.
+TEST_F(KafkaHost, CloudEventsHeadersRoundTrip) {
+  const std::string brokers = "127.0.0.1:" + std::to_string(SharedKafka().port());
+  const std::string tag = "ce-" + std::to_string(::getpid()) + "-" + std::to_string(Clock::now().time_since_epoch().count());
+  TempDir dir;
+  const auto file = dir.Write("event.json", "{\"reading\": 7}");
+  EXPECT_EQ(Shell("kcat -b " + brokers + " -P -t kafka.echo.in -H ce_specversion=1.0 -H ce_id=" + tag +
+                  " -H ce_source=/sensors/7 -H ce_type=com.example.reading " + file.string()),
+            "");
+  const std::string wanted = "ce_specversion=1.0,ce_id=" + tag + ",ce_source=/sensors/7,ce_type=com.example.reading|";
+  const std::string out = KcatUntil("echo.out", "%h|%s\\n", wanted);
+  EXPECT_NE(out.find(wanted), std::string::npos) << out.substr(0, 2000);
+}
+
 // A client that is not Ferry asks with reply-to and correlation-id headers;
 // both components' replies come back on its topic with its correlation id.
 TEST_F(KafkaHost, KcatRequestGetsRepliesWithItsCorrelationId) {

@@ -520,3 +520,56 @@ TEST(MqttCredentials, PasswordFromTheEnvironmentAndAClearErrorWhenWrong) {
 
 }  // namespace
 }  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+// CloudEvents over MQTT 5: the binding's user properties (specversion, id,
+// source, type) reach a component as ce- keys, and what a component sends
+// with ce- keys leaves with the binding's names; a component with
+// cloudevents_type stamps what it sends.
+TEST(MqttCloudEvents, BindingPropertiesAreCeKeysForComponentsAndBackOnTheWire) {
+  const std::string port = std::to_string(SharedMosquitto().port());
+  RunningHost h("[brokers]\ndefault = \"" + MqttUrl(SharedMosquitto()) + "\"\n" + R"(
+[[component]]
+path = "$COMPONENTS/misbehave.wasm"
+subscribe = ["ce.inspect"]
+
+[[component]]
+path = "$COMPONENTS/echo.wasm"
+subscribe = ["ce.echo"]
+cloudevents_type = "com.example.echoed"
+)");
+  ASSERT_OK(h.start_status());
+  Inbox& inspected = h.Listen("misbehave.out");
+  const std::string props =
+      " -D publish user-property specversion 1.0 -D publish user-property id ev-1"
+      " -D publish user-property source /sensors/7 -D publish user-property type com.example.reading"
+      " -D publish user-property plain kept";
+  EXPECT_EQ(Shell("mosquitto_pub -h 127.0.0.1 -p " + port + " -t ce/inspect -m inspect -q 1 -V mqttv5" + props), "");
+  auto got = inspected.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_THAT(Text(got[0]), HasSubstr("ce-specversion=1.0"));
+  EXPECT_THAT(Text(got[0]), HasSubstr("ce-id=ev-1"));
+  EXPECT_THAT(Text(got[0]), HasSubstr("ce-source=/sensors/7"));
+  EXPECT_THAT(Text(got[0]), HasSubstr("ce-type=com.example.reading"));
+  EXPECT_THAT(Text(got[0]), HasSubstr("plain=kept"));
+
+  // The echo sends as its own event: the binding's names on the wire.
+  std::string received;
+  std::thread sub([&] {
+    received = Shell("mosquitto_sub -h 127.0.0.1 -p " + port + " -t echo/out -C 1 -W 20 -V mqttv5 -F '%P'");
+  });
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(Shell("mosquitto_pub -h 127.0.0.1 -p " + port + " -t ce/echo -m hi -q 1 -V mqttv5" + props), "");
+  sub.join();
+  EXPECT_THAT(received, HasSubstr("specversion:1.0"));
+  EXPECT_THAT(received, HasSubstr("type:com.example.echoed"));
+  EXPECT_THAT(received, HasSubstr("source:/ferry/echo"));
+  EXPECT_THAT(received, ::testing::Not(HasSubstr("id:ev-1")));  // a new event, a new id
+  EXPECT_THAT(received, ::testing::ContainsRegex("time:[0-9]{4}-[0-9]{2}-[0-9]{2}T"));
+  EXPECT_THAT(received, ::testing::Not(HasSubstr("ce-")));
+}
+
+}  // namespace
+}  // namespace ferry::testing
