@@ -267,17 +267,17 @@ class HostImpl final : public Host {
     if (runners_.empty()) return last_stats_;
     std::vector<ComponentStats> out;
     for (const auto& runner : runners_) {
-      const auto& c = runner->counters();
+      const ComponentSnapshot s = runner->Snapshot();
       ComponentStats st;
-      st.name = runner->name();
-      st.received = c.received.load();
-      st.handled = c.handled.load();
-      st.failed = c.failed.load();
-      st.abandoned = c.abandoned.load();
-      st.given_up = c.given_up.load();
-      st.dead_lettered = c.dead_lettered.load();
-      st.released = c.released.load();
-      st.settle_failed = c.settle_failed.load();
+      st.name = s.name;
+      st.received = s.received;
+      st.handled = s.handled;
+      st.failed = s.failed;
+      st.abandoned = s.abandoned;
+      st.given_up = s.given_up;
+      st.dead_lettered = s.dead_lettered;
+      st.released = s.released;
+      st.settle_failed = s.settle_failed;
       st.subscriptions = runner->Subscriptions();
       out.push_back(std::move(st));
     }
