@@ -1,0 +1,136 @@
+"""Broker servers the harness starts on free loopback ports, and stops.
+
+Each broker kind names the server it needs, how to start it in a scratch
+directory, and the driver the harness talks to it with. `mem` needs no
+server: the host embeds it, and the profile says how to reach it.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+from drivers import (DriverError, FerryControlDriver, MqttDriver, NatsDriver, RedisPubSubDriver,
+                     RedisStreamsDriver, wait_port)
+
+HOST = "127.0.0.1"
+# Every broker kind the harness knows, in the order the matrix lists them.
+KINDS = ["mem", "nats", "jetstream", "mqtt", "redis", "redis-streams"]
+
+
+class ServerError(Exception):
+    pass
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _which(program, kind):
+    path = shutil.which(program)
+    if not path:
+        raise ServerError(f"broker {kind}: '{program}' is not on PATH (docs/CONFORMANCE.md lists what to install)")
+    return path
+
+
+class Server:
+    """One broker server process (None for mem)."""
+
+    def __init__(self, kind, workdir):
+        self.kind = kind
+        self.workdir = workdir
+        self.proc = None
+        self.port = None
+        self.log = None
+
+    def start(self):
+        if self.kind == "mem":
+            return
+        for attempt in range(3):
+            self.port = free_port()
+            argv = self._argv()
+            self.log = open(os.path.join(self.workdir, f"{self.kind}-server.log"), "wb")
+            self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, cwd=self.workdir)
+            if wait_port(HOST, self.port, 20) and self.proc.poll() is None:
+                return
+            self.stop()
+        raise ServerError(f"broker {self.kind}: the server did not start "
+                          f"(see {os.path.join(self.workdir, self.kind + '-server.log')})")
+
+    def _argv(self):
+        k, port, d = self.kind, str(self.port), self.workdir
+        if k in ("nats", "jetstream"):
+            conf = os.path.join(d, "nats.conf")
+            with open(conf, "w") as f:
+                # 1 MiB payloads plus headers need more than the 1 MiB default.
+                f.write(f"listen: {HOST}:{port}\nmax_payload: 8MB\n")
+                if k == "jetstream":
+                    store = os.path.join(d, "js").replace("\\", "/")
+                    f.write(f'jetstream {{ store_dir: "{store}" }}\n')
+            return [_which("nats-server", k), "-c", conf]
+        if k == "mqtt":
+            conf = os.path.join(d, "mosquitto.conf")
+            with open(conf, "w") as f:
+                f.write(f"listener {port} {HOST}\nallow_anonymous true\npersistence false\n"
+                        "message_size_limit 0\n")
+                # As root, mosquitto drops to the user 'mosquitto' unless told to stay.
+                if hasattr(os, "geteuid") and os.geteuid() == 0:
+                    f.write("user root\n")
+            return [_which("mosquitto", k), "-c", conf]
+        if k in ("redis", "redis-streams"):
+            return [_which("redis-server", k), "--port", port, "--bind", HOST, "--save", "",
+                    "--appendonly", "no", "--dir", d]
+        raise ServerError(f"unknown broker kind '{k}' (known: {', '.join(KINDS)})")
+
+    def url_values(self):
+        return {"host": HOST, "port": str(self.port or "")}
+
+    def driver(self, access):
+        """The harness's client for this broker; `access` is the profile's
+        broker entry (for mem: how to reach the embedded broker)."""
+        k = self.kind
+        if k == "mem":
+            how = access.get("access")
+            if how != "ferry-control":
+                raise ServerError(f"broker mem: the profile's access '{how}' is not one the harness "
+                                  "speaks (known: ferry-control)")
+            return FerryControlDriver(access["socket"], access.get("broker_name", "default"))
+        if k in ("nats", "jetstream"):
+            return NatsDriver(HOST, self.port)
+        if k == "mqtt":
+            return MqttDriver(HOST, self.port)
+        if k == "redis":
+            return RedisPubSubDriver(HOST, self.port)
+        if k == "redis-streams":
+            return RedisStreamsDriver(HOST, self.port)
+        raise ServerError(f"unknown broker kind '{k}'")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if self.log:
+            self.log.close()
+            self.log = None
+
+
+def wait_socket_file(path, timeout, alive):
+    """Waits for a Unix socket file to appear while `alive()` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        if os.path.exists(path):
+            return True
+        time.sleep(0.05)
+    return os.path.exists(path)
+
+
+__all__ = ["Server", "ServerError", "KINDS", "DriverError", "wait_socket_file", "free_port"]
