@@ -465,7 +465,7 @@ class _MqttConn:
         var = _mqtt_str("MQTT") + bytes([4, 0x02]) + struct.pack(">H", 60)
         payload = _mqtt_str(cid)
         self._send(0x10, var + payload)
-        kind, body = self.read_packet()
+        kind, body, _ = self.read_packet()
         if kind != 0x20 or body[1] != 0:
             raise DriverError(f"mqtt: CONNECT refused ({body!r})")
 

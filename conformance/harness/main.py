@@ -96,15 +96,16 @@ def run_broker(profile, kind, shapes, selected, keep, kill_at):
         session.server.start()
         try:
             session.start_host()
-        except (ProfileError, CaseFailed, HostDied, DriverError, OSError) as e:
-            return [Result(kind, c, FAIL, f"the host did not start or answer: {e}", 0) for c in todo], workdir
+        except Exception as e:  # noqa: BLE001  every case fails with the reason, none is hidden
+            return [Result(kind, c, FAIL, f"the host did not start or answer: {type(e).__name__}: {e}", 0)
+                    for c in todo], workdir
         for c in todo:
             if not session.host.alive():
                 log(f"  host exited ({session.host.exit_status()}); starting it again")
                 session.stop_host()
                 try:
                     session.start_host()
-                except (ProfileError, CaseFailed, HostDied, DriverError, OSError) as e:
+                except Exception as e:  # noqa: BLE001
                     results.append(Result(kind, c, FAIL, f"the host could not be started again: {e}", 0))
                     continue
             r = session.run_case(c)
