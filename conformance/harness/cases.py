@@ -40,10 +40,9 @@ def prefix(shape):
 # shapes: configure() names them).
 def components(shape):
     if shape == "0.2.0-draft":
-        return [("conf_d25_message", ["conf.d25.msg", "conf.d25.hop"]),
+        return [("conf_d25_message", ["conf.d25.msg"]),
                 ("conf_d25_client", ["conf.d25.client"]),
-                ("conf_d25_responder", ["conf.d25.svc.one", "conf.d25.svc.two", "conf.d25.svc.three",
-                                        "conf.d25.svc.silent"]),
+                ("conf_d25_responder", ["conf.d25.svc"]),
                 ("conf_d25_handler", ["conf.d25.handler"]),
                 ("conf_d25_echo", ["conf.d25.echo"])]
     base = "conf_v010" if shape == "0.1.0" else "conf_v2024"
@@ -76,7 +75,7 @@ def wait_ready(ctx, shape, timeout):
         ctx.command_until("conf.d25.handler", "ok", timeout)
         deadline = time.monotonic() + timeout
         while True:
-            r = ctx.command("conf.d25.client", "request conf.d25.svc.one 1000 1", timeout)
+            r = ctx.command("conf.d25.client", "request 1 1000 1", timeout)
             if r.get("ok") and r.get("replies") == 1:
                 break
             if time.monotonic() > deadline:
@@ -175,7 +174,7 @@ def hop(ctx, shape, variant):
     """Has the guest send a message with the variant's metadata, and returns
     the report of the guest that received it."""
     tag = ctx.tag()
-    sent = ctx.command(cmd_topic(shape), f"hop {variant}", tag=tag)
+    sent = ctx.command(cmd_topic(shape), f"hop {variant}", tag=tag, verb="hop")
     if not sent.get("sent"):
         raise CaseFailed(f"the guest's send failed: {sent.get('send_error', '')} "
                          f"{sent.get('send_text', sent.get('send_trace', ''))}".strip())
@@ -302,8 +301,9 @@ def _(ctx, shape):
 
 # ------------------------------------------------------------------ request-reply (2025)
 
-def request(ctx, topic, timeout="-", expected="-"):
-    r = ctx.command("conf.d25.client", f"request {topic} {timeout} {expected}", timeout=60)
+def request(ctx, replies, timeout="-", expected="-"):
+    """The client guest requests on conf.d25.svc; the responder replies `replies` times."""
+    r = ctx.command("conf.d25.client", f"request {replies} {timeout} {expected}", timeout=60)
     if "connect_error" in r:
         raise CaseFailed(f"connect failed: {r['connect_error']}")
     return r
@@ -313,7 +313,7 @@ def request(ctx, topic, timeout="-", expected="-"):
       'request-reply.request: "If no options are provided, then the request/reply operation will block '
       'until a single message is received in response."')
 def _(ctx, shape):
-    r = request(ctx, "conf.d25.svc.two")
+    r = request(ctx, 2)
     expect(r.get("ok"), f"request failed: {r.get('request_error')} {r.get('request_text', '')}")
     expect(r.get("replies") == 1, f"returned {r.get('replies')} replies (the responder sends 2)")
     return Passed(f"{r.get('elapsed_ms')} ms")
@@ -323,7 +323,7 @@ def _(ctx, shape):
       'request-reply.request: "If a timeout is provided, then the request/reply operation will block for '
       'the specified amount of time before returning an error if no messages were received"')
 def _(ctx, shape):
-    r = request(ctx, "conf.d25.svc.silent", 500)
+    r = request(ctx, 0, 500)
     expect(r.get("ok") is False, f"returned ok with {r.get('replies')} replies")
     expect(r.get("elapsed_ms", 0) >= 250, f"returned after {r.get('elapsed_ms')} ms, not about 500")
     return Passed(f"error {r.get('request_error')} after {r.get('elapsed_ms')} ms")
@@ -333,7 +333,7 @@ def _(ctx, shape):
       'request-reply.request: "(3) if the timeout is reached before the expected number of replies, return '
       'the list of messages received up to that point."')
 def _(ctx, shape):
-    r = request(ctx, "conf.d25.svc.two", 1500, 5)
+    r = request(ctx, 2, 1500, 5)
     expect(r.get("ok"), f"request failed: {r.get('request_error')} {r.get('request_text', '')}")
     expect(r.get("replies") == 2, f"returned {r.get('replies')} replies, not the 2 sent")
     expect(r.get("elapsed_ms", 0) >= 750, f"returned after {r.get('elapsed_ms')} ms, before the timeout")
@@ -344,7 +344,7 @@ def _(ctx, shape):
       'request-reply.request: "(2) if the maximum expected number of replies were received before timeout, '
       'return the list of messages"')
 def _(ctx, shape):
-    r = request(ctx, "conf.d25.svc.three", 20000, 3)
+    r = request(ctx, 3, 20000, 3)
     expect(r.get("ok"), f"request failed: {r.get('request_error')} {r.get('request_text', '')}")
     expect(r.get("replies") == 3, f"returned {r.get('replies')} replies")
     expect(r.get("elapsed_ms", 99999) < 10000, f"took {r.get('elapsed_ms')} ms of a 20000 ms timeout")
@@ -356,7 +356,7 @@ def _(ctx, shape):
       'allowed to be called multiple times"')
 def _(ctx, shape):
     tag = ctx.tag()
-    r = ctx.command("conf.d25.client", "request conf.d25.svc.three 20000 3", tag=tag, timeout=60)
+    r = ctx.command("conf.d25.client", "request 3 20000 3", tag=tag, timeout=60)
     expect(not ctx.reports(tag, "responder-failed"), f"reply failed: {ctx.reports(tag, 'responder-failed')}")
     expect(r.get("ok"), f"request failed: {r.get('request_error')} {r.get('request_text', '')}")
     got = sorted(r.get("reply_data", []))
@@ -368,7 +368,7 @@ def _(ctx, shape):
       'request-reply.request: "If a timeout is provided ... (or the list of messages that were received)"',
       IMPL)
 def _(ctx, shape):
-    r = request(ctx, "conf.d25.svc.two", 1000)
+    r = request(ctx, 2, 1000)
     if not r.get("ok"):
         return Recorded(f"error {r.get('request_error')} after {r.get('elapsed_ms')} ms")
     return Recorded(f"{r.get('replies')} of 2 replies after {r.get('elapsed_ms')} ms")
@@ -378,7 +378,7 @@ def _(ctx, shape):
       'request-reply.reply: "The details of which topic the message is sent to is up to the '
       'implementation."', IMPL)
 def _(ctx, shape):
-    r = request(ctx, "conf.d25.svc.one", 5000, 1)
+    r = request(ctx, 1, 5000, 1)
     if not r.get("ok"):
         return Recorded(f"error {r.get('request_error')}")
     return Recorded(f"topic {r.get('first_reply_topic')!r}")

@@ -105,12 +105,13 @@ class Context:
         return self.wait_until(lambda: (lambda rs: rs if len(rs) >= n else None)(self.reports(tag, verb)),
                                timeout, f"no {n} report(s) tagged {tag}" + (f" ({verb})" if verb else ""))
 
-    def command(self, topic, text, timeout=20, tag=None):
-        """Publishes '<tag> <text>' to topic and returns the first report."""
+    def command(self, topic, text, timeout=20, tag=None, verb=None):
+        """Publishes '<tag> <text>' to topic and returns the first report
+        (with that verb, if given)."""
         tag = tag or self.tag()
         self.check_host()
         self.driver.publish(topic, f"{tag} {text}".encode())
-        return self.wait_reports(tag, 1, timeout)[0]
+        return self.wait_reports(tag, 1, timeout, verb)[0]
 
     def command_until(self, topic, text, timeout=30, every=0.5):
         """Publishes '<tag> <text>' repeatedly until a report comes back (for

@@ -4,16 +4,17 @@
 //   connect-unknown      client.connect("conformance-no-such-client"): the outcome
 //   disconnect-send      connect, disconnect, then send on it: both outcomes
 //   send                 sends a message with data "<tag>" to conf.d25.sent
-//   request <topic> <timeout_ms|-> <expected|->
-//                        request(topic, data "<tag>", options) where "-" leaves
-//                        an option unset and "- -" passes no options at all;
+//   request <n> <timeout_ms|-> <expected|->
+//                        request(conf.d25.svc, data "<tag> <n>", options): the
+//                        responder replies n times; "-" leaves an option unset
+//                        and "- -" passes no options at all;
 //                        reports the outcome, the replies' data and topics,
 //                        and how long the call took (monotonic clock)
 #include "d25.h"
 
 static void do_request(report_t* r, const char* tag, char* arg) {
-  char topic[128] = "", timeout[32] = "-", expected[32] = "-";
-  sscanf(arg, "%127s %31s %31s", topic, timeout, expected);
+  char count[16] = "0", timeout[32] = "-", expected[32] = "-";
+  sscanf(arg, "%15s %31s %31s", count, timeout, expected);
   own_client c;
   msg_error e;
   if (!connect_default(&c, &e)) {
@@ -32,9 +33,11 @@ static void do_request(report_t* r, const char* tag, char* arg) {
     if (strcmp(expected, "-") != 0)
       wasi_messaging_request_reply_method_request_options_set_expected_replies(o, (uint32_t)atol(expected));
   }
-  bytes_t body = {(uint8_t*)tag, strlen(tag)};
+  char text[256];
+  int len = snprintf(text, sizeof text, "%s %s", tag, count);
+  bytes_t body = {(uint8_t*)text, (size_t)len};
   own_msg m = wasi_messaging_types_constructor_message(&body);
-  str_t t = s_(topic);
+  str_t t = s_("conf.d25.svc");
   wasi_messaging_request_reply_list_own_message_t replies;
   long long start = now_ms();
   bool ok = wasi_messaging_request_reply_request(wasi_messaging_types_borrow_client(c), &t,

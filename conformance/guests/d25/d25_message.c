@@ -1,6 +1,7 @@
 // d25_message: the message resource of wasi:messaging 0.2.0-draft.
-// Subscribed to conf.d25.msg (commands) and conf.d25.hop (messages it sent
-// itself, to see what survives the trip through the host and the broker).
+// Subscribed to conf.d25.msg, where commands arrive and where it sends
+// messages to itself ("<tag> hop-seen"), to see what survives the trip
+// through the host and the broker.
 // Commands ("<tag> <verb> [arg]"), each answered by one report:
 //   fresh           a message made by the guest: topic, content-type, metadata, data
 //   set-data        constructor("old"), set-data("new"): data
@@ -10,9 +11,10 @@
 //   content-type    set-content-type("text/plain"), then again ("application/json")
 //   dup-local       set-metadata [(k,1),(k,2)]: metadata as the guest reads it back
 //   delivered       the delivered message as the guest sees it
-//   hop <variant>   sends to conf.d25.hop a message with data "<tag>" and the
-//                   variant's metadata (unicode, empty, hundred, dup,
-//                   content-type); the hop handler reports what arrived
+//   hop <variant>   sends to conf.d25.msg a message with data "<tag> hop-seen"
+//                   and the variant's metadata (unicode, empty, hundred, dup,
+//                   content-type)
+//   hop-seen        reports the delivered message (what arrived of a hop)
 //   reply-none      reply() to the delivered message (published with no
 //                   reply address): the outcome
 #include "d25.h"
@@ -120,8 +122,12 @@ static void command(msg_ref delivered, char* tag, char* verb, char* arg) {
     wasi_messaging_types_message_drop_own(m);
   } else if (strcmp(verb, "delivered") == 0) {
     rep_message(&r, "", delivered, true);
+  } else if (strcmp(verb, "hop-seen") == 0) {
+    rep_message(&r, "", delivered, false);
   } else if (strcmp(verb, "hop") == 0) {
-    own_msg m = make(tag);
+    char body[256];
+    snprintf(body, sizeof body, "%s hop-seen", tag);
+    own_msg m = make(body);
     bool known = hop_metadata(wasi_messaging_types_borrow_message(m), arg);
     rep_cstr(&r, "variant", arg);
     rep_bool(&r, "known_variant", known);
@@ -132,7 +138,7 @@ static void command(msg_ref delivered, char* tag, char* verb, char* arg) {
       wasi_messaging_types_error_free(&e);
       wasi_messaging_types_message_drop_own(m);
     } else {
-      str_t t = s_("conf.d25.hop");
+      str_t t = s_("conf.d25.msg");
       bool sent = wasi_messaging_producer_send(wasi_messaging_types_borrow_client(c), &t, m, &e);
       rep_bool(&r, "sent", sent);
       if (!sent) {
@@ -159,16 +165,8 @@ static void command(msg_ref delivered, char* tag, char* verb, char* arg) {
 bool exports_wasi_messaging_incoming_handler_handle(own_msg message, msg_error* err) {
   msg_ref m = wasi_messaging_types_borrow_message(message);
   char* text = data_text(m);
-  if (topic_is(m, "conf.d25.hop")) {
-    report_t r = {0};
-    rep_begin(&r, (const uint8_t*)text, strlen(text));
-    rep_cstr(&r, "verb", "hop-seen");
-    rep_message(&r, "", m, false);
-    rep_send(&r);
-  } else {
-    char *tag, *verb, *arg;
-    if (parse_command(text, &tag, &verb, &arg)) command(m, tag, verb, arg);
-  }
+  char *tag, *verb, *arg;
+  if (parse_command(text, &tag, &verb, &arg)) command(m, tag, verb, arg);
   free(text);
   wasi_messaging_types_message_drop_own(message);
   return true;

@@ -1,19 +1,18 @@
 // d25_responder: reply() of wasi:messaging 0.2.0-draft. Subscribed to
-// conf.d25.svc.>; a request on conf.d25.svc.<n> (n = one, two, three) gets
-// n replies, each with data "<request data>#<i>", from n reply() calls on
-// the same delivered message; conf.d25.svc.silent gets none. A failed
-// reply() is reported on conf.report with the request's data as the tag.
+// conf.d25.svc; a request with data "<tag> <n>" gets n replies, each with
+// data "<tag>#<i>", from n reply() calls on the same delivered message
+// (n = 0: none). A failed reply() is reported on conf.report.
 #include "d25.h"
 
 bool exports_wasi_messaging_incoming_handler_handle(own_msg message, msg_error* err) {
   msg_ref m = wasi_messaging_types_borrow_message(message);
-  int n = topic_is(m, "conf.d25.svc.one") ? 1 : topic_is(m, "conf.d25.svc.two") ? 2
-          : topic_is(m, "conf.d25.svc.three")                               ? 3
-                                                                            : 0;
   char* text = data_text(m);
+  char* space = strrchr(text, ' ');
+  int n = space ? atoi(space + 1) : 0;
+  if (space) *space = 0;
   for (int i = 0; i < n; ++i) {
     char body[512];
-    int len = snprintf(body, sizeof body, "%.480s#%d", text, i);
+    int len = snprintf(body, sizeof body, "%.480s#%d", text, i);  // text is the tag now
     bytes_t b = {(uint8_t*)body, (size_t)len};
     own_msg reply = wasi_messaging_types_constructor_message(&b);
     msg_error e;
