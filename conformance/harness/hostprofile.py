@@ -104,17 +104,17 @@ class Host:
         base.update(server_values)
         self.values = dict(base)
         self.values["broker"] = expand(entry.get("broker", ""), base, f"brokers.{kind}.broker")
-        extensions = expand(entry.get("extensions", "{}"), base, f"brokers.{kind}.extensions")
+        extensions = entry.get("extensions", "{}")
         blocks = []
         for c in components:
             v = dict(base)
             v.update(name=c["name"], path=c["path"].replace("\\", "/"), shape=c["shape"],
                      subscribe="[" + ", ".join(toml_str(t) for t in c["subscribe"]) + "]",
-                     extensions=expand(extensions, dict(base, name=c["name"]), "extensions"))
+                     extensions=expand(extensions, dict(base, name=c["name"]), f"brokers.{kind}.extensions"))
             blocks.append(expand(profile.data["component"]["text"], v, "component.text"))
         self.values["components"] = "\n".join(blocks)
         self.access = {k: expand(v, self.values, f"brokers.{kind}.{k}") if isinstance(v, str) else v
-                       for k, v in entry.items()}
+                       for k, v in entry.items() if k not in ("broker", "extensions")}
 
     def write_files(self):
         for f in self.profile.data["files"]:

@@ -79,7 +79,14 @@ def summary(results):
     fails = [r for r in results if r.status == FAIL]
     if fails:
         out += ["", "Failures:", ""]
-        out += [f"- {r.broker} {r.case.shape} {r.case.id}: {_one_line(r.detail)}" for r in fails]
+        by_detail = {}
+        for r in fails:
+            by_detail.setdefault((r.broker, _one_line(r.detail)), []).append(r)
+        for (broker, detail), rs in by_detail.items():
+            if len(rs) > 3:  # one reason for many cases (the host did not start, say)
+                out.append(f"- {broker}, {len(rs)} cases ({rs[0].case.id}, ...): {detail}")
+            else:
+                out += [f"- {broker} {r.case.shape} {r.case.id}: {detail}" for r in rs]
     req = [r for r in results if r.case.kind == "required"]
     out += ["", f"{len(req) - sum(r.status == FAIL for r in req)}/{len(req)} required cases passed; "
                 f"{sum(r.status == RECORDED for r in results)} implementation-defined recorded."]
