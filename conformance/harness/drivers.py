@@ -567,6 +567,130 @@ class MqttDriver:
         self.pub.close()
 
 
+# ---------------------------------------------------------------- AMQP 0-9-1 (RabbitMQ)
+
+def _amqp_short(s):
+    b = s.encode() if isinstance(s, str) else s
+    return bytes([len(b)]) + b
+
+
+class _AmqpConn:
+    """One AMQP 0-9-1 connection with channel 1 open (guest/guest, vhost /)."""
+
+    def __init__(self, host, port):
+        self.sock = _connect_tcp(host, port)
+        self._wlock = threading.Lock()
+        self.sock.sendall(b"AMQP\x00\x00\x09\x01")
+        self.expect_method(0, 10, 10)  # Connection.Start
+        self.method(0, 10, 11, struct.pack(">I", 0) + _amqp_short("PLAIN") +
+                    struct.pack(">I", 12) + b"\x00guest\x00guest" + _amqp_short("en_US"))
+        args = self.expect_method(0, 10, 30)  # Tune
+        channel_max, frame_max, _ = struct.unpack(">HIH", args[:8])
+        self.frame_max = min(frame_max or 131072, 131072)
+        self.method(0, 10, 31, struct.pack(">HIH", channel_max, self.frame_max, 0))
+        self.method(0, 10, 40, _amqp_short("/") + _amqp_short("") + b"\x00")
+        self.expect_method(0, 10, 41)
+        self.method(1, 20, 10, _amqp_short(""))
+        self.expect_method(1, 20, 11)
+
+    def frame(self, kind, channel, payload):
+        with self._wlock:
+            self.sock.sendall(struct.pack(">BHI", kind, channel, len(payload)) + payload + b"\xce")
+
+    def method(self, channel, cls, meth, args):
+        self.frame(1, channel, struct.pack(">HH", cls, meth) + args)
+
+    def read_frame(self):
+        kind, channel, size = struct.unpack(">BHI", _recv_exact(self.sock, 7))
+        payload = _recv_exact(self.sock, size)
+        if _recv_exact(self.sock, 1) != b"\xce":
+            raise DriverError("amqp: bad frame end")
+        return kind, channel, payload
+
+    def expect_method(self, channel, cls, meth):
+        while True:
+            kind, ch, payload = self.read_frame()
+            if kind != 1:
+                continue
+            c, m = struct.unpack(">HH", payload[:4])
+            if (c, m) in ((10, 50), (20, 40)):  # Connection.Close / Channel.Close
+                (code,) = struct.unpack(">H", payload[4:6])
+                text = payload[7:7 + payload[6]].decode(errors="replace")
+                raise DriverError(f"amqp: server closed: {code} {text}")
+            if (c, m) == (cls, meth):
+                return payload[4:]
+
+    def publish(self, exchange, routing_key, body):
+        self.method(1, 60, 40, struct.pack(">H", 0) + _amqp_short(exchange) + _amqp_short(routing_key) + b"\x00")
+        self.frame(2, 1, struct.pack(">HHQH", 60, 0, len(body), 0))
+        step = self.frame_max - 8
+        for i in range(0, len(body), step):
+            self.frame(3, 1, body[i:i + step])
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class AmqpDriver:
+    """RabbitMQ over AMQP 0-9-1: publishes to the topic exchange with the
+    topic as routing key; a subscription is an exclusive, auto-delete queue
+    bound with the topic."""
+
+    EXCHANGE = "amq.topic"
+
+    def __init__(self, host, port):
+        self.host, self.port = host, port
+        self.pub = _AmqpConn(host, port)
+        self._lock = threading.Lock()
+        self._subs = []
+
+    def publish(self, topic, data):
+        with self._lock:
+            self.pub.publish(self.EXCHANGE, topic, data)
+
+    def subscribe(self, topic):
+        conn = _AmqpConn(self.host, self.port)
+        conn.method(1, 50, 10, struct.pack(">H", 0) + _amqp_short("") + bytes([0x0C]) + struct.pack(">I", 0))
+        args = conn.expect_method(1, 50, 11)
+        queue = args[1:1 + args[0]]
+        conn.method(1, 50, 20, struct.pack(">H", 0) + _amqp_short(queue) + _amqp_short(self.EXCHANGE)
+                    + _amqp_short(topic) + b"\x00" + struct.pack(">I", 0))
+        conn.expect_method(1, 50, 21)
+        conn.method(1, 60, 20, struct.pack(">H", 0) + _amqp_short(queue) + _amqp_short("") + bytes([0x02])
+                    + struct.pack(">I", 0))
+        conn.expect_method(1, 60, 21)
+        sub = Subscription(conn.close)
+
+        def reader():
+            try:
+                while True:
+                    args = conn.expect_method(1, 60, 60)  # Basic.Deliver
+                    pos = 1 + args[0] + 8 + 1
+                    pos += 1 + args[pos]  # exchange
+                    key = args[pos + 1:pos + 1 + args[pos]].decode()
+                    kind, _, header = conn.read_frame()
+                    (size,) = struct.unpack(">Q", header[4:12])
+                    body = b""
+                    while len(body) < size:
+                        kind, _, chunk = conn.read_frame()
+                        if kind == 3:
+                            body += chunk
+                    sub.put(key, body)
+            except (OSError, DriverError, struct.error, IndexError):
+                return
+        threading.Thread(target=reader, daemon=True).start()
+        self._subs.append(sub)
+        return sub
+
+    def close(self):
+        for s in self._subs:
+            s.close()
+        self.pub.close()
+
+
 def wait_port(host, port, timeout):
     """True once something accepts TCP connections on host:port."""
     deadline = time.monotonic() + timeout

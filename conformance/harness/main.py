@@ -100,8 +100,9 @@ def run_broker(profile, kind, shapes, selected, keep, kill_at):
         try:
             session.start_host()
         except Exception as e:  # noqa: BLE001  every case fails with the reason, none is hidden
-            return [Result(kind, c, FAIL, f"the host did not start or answer: {type(e).__name__}: {e}", 0)
-                    for c in todo], workdir
+            results = [Result(kind, c, FAIL, f"the host did not start or answer: {type(e).__name__}: {e}", 0)
+                       for c in todo]
+            return results, workdir
         for c in todo:
             if not session.host.alive():
                 log(f"  host exited ({session.host.exit_status()}); starting it again")
@@ -119,7 +120,8 @@ def run_broker(profile, kind, shapes, selected, keep, kill_at):
             log(line)
         return results, workdir
     except ServerError as e:
-        return [Result(kind, c, FAIL, str(e), 0) for c in todo], workdir
+        results = [Result(kind, c, FAIL, str(e), 0) for c in todo]
+        return results, workdir
     finally:
         if session:
             session.stop_host()

@@ -11,12 +11,12 @@ import socket
 import subprocess
 import time
 
-from drivers import (DriverError, FerryControlDriver, MqttDriver, NatsDriver, RedisPubSubDriver,
-                     RedisStreamsDriver, wait_port)
+from drivers import (AmqpDriver, DriverError, FerryControlDriver, MqttDriver, NatsDriver,
+                     RedisPubSubDriver, RedisStreamsDriver, wait_port)
 
 HOST = "127.0.0.1"
 # Every broker kind the harness knows, in the order the matrix lists them.
-KINDS = ["mem", "nats", "jetstream", "mqtt", "redis", "redis-streams"]
+KINDS = ["mem", "nats", "jetstream", "mqtt", "redis", "redis-streams", "rabbitmq"]
 
 
 class ServerError(Exception):
@@ -45,17 +45,21 @@ class Server:
         self.proc = None
         self.port = None
         self.log = None
+        self.env = None
+        self.epmd = None
 
     def start(self):
         if self.kind == "mem":
             return
-        for attempt in range(3):
+        for attempt in range(1 if self.kind == "rabbitmq" else 3):
             self.port = free_port()
+            self.env = None
             argv = self._argv()
             self.log = open(os.path.join(self.workdir, f"{self.kind}-server.log"), "wb")
             self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, cwd=self.workdir)
-            if wait_port(HOST, self.port, 20) and self.proc.poll() is None:
+                                         stdin=subprocess.DEVNULL, cwd=self.workdir, env=self.env)
+            # An Erlang node takes seconds to boot.
+            if wait_port(HOST, self.port, 120 if self.kind == "rabbitmq" else 20) and self.proc.poll() is None:
                 return
             self.stop()
         raise ServerError(f"broker {self.kind}: the server did not start "
@@ -84,7 +88,34 @@ class Server:
         if k in ("redis", "redis-streams"):
             return [_which("redis-server", k), "--port", port, "--bind", HOST, "--save", "",
                     "--appendonly", "no", "--dir", d]
+        if k == "rabbitmq":
+            return self._rabbitmq_argv()
         raise ServerError(f"unknown broker kind '{k}' (known: {', '.join(KINDS)})")
+
+    def _rabbitmq_argv(self):
+        """rabbitmq-server with its own epmd, node name, ports and folders
+        in the scratch directory (the node's VM is the process we stop)."""
+        d = self.workdir
+        # Debian's /usr/sbin/rabbitmq-server switches to the rabbitmq user,
+        # which cannot write the scratch directory: use the script behind it.
+        server = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+        if not os.path.exists(server):
+            server = shutil.which("rabbitmq-server") or server
+        if not os.path.exists(server):
+            raise ServerError("broker rabbitmq: 'rabbitmq-server' is not installed")
+        epmd_port = free_port()
+        self.epmd = subprocess.Popen([_which("epmd", "rabbitmq"), "-port", str(epmd_port), "-address", HOST],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL)
+        open(os.path.join(d, "empty.conf"), "w").close()
+        self.env = dict(os.environ, HOME=d, ERL_EPMD_PORT=str(epmd_port),
+                        RABBITMQ_NODENAME=f"conf{self.port}@localhost", RABBITMQ_NODE_IP_ADDRESS=HOST,
+                        RABBITMQ_NODE_PORT=str(self.port), RABBITMQ_DIST_PORT=str(free_port()),
+                        RABBITMQ_MNESIA_BASE=os.path.join(d, "mnesia"), RABBITMQ_LOG_BASE=os.path.join(d, "log"),
+                        RABBITMQ_PID_FILE=os.path.join(d, "rabbit.pid"),
+                        RABBITMQ_CONF_ENV_FILE=os.path.join(d, "empty.conf"), RABBITMQ_ALLOW_INPUT="1",
+                        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} -noinput")
+        return [server]
 
     def url_values(self):
         return {"host": HOST, "port": str(self.port or "")}
@@ -107,6 +138,8 @@ class Server:
             return RedisPubSubDriver(HOST, self.port)
         if k == "redis-streams":
             return RedisStreamsDriver(HOST, self.port)
+        if k == "rabbitmq":
+            return AmqpDriver(HOST, self.port)
         raise ServerError(f"unknown broker kind '{k}'")
 
     def stop(self):
@@ -118,6 +151,10 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        epmd = getattr(self, "epmd", None)
+        if epmd and epmd.poll() is None:
+            epmd.terminate()
+            epmd.wait()
         if self.log:
             self.log.close()
             self.log = None
