@@ -61,12 +61,15 @@ class Profile:
             if key not in d:
                 raise ProfileError(f"profile {path}: missing key '{key}'")
         self.name = d["name"]
-        self.binary = self._resolve(binary_override or expand(d["binary"], {}, f"{path}: binary"))
+        # Paths given on the command line are from the current directory;
+        # the profile's own, from the profile's folder.
+        self.binary = (os.path.abspath(binary_override) if binary_override
+                       else self._resolve(expand(d["binary"], {}, f"{path}: binary")))
         if not os.path.isfile(self.binary):
             raise ProfileError(f"profile {os.path.basename(path)}: host binary {self.binary} does not exist "
                                "(build the host, or pass --host-binary)")
-        self.components_dir = self._resolve(components_override or
-                                            expand(d["components"], {}, f"{path}: components"))
+        self.components_dir = (os.path.abspath(components_override) if components_override
+                               else self._resolve(expand(d["components"], {}, f"{path}: components")))
         self.shapes = d.get("shapes", SHAPES)
         for s in self.shapes:
             if s not in SHAPES:
