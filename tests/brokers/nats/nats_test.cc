@@ -120,6 +120,32 @@ TEST(NatsJetStream, DurableConsumerDeliversWhatArrivedWhileTheHostWasDown) {
   EXPECT_EQ(texts.size(), 40u);
 }
 
+// A second subscription naming an existing stream that does not cover its
+// subject adds the subject to the stream (a 0.1.0 guest adding a channel);
+// one the stream covers already leaves the stream as it is.
+TEST(NatsJetStream, StreamGetsTheSubjectOfALaterSubscription) {
+  const std::string id = std::to_string(Clock::now().time_since_epoch().count() % 100000000);
+  auto broker = MakeBroker(NatsUrl(SharedNatsServer()), {});
+  ASSERT_OK(broker);
+  ASSERT_OK((*broker)->Connect());
+  Sink first, second;
+  const std::string stream = "JSADD" + id;
+  auto a = (*broker)->Subscribe({.pattern = "jsadd" + id + ".a", .manual_ack = false,
+                                 .extensions = {{"stream", stream}}},
+                                first.Handler());
+  ASSERT_OK(a);
+  auto b = (*broker)->Subscribe({.pattern = "jsadd" + id + ".b", .manual_ack = false,
+                                 .extensions = {{"stream", stream}}},
+                                second.Handler());
+  ASSERT_OK(b);
+  ASSERT_OK((*broker)->Publish(TestMessage("jsadd" + id + ".a", "to a"), Clock::now() + 5s));
+  ASSERT_OK((*broker)->Publish(TestMessage("jsadd" + id + ".b", "to b"), Clock::now() + 5s));
+  ASSERT_EQ(first.WaitFor(1), 1u);
+  ASSERT_EQ(second.WaitFor(1), 1u);
+  EXPECT_EQ(first.At(0).message.data.view(), "to a");
+  EXPECT_EQ(second.At(0).message.data.view(), "to b");
+}
+
 // A JetStream publish carries a Nats-Msg-Id so that one sent again (its
 // acknowledgement lost with a server) is stored once. A sender's own id is
 // used as it is, so its duplicates are dropped by the stream; Ferry's own
