@@ -127,9 +127,11 @@ class Context:
                 if time.monotonic() >= deadline:
                     raise CaseFailed(f"no answer to '{text}' on {topic} within {timeout:g} s") from None
 
-    def dead_letters(self, prefix):
+    def dead_letters(self, mark):
+        """Dead letters whose data holds `mark` (a host may wrap the original
+        data, e.g. in an envelope carrying the reason)."""
         with self._cv:
-            return [d for d in self._dead_seen if d.startswith(prefix)]
+            return [d for d in self._dead_seen if mark in d]
 
     def settle(self, seconds):
         """Lets time pass (a window in which something must not happen)."""
