@@ -9,10 +9,10 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 
-from drivers import (AmqpDriver, DriverError, FerryControlDriver, MqttDriver, NatsDriver,
-                     RedisPubSubDriver, RedisStreamsDriver, wait_port)
+from drivers import (FerryControlDriver, NatsDriver, RedisPubSubDriver,
+                     RedisStreamsDriver, wait_port)
+from drivers_mq import AmqpDriver, MqttDriver
 
 HOST = "127.0.0.1"
 # Every broker kind the harness knows, in the order the matrix lists them.
@@ -160,14 +160,4 @@ class Server:
             self.log = None
 
 
-def wait_socket_file(path, timeout, alive):
-    """Waits for a Unix socket file to appear while `alive()` holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and alive():
-        if os.path.exists(path):
-            return True
-        time.sleep(0.05)
-    return os.path.exists(path)
-
-
-__all__ = ["Server", "ServerError", "KINDS", "DriverError", "wait_socket_file", "free_port"]
+__all__ = ["Server", "ServerError", "KINDS", "free_port"]
