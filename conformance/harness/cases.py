@@ -299,6 +299,16 @@ def _(ctx, shape):
     return Passed()
 
 
+@case("error.permission-denied", D25, "send to a topic the host did not grant",
+      'types.error: "permission-denied(string): A permission error occurred" (what a guest may use is the '
+      'host\'s; the profile grants everything under conf. but conf.denied)', IMPL)
+def _(ctx, shape):
+    r = ctx.command("conf.d25.client", "send-to conf.denied.topic")
+    if r.get("ok"):
+        return Recorded("sent (the host grants it)")
+    return Recorded(f"error {r.get('send_error')}: {r.get('send_text', '')}")
+
+
 # ------------------------------------------------------------------ request-reply (2025)
 
 def request(ctx, replies, timeout="-", expected="-"):

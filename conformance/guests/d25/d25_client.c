@@ -4,6 +4,7 @@
 //   connect-unknown      client.connect("conformance-no-such-client"): the outcome
 //   disconnect-send      connect, disconnect, then send on it: both outcomes
 //   send                 sends a message with data "<tag>" to conf.d25.sent
+//   send-to <topic>      sends a message with data "<tag>" to <topic>: the outcome
 //   request <n> <timeout_ms|-> <expected|->
 //                        request(conf.d25.svc, data "<tag> <n>", options): the
 //                        responder replies n times; "-" leaves an option unset
@@ -107,14 +108,14 @@ static void command(char* tag, char* verb, char* arg) {
       }
       wasi_messaging_types_client_drop_own(c);
     }
-  } else if (strcmp(verb, "send") == 0) {
+  } else if (strcmp(verb, "send") == 0 || strcmp(verb, "send-to") == 0) {
     if (!connect_default(&c, &e)) {
       rep_error(&r, "connect", &e);
       wasi_messaging_types_error_free(&e);
     } else {
       bytes_t body = {(uint8_t*)tag, strlen(tag)};
       own_msg m = wasi_messaging_types_constructor_message(&body);
-      str_t t = s_("conf.d25.sent");
+      str_t t = s_(verb[4] == '-' ? arg : "conf.d25.sent");
       bool sent = wasi_messaging_producer_send(wasi_messaging_types_borrow_client(c), &t, m, &e);
       rep_bool(&r, "ok", sent);
       if (!sent) {
