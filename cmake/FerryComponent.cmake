@@ -14,6 +14,9 @@ find_program(FERRY_WASM_CC NAMES clang-14 clang)
 find_program(FERRY_WASM_CXX NAMES clang++-14 clang++)
 find_program(FERRY_WIT_BINDGEN wit-bindgen HINTS $ENV{HOME}/.cargo/bin)
 find_program(FERRY_WASM_TOOLS wasm-tools HINTS $ENV{HOME}/.cargo/bin)
+# Debian's wasi-libc lives under /usr; elsewhere (wasi-sdk, Homebrew) point
+# this at its sysroot.
+set(FERRY_WASI_SYSROOT "/usr" CACHE PATH "wasm32-wasi sysroot (wasi-libc, libc++)")
 set(FERRY_WASI_ADAPTER "$ENV{HOME}/.cache/ferry/wasi_snapshot_preview1.reactor.wasm"
     CACHE FILEPATH "WASI preview-1 reactor adapter (written by scripts/setup.sh)")
 foreach(tool FERRY_WASM_CC FERRY_WASM_CXX FERRY_WIT_BINDGEN FERRY_WASM_TOOLS)
@@ -42,7 +45,7 @@ function(ferry_add_component name)
     DEPENDS ${wit_files}
     COMMENT "wit-bindgen ${arg_WORLD} for ${name}")
 
-  set(common_flags --target=wasm32-wasi --sysroot=/usr -O2 -I${gen} -Wall)
+  set(common_flags --target=wasm32-wasi --sysroot=${FERRY_WASI_SYSROOT} -O2 -I${gen} -Wall)
   foreach(def ${arg_DEFINES})
     list(APPEND common_flags -D${def})
   endforeach()
@@ -76,7 +79,7 @@ function(ferry_add_component name)
   set(core ${CMAKE_CURRENT_BINARY_DIR}/${name}.core.wasm)
   add_custom_command(
     OUTPUT ${core}
-    COMMAND ${linker} --target=wasm32-wasi --sysroot=/usr -mexec-model=reactor -O2
+    COMMAND ${linker} --target=wasm32-wasi --sysroot=${FERRY_WASI_SYSROOT} -mexec-model=reactor -O2
             -o ${core} ${objects} ${gen}/${world_c}_component_type.o ${link_libs}
     DEPENDS ${objects} ${gen}/${world_c}_component_type.o
     COMMENT "wasm32 link ${name}")

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -355,6 +356,25 @@ class NatsBroker final : public Broker {
     return std::unique_ptr<Subscription>(std::move(out));
   }
 
+  // Adds `pattern` to the subjects of the stream `info` describes, unless
+  // one of them covers it already.
+  Status CoverSubject(jsStreamInfo* info, const std::string& pattern) {
+    jsStreamConfig cfg = *info->Config;
+    std::vector<const char*> subjects(cfg.Subjects, cfg.Subjects + cfg.SubjectsLen);
+    for (const char* subject : subjects)
+      if (ValidatePattern(subject).ok() && PatternCovers(subject, pattern)) return Status::Ok();
+    subjects.push_back(pattern.c_str());
+    cfg.Subjects = subjects.data();
+    cfg.SubjectsLen = static_cast<int>(subjects.size());
+    jsStreamInfo* updated = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus s = js_UpdateStream(&updated, js_.get(), &cfg, nullptr, &code);
+    jsStreamInfo_Destroy(updated);
+    if (s != NATS_OK) return NatsError(s, fmt::format("adding {} to stream {}", pattern, cfg.Name));
+    spdlog::info("{}: added {} to JetStream stream {}", DisplayUrl(), pattern, cfg.Name);
+    return Status::Ok();
+  }
+
   Result<std::unique_ptr<Subscription>> SubscribeJetStream(SubscribeOptions options,
                                                            DeliveryHandler handler) {
     const auto& ext = options.extensions;
@@ -374,12 +394,17 @@ class NatsBroker final : public Broker {
     auto ack_wait = number("ack_wait_ms", 30000);
     if (!ack_wait.ok()) return ack_wait.error();
 
-    // The stream is made when missing, covering this subscription's subject.
+    // The stream is made when missing, covering this subscription's subject;
+    // an existing stream that does not cover it gets the subject added (a
+    // 0.1.0 guest's update-guest-configuration adds channels at run time).
     jsErrCode code = static_cast<jsErrCode>(0);
     jsStreamInfo* info = nullptr;
     natsStatus s = js_GetStreamInfo(&info, js_.get(), stream.c_str(), nullptr, &code);
-    jsStreamInfo_Destroy(info);
-    if (s == NATS_NOT_FOUND || code == JSStreamNotFoundErr) {
+    if (s == NATS_OK) {
+      Status covered = CoverSubject(info, options.pattern);
+      jsStreamInfo_Destroy(info);
+      FERRY_RETURN_IF_ERROR(covered);
+    } else if (s == NATS_NOT_FOUND || code == JSStreamNotFoundErr) {
       jsStreamConfig cfg;
       jsStreamConfig_Init(&cfg);
       cfg.Name = stream.c_str();
@@ -392,7 +417,7 @@ class NatsBroker final : public Broker {
       jsStreamInfo_Destroy(info);
       if (s != NATS_OK) return NatsError(s, "creating stream " + stream);
       spdlog::info("{}: created JetStream stream {} for {}", DisplayUrl(), stream, options.pattern);
-    } else if (s != NATS_OK) {
+    } else {
       return NatsError(s, "looking up stream " + stream);
     }
 

@@ -17,6 +17,9 @@ inline constexpr const char* kContentTypeHeader = "Content-Type";
 // JetStream keeps no reply subject with a stored message (the delivered
 // message's reply is its ack subject), so a reply address travels here.
 inline constexpr const char* kReplyToHeader = "Ferry-Reply-To";
+// Metadata entries a plain header line cannot carry, percent-encoded as
+// "<key>=<value>", one header value each (nats_message.cc).
+inline constexpr const char* kMetaHeader = "Ferry-Meta";
 // JetStream's deduplication id. A sender's own (from metadata) is kept; the
 // one Ferry makes for a publish it may send twice starts with the prefix and
 // is not shown to receivers as metadata.

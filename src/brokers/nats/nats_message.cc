@@ -1,3 +1,4 @@
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 
@@ -6,21 +7,60 @@
 namespace ferry::nats_internal {
 namespace {
 
-// NATS headers travel as "Key: value" lines: a key is printable ASCII
-// without ':' or spaces, a value has no line break. Anything else would
-// corrupt the header block or let metadata forge other headers, so it is
-// refused. The adapter's own headers cannot be set through metadata.
-Status CheckHeader(const std::string& key, const std::string& value) {
-  if (key.empty()) return Error::InvalidArgument("empty metadata key");
+// NATS headers travel as "Key: value" lines, and cnats reads back only what
+// such a line carries unchanged: a key of printable ASCII without ':', a
+// non-empty value of printable ASCII without surrounding blanks (cnats
+// trims them, and an empty value swallows the next line). Metadata that
+// fits travels as its own header. Any other entry (unicode, an empty value,
+// a line break, or a key the adapter uses itself) travels percent-encoded
+// as a `Ferry-Meta: <key>=<value>` header, so every entry arrives as sent.
+bool PlainHeader(const std::string& key, const std::string& value) {
+  if (key.empty() || value.empty()) return false;
   for (unsigned char c : key)
-    if (c <= ' ' || c >= 127 || c == ':')
-      return Error::InvalidArgument("metadata key '" + key +
-                                    "' cannot be a NATS header (printable ASCII, no ':' or spaces)");
-  if (value.find_first_of("\r\n") != std::string::npos)
-    return Error::InvalidArgument("metadata '" + key + "' holds a line break, which a NATS header cannot");
-  if (key == kContentTypeHeader || key == kReplyToHeader)
-    return Error::InvalidArgument("metadata key '" + key + "' is reserved on NATS");
-  return Status::Ok();
+    if (c <= ' ' || c >= 127 || c == ':') return false;
+  for (unsigned char c : value)
+    if (c < ' ' || c >= 127) return false;
+  if (value.front() == ' ' || value.back() == ' ') return false;
+  return key != kContentTypeHeader && key != kReplyToHeader && key != kMetaHeader;
+}
+
+std::string PercentEncode(std::string_view in) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : in) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// Decodes what PercentEncode made; a malformed escape stays as it is.
+std::string PercentDecode(std::string_view in) {
+  auto hex = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                          : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                                                 : -1;
+  };
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
+      out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+// The header value of an entry that is not a plain header.
+std::string EncodedEntry(const std::string& key, const std::string& value) {
+  return PercentEncode(key) + "=" + PercentEncode(value);
 }
 
 }  // namespace
@@ -69,6 +109,8 @@ Message ToMessage(natsMsg* msg, bool stored) {
         m.content_type = value;
       else if (std::string_view(keys[i]) == kReplyToHeader)
         m.reply_to = stored ? value : m.reply_to;
+      else if (std::string_view(keys[i]) == kMetaHeader)
+        continue;  // below: every value is one entry
       else if (std::string_view(keys[i]) == kMsgIdHeader &&
                std::string_view(value).starts_with(kFerryMsgIdPrefix))
         continue;  // Ferry's own, for the stream's deduplication only
@@ -77,13 +119,26 @@ Message ToMessage(natsMsg* msg, bool stored) {
     }
     std::free(keys);
   }
+  const char** encoded = nullptr;
+  if (natsMsgHeader_Values(msg, kMetaHeader, &encoded, &count) == NATS_OK) {
+    for (int i = 0; i < count; ++i) {
+      const std::string_view entry(encoded[i]);
+      const auto eq = entry.find('=');
+      if (eq == std::string_view::npos) continue;
+      m.metadata.Set(PercentDecode(entry.substr(0, eq)), PercentDecode(entry.substr(eq + 1)));
+    }
+    std::free(encoded);
+  }
   return m;
 }
 
 std::size_t EncodedSize(const Message& message, bool stored) {
   std::size_t headers = 0;
   auto line = [&](std::size_t key, std::size_t value) { headers += key + 2 + value + 2; };
-  for (const auto& [key, value] : message.metadata) line(key.size(), value.size());
+  for (const auto& [key, value] : message.metadata) {
+    if (PlainHeader(key, value)) line(key.size(), value.size());
+    else line(std::strlen(kMetaHeader), EncodedEntry(key, value).size());
+  }
   if (message.content_type) line(std::strlen(kContentTypeHeader), message.content_type->size());
   if (stored && !message.reply_to.empty())
     line(std::strlen(kReplyToHeader), message.reply_to.size());
@@ -99,8 +154,8 @@ Result<MsgPtr> ToNatsMsg(const Message& message, const char* reply, bool stored)
   if (s != NATS_OK) return NatsError(s, "building a message for " + message.topic);
   MsgPtr msg(raw);
   for (const auto& [key, value] : message.metadata) {
-    FERRY_RETURN_IF_ERROR(CheckHeader(key, value));
-    s = natsMsgHeader_Set(msg.get(), key.c_str(), value.c_str());
+    s = PlainHeader(key, value) ? natsMsgHeader_Set(msg.get(), key.c_str(), value.c_str())
+                                : natsMsgHeader_Add(msg.get(), kMetaHeader, EncodedEntry(key, value).c_str());
     if (s != NATS_OK) return NatsError(s, "header '" + key + "'");
   }
   if (message.content_type) {

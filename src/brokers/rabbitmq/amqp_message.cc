@@ -188,7 +188,19 @@ Message ToMessage(const amqp_envelope_t& envelope) {
 
 std::string MessageId(const amqp_envelope_t& envelope) {
   const amqp_basic_properties_t& p = envelope.message.properties;
-  return (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) ? Str(p.message_id) : std::string();
+  if (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) return Str(p.message_id);
+  // A message from a client that sets no message_id: its routing key and
+  // body stand in (FNV-1a), so its redeliveries still count up to
+  // max_attempts. The NUL prefix keeps it apart from any real message_id.
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&h](const amqp_bytes_t& b) {
+    const auto* bytes = static_cast<const unsigned char*>(b.bytes);
+    for (std::size_t i = 0; i < b.len; ++i) h = (h ^ bytes[i]) * 0x100000001b3ull;
+    h = (h ^ 0xff) * 0x100000001b3ull;
+  };
+  mix(envelope.routing_key);
+  mix(envelope.message.body);
+  return std::string(1, '\0') + "fp:" + std::to_string(h);
 }
 
 }  // namespace ferry::amqp

@@ -54,7 +54,8 @@ class OutgoingProperties {
 // correlation_id become a reply address.
 Message ToMessage(const amqp_envelope_t& envelope);
 
-// The message id of a delivered message ("" when it has none).
+// What a delivered message's attempts are remembered by: its message id, or
+// for a message without one a fingerprint of its routing key and body.
 std::string MessageId(const amqp_envelope_t& envelope);
 
 // Random hex, for message and correlation ids.

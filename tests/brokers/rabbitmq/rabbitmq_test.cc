@@ -10,7 +10,9 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include <unistd.h>
 
@@ -251,6 +253,35 @@ TEST(RabbitMqBroker, NacksWaitingForTheirDelayCountAgainstMaxInFlight) {
   for (int i = 0; i < 500 && calls.load() < 2; ++i) std::this_thread::sleep_for(10ms);
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(calls.load(), 2);
+}
+
+// A message from another AMQP client carries no message_id; its
+// redeliveries still count 1, 2, 3 (found by the conformance suite: they
+// used to count 2 forever, so max_attempts never ended a failing one).
+TEST(RabbitMqBroker, ForeignMessagesWithoutAnIdCountTheirAttempts) {
+  const std::string url = SharedRabbitMq().Url();
+  auto broker = MakeBroker(url, {});
+  ASSERT_OK(broker);
+  ASSERT_OK((*broker)->Connect());
+  std::mutex mutex;
+  std::vector<std::uint32_t> attempts;
+  auto sub = (*broker)->Subscribe({.pattern = "rq5.count", .manual_ack = true}, [&](Delivery d) {
+    std::lock_guard lock(mutex);
+    attempts.push_back(d.attempt);
+    ASSERT_OK(attempts.size() < 3 ? d.acker->Nack(10ms) : d.acker->Ack());
+  });
+  ASSERT_OK(sub);
+  EXPECT_EQ(Shell("amqp-publish -u " + url + " -e amq.topic -r rq5.count -b foreign"), "");
+  for (int i = 0; i < 1000; ++i) {
+    {
+      std::lock_guard lock(mutex);
+      if (attempts.size() >= 3) break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  std::this_thread::sleep_for(300ms);
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(attempts, (std::vector<std::uint32_t>{1, 2, 3}));
 }
 
 // Term rejects without requeue: the queue's dead-letter exchange gets it.
