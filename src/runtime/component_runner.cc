@@ -48,7 +48,10 @@ ComponentRunner::ComponentRunner(config::ComponentConfig config,
                  hold_.Keep(std::move(d), delay);
                }),
       budget_(std::move(budget)),
-      hold_([this](Delivery d) { RunHeld(std::move(d)); }) {
+      hold_([this](Delivery d) { RunHeld(std::move(d)); }),
+      awaiting_([this](std::vector<Delivery>& d, const Status& outcome) {
+        SettleConfirmed(d, outcome);
+      }) {
   auto own = std::make_shared<wasm::GuestServices>(*services);
   if (compiled_->takes_batches())
     own->reconfigure = [this](const wasm::GuestConfiguration& gc) { return Reconfigure(gc); };
@@ -312,22 +315,36 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
     std::vector<wasm::Inbound> inbound;
     inbound.reserve(batch.size());
     for (const Delivery& d : batch) inbound.push_back({&d.message, &broker_});
+    // The guest's sends return once in the broker's window; what it handled
+    // is acked only when they are all confirmed (AwaitingConfirms).
+    auto sends = PendingSends::Make();
+    instance->TrackSends(sends);
     wasm::CallOutcome outcome = instance->Handle(inbound);
+    instance->TrackSends(nullptr);
+    std::vector<Delivery> handled;
+    std::size_t settled = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       switch (outcome.verdicts[i]) {
         case wasm::Verdict::kComplete:
-          settler_.Handled(batch[i]);
+          handled.push_back(std::move(batch[i]));
           break;
         case wasm::Verdict::kAbandon:
           settler_.Abandoned(batch[i]);
+          ++settled;
           break;
         case wasm::Verdict::kNone:
-          if (outcome.status.ok()) settler_.Handled(batch[i]);
-          else settler_.Failed(batch[i], FailureOf(outcome.failure), outcome.status.error());
+          if (outcome.status.ok()) {
+            handled.push_back(std::move(batch[i]));
+          } else {
+            settler_.Failed(batch[i], FailureOf(outcome.failure), outcome.status.error());
+            ++settled;
+          }
           break;
       }
     }
-    Done(batch.size());
+    Done(settled);
+    if (handled.empty()) (void)sends->Seal([](Status) {});  // failed anyway: nothing waits
+    else awaiting_.Park(std::move(handled), sends);
     if (fresh_instances_) {
       // The next call gets a new instance; making it now keeps it off the
       // next message's path. A failure is retried when a message comes.
@@ -336,6 +353,20 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
       if (fresh.ok()) instance = std::move(fresh).value();
     }
   }
+}
+
+void ComponentRunner::SettleConfirmed(std::vector<Delivery>& deliveries, const Status& outcome) {
+  for (Delivery& d : deliveries) {
+    if (outcome.ok()) {
+      settler_.Handled(d);
+    } else {
+      // The handler succeeded, but something it sent may never have arrived:
+      // a failed attempt, so the policy tries it again (and it sends again).
+      settler_.Failed(d, Failure::kError,
+                      outcome.error().WithContext("a message it sent was not confirmed by the broker"));
+    }
+  }
+  Done(deliveries.size());
 }
 
 void ComponentRunner::StopIntake(Deadline deadline, bool hand_over) {
@@ -420,6 +451,17 @@ void ComponentRunner::Drain(Deadline deadline) {
     cv.notify_all();
     watchdog.join();
   }
+  // Handled deliveries whose sends are still unconfirmed at the deadline
+  // go back to the broker: redelivered, handled again, sent again (at
+  // least once). A confirmation arriving later changes nothing.
+  auto unconfirmed = awaiting_.WaitEmpty(deadline);
+  if (!unconfirmed.empty())
+    spdlog::warn("{}: {} handled message(s) released at shutdown: the broker had not confirmed "
+                 "what they sent",
+                 config_.name, unconfirmed.size());
+  for (Delivery& d : unconfirmed) GiveBack(d);
+  Done(unconfirmed.size());
+  awaiting_.Stop();
   DropSubscriptions();
 }
 
