@@ -165,8 +165,8 @@ class FaultyBroker final : public Broker {
       auto finish = [faults, window, outcome, done = std::move(done)]() mutable {
         faults->confirmed.fetch_add(1);
         faults->unconfirmed.fetch_sub(1);
-        window->Release();
         done(std::move(outcome));
+        window->Release();
       };
       const auto delay = faults->confirm_delay_ms.load();
       if (delay > 0) confirmer->Later(Clock::now() + std::chrono::milliseconds(delay), std::move(finish));

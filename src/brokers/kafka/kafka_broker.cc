@@ -130,11 +130,11 @@ void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* record, void*) {
   if ((*pending)->completion) {
     std::shared_ptr<PendingPublish> async = std::move(*pending);
     delete pending;
-    async->window->Release();
     if (record->err != RD_KAFKA_RESP_ERR_NO_ERROR)
       async->completion(kafka::KafkaError(fmt::format("publishing to {}", async->topic), record->err));
     else
       async->completion(Status::Ok());
+    async->window->Release();  // after the report: the place is held until then
     return;
   }
   {

@@ -152,8 +152,8 @@ void Link::FailAsync(const std::string& why) {
     lost.swap(async_);
   }
   for (auto& [mid, pending] : lost) {
-    window_.Release();
     pending.first(Error::Connection(why + " (to " + pending.second + ")"));
+    window_.Release();
   }
 }
 
@@ -260,12 +260,12 @@ void Link::OnPublish(mosquitto*, void* self, int mid, int reason, const mosquitt
     pending = std::move(it->second);
     link->async_.erase(it);
   }
-  link->window_.Release();
   if (reason >= 0x80)
     pending.first(Error::PermissionDenied("the server refused a message to " + pending.second +
                                           ": " + mosquitto_reason_string(reason)));
   else
     pending.first(Status::Ok());
+  link->window_.Release();  // after the report: the place is held until then
 }
 
 void Link::OnSubscribe(mosquitto*, void* self, int mid, int count, const int* granted,

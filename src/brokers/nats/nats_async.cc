@@ -109,8 +109,8 @@ void AsyncPublishes::Finish(natsMsg* msg, Status outcome) {
     done = std::move(it->second.done);
     pending_.erase(it);
   }
-  window_.Release();
   done(std::move(outcome));
+  window_.Release();  // after the report: the place is held until then
 }
 
 void AsyncPublishes::FailAll(const Error& error) {
@@ -120,8 +120,8 @@ void AsyncPublishes::FailAll(const Error& error) {
     left.swap(pending_);
   }
   for (auto& [msg, p] : left) {
-    window_.Release();
     p.done(error);
+    window_.Release();
   }
 }
 

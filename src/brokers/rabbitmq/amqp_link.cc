@@ -409,8 +409,8 @@ std::shared_ptr<Link::Confirm> Link::Finish(const std::shared_ptr<Confirm>& conf
 // The I/O thread (or Close's), outside mutex_.
 void Link::Complete(std::vector<std::shared_ptr<Confirm>>& done) {
   for (auto& c : done) {
-    window_.Release();
     c->completion(c->error ? Status(*c->error) : Status::Ok());
+    window_.Release();  // after the report: the place is held until then
   }
 }
 

@@ -1,6 +1,6 @@
 #include "brokers/redis/redis_pipeline.h"
 
-#include <spdlog/spdlog.h>
+#include <algorithm>
 
 namespace ferry::redis {
 namespace {
@@ -85,8 +85,8 @@ void Pipeline::Loop() {
         outcomes.push_back(reply.ok() ? Status::Ok() : Status(reply.error()));
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      window_.Release();
       batch[i].done(std::move(outcomes[i]));
+      window_.Release();  // after the report: the place is held until then
     }
     lock.lock();
   }

@@ -107,7 +107,8 @@ TEST_F(NatsPipeline, ManySendsOfOneDeliveryAreStoredBeforeItsAck) {
 }
 
 // With max_unconfirmed = 8, no more than 8 are out at once in the adapter
-// (the wrapper counts one more: the send waiting for room), and all arrive.
+// (the wrapper counts one more: the send waiting there for room), and all
+// arrive.
 TEST_F(NatsPipeline, TheWindowSettingBoundsWhatIsOut) {
   Register();
   auto h = Host(", max_unconfirmed = \"8\"", "");
