@@ -68,6 +68,7 @@ struct State : std::enable_shared_from_this<State> {
 
   std::deque<Record> backlog;  // fetched while delivery was paused
   bool fetch_paused = false;
+  std::atomic<bool> flow_paused{false};  // fetch_paused, for settling threads
   std::uint64_t paused_generation = 0;
   Deadline last_commit{};
 
@@ -84,6 +85,11 @@ struct State : std::enable_shared_from_this<State> {
     if (it == parts.end() || it->second.generation != generation) return;  // released
     it->second.unsettled.erase(offset);
     cv.notify_all();
+    // Fetching is paused at max_in_flight: wake the poll, which would
+    // otherwise sleep out its wait before resuming (pipelined sends settle
+    // many deliveries in a burst, a few milliseconds after the handler).
+    // (`closing` is set, under this lock, before the handle goes.)
+    if (flow_paused.load(std::memory_order_relaxed) && !closing) rd_kafka_yield(rk.get());
   }
 
   void Hold(Retry retry) {
@@ -205,6 +211,7 @@ void State::ApplyFlowControl(bool want_pause) {
   if (want_pause) rd_kafka_pause_partitions(rk.get(), assignment.get());
   else rd_kafka_resume_partitions(rk.get(), assignment.get());
   fetch_paused = want_pause;
+  flow_paused.store(want_pause, std::memory_order_relaxed);
   paused_generation = generation;
 }
 
