@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "brokers/registry.h"
 #include "support/faulty_broker.h"
 #include "support/host_fixture.h"
 #include "support/log_capture.h"
@@ -126,6 +127,43 @@ TEST_F(PipelinedSends, ASendAtAFullWindowWaitsNoLongerThanTheCall) {
   EXPECT_EQ(faults_->peak_unconfirmed.load(), 2);
   faults_->confirm_delay_ms = 0;
   (void)out;
+}
+
+}  // namespace
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+// Every adapter with confirmations takes the window's size from its
+// broker settings, and refuses one that cannot be a window.
+TEST(MaxUnconfirmed, EveryAdapterTakesTheSettingAndRefusesZero) {
+  std::vector<std::string> urls;
+#if FERRY_WITH_NATS
+  urls.push_back("nats://127.0.0.1:1");
+#endif
+#if FERRY_WITH_MQTT
+  urls.push_back("mqtt://127.0.0.1:1");
+#endif
+#if FERRY_WITH_REDIS
+  urls.push_back("redis://127.0.0.1:1");
+#endif
+#if FERRY_WITH_RABBITMQ
+  urls.push_back("amqp://127.0.0.1:1");
+#endif
+#if FERRY_WITH_KAFKA
+  urls.push_back("kafka://127.0.0.1:1");
+#endif
+  for (const std::string& url : urls) {
+    EXPECT_OK(MakeBroker(url, {{"max_unconfirmed", "8"}})) << url;
+    for (const char* bad : {"0", "-3", "lots"}) {
+      auto refused = MakeBroker(url, {{"max_unconfirmed", bad}});
+      ASSERT_FALSE(refused.ok()) << url << " " << bad;
+      EXPECT_EQ(refused.error().message(),
+                std::string("max_unconfirmed: expected a positive integer, got '") + bad + "'")
+          << url;
+    }
+  }
 }
 
 }  // namespace
