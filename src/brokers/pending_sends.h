@@ -55,6 +55,15 @@ class PendingSends : public std::enable_shared_from_this<PendingSends> {
     return std::nullopt;
   }
 
+  // Seals and returns the outcome if every tracked send has completed;
+  // otherwise leaves it open and returns nullopt (then call Seal).
+  std::optional<Status> SealIfDone() {
+    std::lock_guard lock(mutex_);
+    if (outstanding_ > 0) return std::nullopt;
+    sealed_ = true;
+    return first_error_;
+  }
+
   // Sends not yet confirmed (for tests and stats).
   std::uint32_t outstanding() const {
     std::lock_guard lock(mutex_);
