@@ -238,8 +238,8 @@ void Link::OnDisconnect(mosquitto*, void* self, int, const mosquitto_property*) 
   }
   // libmosquitto may send them again on the next connection, but nothing
   // says the server has them: their senders are told they may be lost.
-  link->FailAsync(link->display_ + ": the connection dropped before the server acknowledged "
-                                   "a message");
+  link->FailAsync(link->display_ + (link->closing_ ? ": the connection was closed" : ": the connection dropped") +
+                  " before the server acknowledged a message");
   if (!link->closing_ && link->on_lost) link->on_lost();
 }
 
