@@ -68,7 +68,7 @@ struct State : std::enable_shared_from_this<State> {
 
   std::deque<Record> backlog;  // fetched while delivery was paused
   bool fetch_paused = false;
-  std::atomic<bool> flow_paused{false};  // fetch_paused, for settling threads
+  std::atomic<bool> at_limit{false};  // max_in_flight reached: settles wake the poll
   std::uint64_t paused_generation = 0;
   Deadline last_commit{};
 
@@ -85,11 +85,11 @@ struct State : std::enable_shared_from_this<State> {
     if (it == parts.end() || it->second.generation != generation) return;  // released
     it->second.unsettled.erase(offset);
     cv.notify_all();
-    // Fetching is paused at max_in_flight: wake the poll, which would
-    // otherwise sleep out its wait before resuming (pipelined sends settle
-    // many deliveries in a burst, a few milliseconds after the handler).
+    // At max_in_flight the poll loop holds records back: wake it, so the
+    // next one goes out now rather than after the poll's wait (pipelined
+    // sends settle deliveries in bursts, milliseconds after the handler).
     // (`closing` is set, under this lock, before the handle goes.)
-    if (flow_paused.load(std::memory_order_relaxed) && !closing) rd_kafka_yield(rk.get());
+    if (at_limit.load(std::memory_order_relaxed) && !closing) rd_kafka_yield(rk.get());
   }
 
   void Hold(Retry retry) {
@@ -211,7 +211,6 @@ void State::ApplyFlowControl(bool want_pause) {
   if (want_pause) rd_kafka_pause_partitions(rk.get(), assignment.get());
   else rd_kafka_resume_partitions(rk.get(), assignment.get());
   fetch_paused = want_pause;
-  flow_paused.store(want_pause, std::memory_order_relaxed);
   paused_generation = generation;
 }
 
@@ -324,7 +323,14 @@ void State::Revoke(rd_kafka_topic_partition_list_t* partitions) {
 void State::Run() {
   while (!stop.load()) {
     if (!paused.load()) DeliverDueRetries();
-    const bool want_pause = paused.load() || InFlight() >= options.max_in_flight;
+    // At max_in_flight, records fetched meanwhile wait in the backlog, and
+    // fetching pauses only once the backlog holds another max_in_flight:
+    // librdkafka resumes a paused partition only at its broker thread's
+    // next wake-up (hundreds of milliseconds), too slow to pause whenever
+    // the limit is touched, as it is all the time under pipelined sends.
+    const bool full = InFlight() >= options.max_in_flight;
+    at_limit.store(full, std::memory_order_relaxed);
+    const bool want_pause = paused.load() || (full && backlog.size() >= options.max_in_flight);
     ApplyFlowControl(want_pause);
     while (!backlog.empty() && !paused.load() && InFlight() < options.max_in_flight) {
       Record r = std::move(backlog.front());
