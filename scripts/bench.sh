@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Builds (scripts/build.sh) and runs every benchmark, printing markdown
 # tables ready for docs/PERFORMANCE.md; a copy goes to $BUILD_DIR/bench.md.
-# The broker benchmark starts its own nats-server, mosquitto and redis-server.
+# The broker benchmark starts its own nats-server (core and JetStream),
+# mosquitto, redis-server, rabbitmq-server and Kafka; its drivers publish
+# pipelined (PublishAsync), so the echo, not the driver, is measured.
 #
 #   scripts/bench.sh [--quick] [--no-build]
-#   FERRY_BENCH_BROKERS="nats"   only these brokers (default: all four)
+#   FERRY_BENCH_BROKERS="nats-jetstream mqtt"   only these brokers (default: all:
+#     nats nats-jetstream mqtt redis redis-streams rabbitmq kafka)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${FERRY_BUILD_DIR:-build}

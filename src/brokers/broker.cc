@@ -1,12 +1,15 @@
 #include "brokers/broker.h"
 
 #include <atomic>
+#include <charconv>
 #include <mutex>
 #include <random>
 #include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include "brokers/publish_window.h"
 
 namespace ferry {
 
@@ -24,6 +27,21 @@ void WarnUnknownExtensions(std::string_view adapter,
       spdlog::warn("{}: ignoring the subscription setting '{}' (not one this broker knows)", adapter,
                    key);
   }
+}
+
+Result<std::uint32_t> ParseMaxUnconfirmed(std::string_view value) {
+  std::uint32_t n = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || end != value.data() + value.size() || n == 0)
+    return Error::InvalidArgument("max_unconfirmed: expected a positive integer, got '" +
+                                  std::string(value) + "'");
+  return n;
+}
+
+Status Broker::PublishAsync(const Message& message, Deadline deadline, PublishCompletion done) {
+  Status sent = Publish(message, deadline);
+  if (sent.ok()) done(Status::Ok());
+  return sent;
 }
 
 std::string_view ConnectionStateName(ConnectionState state) {

@@ -60,6 +60,13 @@ struct Delivery {
 // It must not throw.
 using DeliveryHandler = std::function<void(Delivery)>;
 
+// Told the outcome of one PublishAsync: Ok once the broker confirmed it.
+using PublishCompletion = std::function<void(Status)>;
+
+// How many publishes a connection keeps unconfirmed at once unless its
+// `max_unconfirmed` setting says otherwise.
+inline constexpr std::uint32_t kDefaultMaxUnconfirmed = 1024;
+
 struct SubscribeOptions {
   std::string pattern;            // '.'-separated; '*' one token, '>' the rest
   std::string queue_group;        // empty: every subscriber gets every message
@@ -142,6 +149,21 @@ class Broker {
   // the broker applies flow control, but not past `deadline` (then
   // ResourceExhausted). While disconnected it fails promptly with Connection.
   virtual Status Publish(const Message& message, Deadline deadline) = 0;
+
+  // Publishes without waiting for the broker's confirmation (MQTT PUBACK,
+  // JetStream ack, XADD reply, Kafka delivery report, AMQP confirm). Returns
+  // once the message is in this connection's window of unconfirmed
+  // publishes; while the window is full it waits for room, but not past
+  // `deadline` (then ResourceExhausted). An error returned here means the
+  // message was not taken and `done` is never called. Ok means `done` is
+  // called exactly once with the outcome: Ok once the broker confirmed it,
+  // else why it was lost (it may still have arrived: at least once). `done`
+  // may run before PublishAsync returns, on the calling thread, or later on
+  // a thread of the adapter; it must be quick and must not block or call
+  // back into this broker. The default waits (Publish), then calls `done`:
+  // right for brokers without confirmations (core NATS, Redis pub/sub, the
+  // embedded broker), where a publish is complete once sent.
+  virtual Status PublishAsync(const Message& message, Deadline deadline, PublishCompletion done);
 
   virtual Result<std::unique_ptr<Subscription>> Subscribe(SubscribeOptions options,
                                                           DeliveryHandler handler) = 0;

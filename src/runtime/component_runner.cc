@@ -51,7 +51,10 @@ ComponentRunner::ComponentRunner(config::ComponentConfig config,
                  hold_.Keep(std::move(d), delay);
                }),
       budget_(std::move(budget)),
-      hold_([this](Delivery d) { RunHeld(std::move(d)); }) {
+      hold_([this](Delivery d) { RunHeld(std::move(d)); }),
+      awaiting_([this](std::vector<Delivery>& d, const Status& outcome) {
+        SettleConfirmed(d, outcome);
+      }) {
   auto own = std::make_shared<wasm::GuestServices>(*services);
   if (compiled_->takes_batches())
     own->reconfigure = [this](const wasm::GuestConfiguration& gc) { return Reconfigure(gc); };
@@ -339,9 +342,14 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
     // A batch is one call: one span, the first message's trace.
     const std::optional<TraceSpan> span = SpanFor(batch.front().message, tracing_);
     current_span = span ? &*span : nullptr;
+    // The guest's sends return once in the broker's window; what it handled
+    // is acked only when they are all confirmed (AwaitingConfirms).
+    auto sends = PendingSends::Make();
+    instance->TrackSends(sends);
     const auto started = Clock::now();
     wasm::CallOutcome outcome = instance->Handle(inbound);
     const auto took = Clock::now() - started;
+    instance->TrackSends(nullptr);
     current_span = nullptr;
     durations_.Observe(took);
     if (span && tracing_)
@@ -350,25 +358,34 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
                    batch.front().message.topic,
                    outcome.status.ok() ? "ok" : std::string(FailureName(FailureOf(outcome.failure))),
                    std::chrono::duration_cast<std::chrono::microseconds>(took).count());
+    std::vector<Delivery> handled;
+    std::size_t settled = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      bool handled = false;
       switch (outcome.verdicts[i]) {
         case wasm::Verdict::kComplete:
-          handled = true;
+          CountTopic(batch[i], TopicCounters::kHandled);
+          handled.push_back(std::move(batch[i]));
           break;
         case wasm::Verdict::kAbandon:
+          CountTopic(batch[i], TopicCounters::kFailed);
+          settler_.Abandoned(batch[i]);
+          ++settled;
           break;
         case wasm::Verdict::kNone:
-          handled = outcome.status.ok();
+          if (outcome.status.ok()) {
+            CountTopic(batch[i], TopicCounters::kHandled);
+            handled.push_back(std::move(batch[i]));
+          } else {
+            CountTopic(batch[i], TopicCounters::kFailed);
+            settler_.Failed(batch[i], FailureOf(outcome.failure), outcome.status.error());
+            ++settled;
+          }
           break;
       }
-      // Counted before settling: a delivery settled is no longer ours.
-      CountTopic(batch[i], handled ? TopicCounters::kHandled : TopicCounters::kFailed);
-      if (handled) settler_.Handled(batch[i]);
-      else if (outcome.verdicts[i] == wasm::Verdict::kAbandon) settler_.Abandoned(batch[i]);
-      else settler_.Failed(batch[i], FailureOf(outcome.failure), outcome.status.error());
     }
-    Done(batch.size());
+    Done(settled);
+    if (handled.empty()) (void)sends->Seal([](Status) {});  // failed anyway: nothing waits
+    else awaiting_.Park(std::move(handled), sends);
     if (fresh_instances_) {
       // The next call gets a new instance; making it now keeps it off the
       // next message's path. A failure is retried when a message comes.
@@ -377,6 +394,20 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
       if (fresh.ok()) instance = std::move(fresh).value();
     }
   }
+}
+
+void ComponentRunner::SettleConfirmed(std::vector<Delivery>& deliveries, const Status& outcome) {
+  for (Delivery& d : deliveries) {
+    if (outcome.ok()) {
+      settler_.Handled(d);
+    } else {
+      // The handler succeeded, but something it sent may never have arrived:
+      // a failed attempt, so the policy tries it again (and it sends again).
+      settler_.Failed(d, Failure::kError,
+                      outcome.error().WithContext("a message it sent was not confirmed by the broker"));
+    }
+  }
+  Done(deliveries.size());
 }
 
 void ComponentRunner::StopIntake(Deadline deadline, bool hand_over) {
@@ -461,6 +492,17 @@ void ComponentRunner::Drain(Deadline deadline) {
     cv.notify_all();
     watchdog.join();
   }
+  // Handled deliveries whose sends are still unconfirmed at the deadline
+  // go back to the broker: redelivered, handled again, sent again (at
+  // least once). A confirmation arriving later changes nothing.
+  auto unconfirmed = awaiting_.WaitEmpty(deadline);
+  if (!unconfirmed.empty())
+    spdlog::warn("{}: {} handled message(s) released at shutdown: the broker had not confirmed "
+                 "what they sent",
+                 config_.name, unconfirmed.size());
+  for (Delivery& d : unconfirmed) GiveBack(d);
+  Done(unconfirmed.size());
+  awaiting_.Stop();
   DropSubscriptions();
 }
 

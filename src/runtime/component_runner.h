@@ -16,6 +16,7 @@
 
 #include "brokers/broker.h"
 #include "config/config.h"
+#include "runtime/awaiting_confirms.h"
 #include "runtime/bounded_queue.h"
 #include "runtime/delivery_policy.h"
 #include "runtime/in_flight.h"
@@ -91,6 +92,9 @@ class ComponentRunner {
   void CountTopic(const Delivery& d, TopicCounters::Event event) {
     if (topics_) topics_->Count(d.message.topic, event);
   }
+  // Settles deliveries whose handler succeeded once the broker confirmed
+  // every send it made (AwaitingConfirms's thread, or the worker).
+  void SettleConfirmed(std::vector<Delivery>& deliveries, const Status& outcome);
   // Up to batch_size deliveries: waits for the first, then up to the linger.
   std::vector<Delivery> NextBatch();
   // Replaces the guest-chosen channels (update-guest-configuration); runs on
@@ -133,6 +137,8 @@ class ComponentRunner {
   // Deliveries Ferry tries again itself (brokers that do not redeliver).
   // After what its callback uses, so it goes first.
   RetryHold hold_;
+  // Handled deliveries waiting for their sends' confirmations.
+  AwaitingConfirms awaiting_;
 
   // Subscriptions. Configured ones stay for the runner's life; the guest's
   // own channels change with update-guest-configuration.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "brokers/broker.h"
+#include "brokers/pending_sends.h"
 #include "ferry/message.h"
 #include "ferry/result.h"
 
@@ -132,6 +133,11 @@ class GuestInstance {
   // Calls the component's handler with `batch` (shapes whose handler takes
   // one message get batches of one).
   virtual CallOutcome Handle(std::span<const Inbound> batch) = 0;
+  // The sends of the calls that follow are tracked in `sends` (see
+  // brokers/pending_sends.h) and return once the broker took them into its
+  // window, without waiting for its confirmation; null (the default): each
+  // send waits for it. The worker sets it before Handle.
+  virtual void TrackSends(std::shared_ptr<PendingSends> sends) = 0;
   // True once a trap has left the instance unusable.
   virtual bool poisoned() const = 0;
 };

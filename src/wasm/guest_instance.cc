@@ -76,6 +76,8 @@ class EngineInstance final : public GuestInstance {
 
   bool poisoned() const override { return fe_instance_poisoned(instance_.get()); }
 
+  void TrackSends(std::shared_ptr<PendingSends> sends) override { state_->sends = std::move(sends); }
+
   void set_configurable(bool c) { configurable_ = c; }
 
  private:

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "brokers/broker.h"
+#include "brokers/pending_sends.h"
 #include "wasm/engine_abi.h"
 #include "wasm/guest.h"
 #include "wasm/guest_output.h"
@@ -21,6 +22,11 @@ struct HostState {
 
   std::shared_ptr<const GuestServices> services;
   Deadline call_deadline{};  // when the current guest call is cut off
+  // The handling in progress, when the runtime settles its deliveries only
+  // once their sends are confirmed: sends return once in the broker's
+  // window and are tracked here. Null: sends wait for the broker. Set and
+  // read on the worker thread that owns this instance.
+  std::shared_ptr<PendingSends> sends;
   LineSink out;              // the guest's stdout
   LineSink err;              // the guest's stderr
 };

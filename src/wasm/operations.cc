@@ -58,6 +58,20 @@ void StampEvent(const GuestServices& s, Message& message) {
   message.metadata.Set("ce-time", CloudEventTime());
 }
 
+// A guest's send: into the broker's window of unconfirmed publishes when
+// the handling tracks its sends (the delivery is settled once they are
+// confirmed), else waiting for the broker like any publish.
+Status SendWithin(const HostState& state, Broker& broker, const Message& message) {
+  if (!state.sends) return PublishWithin(state, broker, message);
+  const Deadline deadline = WaitDeadline(state);
+  Status sent = broker.PublishAsync(message, deadline, state.sends->Track());
+  if (sent.ok()) return sent;
+  state.sends->Untrack();
+  if (sent.error().code() == ErrorCode::kResourceExhausted && Clock::now() >= deadline)
+    return NoTimeLeft(state, "publish to '" + message.topic + "' (" + sent.error().message() + ")");
+  return sent;
+}
+
 }  // namespace
 
 Result<Broker*> ConnectClient(HostState& state, std::string_view name) {
@@ -99,7 +113,7 @@ Status SendMessage(HostState& state, Broker& broker, std::string_view topic, Mes
   message.reply_to.clear();  // a guest cannot forge a reply address
   if (current_span) Stamp(message, *current_span);
   StampEvent(*state.services, message);
-  return PublishWithin(state, broker, message);
+  return SendWithin(state, broker, message);
 }
 
 Result<std::vector<Message>> RequestMessages(HostState& state, Broker& broker,

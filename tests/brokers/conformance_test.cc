@@ -2,7 +2,10 @@
 
 #include <gmock/gmock.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -323,6 +326,58 @@ TEST_P(BrokerConformance, DroppedSubscriptionStopsDelivering) {
   ASSERT_OK(a_->Publish(TestMessage(Topic("t"), "2"), Soon()));
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(sink.size(), 1u);
+}
+
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+
+// PublishAsync (what a guest's send uses): 300 publishes go out without
+// waiting for each confirmation; each completes exactly once, with Ok, and
+// the messages arrive whole and in order.
+TEST_P(BrokerConformance, PipelinedPublishesEachCompleteOnceAndArriveInOrder) {
+  Sink sink;
+  auto sub = Subscribe(*b_, Options(Topic("pipe")), sink);
+  constexpr int kCount = 300;
+  std::mutex mutex;
+  std::condition_variable cv;
+  int completed = 0, failed = 0;
+  std::vector<int> times(kCount, 0);
+  std::vector<std::string> sent;
+  for (int i = 0; i < kCount; ++i) {
+    sent.push_back(std::to_string(i));
+    Message m = TestMessage(Topic("pipe"), sent.back());
+    m.metadata = GetParam().order_metadata;
+    ASSERT_OK(a_->PublishAsync(m, Soon(), [&, i](Status s) {
+      std::lock_guard lock(mutex);
+      ++times[i];
+      ++completed;
+      if (!s.ok()) ++failed;
+      cv.notify_all();
+    }));
+  }
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, 30s, [&] { return completed >= kCount; }));
+  }
+  ASSERT_EQ(sink.WaitFor(kCount), static_cast<std::size_t>(kCount));
+  EXPECT_EQ(sink.Texts(), sent);
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(std::count(times.begin(), times.end(), 1), kCount);  // each exactly once
+}
+
+TEST_P(BrokerConformance, PipelinedPublishAfterCloseFailsAtOnceAndNeverCompletes) {
+  a_->Close();
+  std::atomic<int> completions{0};
+  const auto start = Clock::now();
+  Status s = a_->PublishAsync(TestMessage(Topic("closed"), "x"), Clock::now() + 10s,
+                              [&](Status) { completions.fetch_add(1); });
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code(), ErrorCode::kConnection);
+  EXPECT_LT(Clock::now() - start, 2s);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(completions.load(), 0);
 }
 
 }  // namespace ferry::testing

@@ -1,7 +1,12 @@
 #include "support/faulty_broker.h"
 
 #include <algorithm>
+#include <deque>
+#include <functional>
 #include <thread>
+#include <utility>
+
+#include "brokers/publish_window.h"
 
 namespace ferry::testing {
 namespace {
@@ -33,7 +38,12 @@ class FaultyAcker final : public Acker {
   }
   ~FaultyAcker() override { Settled(); }
   Status Ack() override {
-    return Settle(faults_->fail_ack, "ack", [&] { return inner_->Ack(); },
+    return Settle(faults_->fail_ack, "ack",
+                  [&] {
+                    faults_->acks.fetch_add(1);
+                    if (faults_->unconfirmed.load() > 0) faults_->acks_while_unconfirmed.fetch_add(1);
+                    return inner_->Ack();
+                  },
                   [&] { (void)inner_->Nack(std::chrono::milliseconds(0)); });
   }
   Status Nack(std::chrono::milliseconds delay) override {
@@ -64,10 +74,59 @@ class FaultyAcker final : public Acker {
   std::atomic<bool> counted_{false};
 };
 
+// Confirmations delayed by Faults::confirm_delay_ms, reported in order on
+// a thread of their own. Shared with the completions, which may outlive
+// the broker.
+class Confirmer {
+ public:
+  Confirmer() : thread_([this] { Loop(); }) {}
+  ~Confirmer() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void Later(Deadline due, std::function<void()> report) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back({due, std::move(report)});
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      if (Clock::now() < queue_.front().first && !stop_) {
+        cv_.wait_until(lock, queue_.front().first);
+        continue;
+      }
+      auto report = std::move(queue_.front().second);
+      queue_.pop_front();
+      lock.unlock();
+      report();
+      lock.lock();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::pair<Deadline, std::function<void()>>> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 class FaultyBroker final : public Broker {
  public:
   FaultyBroker(std::unique_ptr<Broker> inner, std::shared_ptr<Faults> faults)
-      : inner_(std::move(inner)), faults_(std::move(faults)) {}
+      : inner_(std::move(inner)),
+        faults_(std::move(faults)),
+        window_(std::make_shared<PublishWindow>(faults_->max_unconfirmed)) {}
+  ~FaultyBroker() override { confirmer_.reset(); }  // reports what is left first
 
   std::string DisplayUrl() const override { return "faulty+" + inner_->DisplayUrl(); }
   BrokerCapabilities Capabilities() const override { return inner_->Capabilities(); }
@@ -82,6 +141,43 @@ class FaultyBroker final : public Broker {
   Status Publish(const Message& message, Deadline deadline) override {
     FERRY_RETURN_IF_ERROR(Count(deadline));
     return inner_->Publish(message, deadline);
+  }
+
+  // Takes a place in the wrapper's window, hands the message to the inner
+  // broker's PublishAsync, and reports its confirmation as the faults say.
+  Status PublishAsync(const Message& message, Deadline deadline, PublishCompletion done) override {
+    FERRY_RETURN_IF_ERROR(window_->Acquire(deadline, "faulty: publish to " + message.topic));
+    Status counted = Count(deadline);
+    if (!counted.ok()) {
+      window_->Release();
+      return counted;
+    }
+    const std::uint64_t n = faults_->publishes.load();
+    const auto now = faults_->unconfirmed.fetch_add(1) + 1;
+    auto peak = faults_->peak_unconfirmed.load();
+    while (now > peak && !faults_->peak_unconfirmed.compare_exchange_weak(peak, now)) {
+    }
+    auto report = [faults = faults_, window = window_, confirmer = confirmer_, n,
+                   done = std::move(done)](Status outcome) mutable {
+      if (n == faults->fail_confirm_at.load())
+        outcome = Error::Connection("injected fault: publish " + std::to_string(n) +
+                                    " was never confirmed");
+      auto finish = [faults, window, outcome, done = std::move(done)]() mutable {
+        faults->confirmed.fetch_add(1);
+        faults->unconfirmed.fetch_sub(1);
+        done(std::move(outcome));
+        window->Release();
+      };
+      const auto delay = faults->confirm_delay_ms.load();
+      if (delay > 0) confirmer->Later(Clock::now() + std::chrono::milliseconds(delay), std::move(finish));
+      else finish();
+    };
+    Status sent = inner_->PublishAsync(message, deadline, std::move(report));
+    if (!sent.ok()) {
+      faults_->unconfirmed.fetch_sub(1);
+      window_->Release();
+    }
+    return sent;
   }
 
   Result<std::unique_ptr<Subscription>> Subscribe(SubscribeOptions options,
@@ -157,6 +253,8 @@ class FaultyBroker final : public Broker {
 
   std::unique_ptr<Broker> inner_;
   std::shared_ptr<Faults> faults_;
+  std::shared_ptr<PublishWindow> window_;
+  std::shared_ptr<Confirmer> confirmer_ = std::make_shared<Confirmer>();
   std::atomic<std::uint64_t> next_inbox_{0};
 };
 
@@ -175,12 +273,13 @@ std::unique_ptr<Broker> MakeFaultyBroker(std::unique_ptr<Broker> inner,
   return std::make_unique<FaultyBroker>(std::move(inner), std::move(faults));
 }
 
-Result<std::unique_ptr<ScopedBrokerScheme>> RegisterFaultyScheme(std::shared_ptr<Faults> faults) {
+Result<std::unique_ptr<ScopedBrokerScheme>> RegisterFaultyScheme(std::shared_ptr<Faults> faults,
+                                                                 std::string inner_url) {
   return ScopedBrokerScheme::Create(
       "faulty",
-      [faults](std::string_view, const std::map<std::string, std::string>& options)
+      [faults, inner_url](std::string_view, const std::map<std::string, std::string>& options)
           -> Result<std::unique_ptr<Broker>> {
-        auto inner = MakeBroker("mem://", options);
+        auto inner = MakeBroker(inner_url, options);
         if (!inner.ok()) return inner.error();
         return MakeFaultyBroker(std::move(inner).value(), faults);
       });

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "brokers/broker.h"
 #include "brokers/registry.h"
@@ -42,6 +43,16 @@ struct Faults {
   // takes past it fails as a broker's flow control does (ResourceExhausted).
   std::atomic<std::int64_t> delay_ms{0};
 
+  // Publishes that do not wait (Broker::PublishAsync). Publish number N
+  // (counted with the others) is taken and handed to the inner broker, but
+  // its confirmation reports it lost (a Connection error); 0: none.
+  std::atomic<std::uint64_t> fail_confirm_at{0};
+  // Confirmations arrive this much later, on the wrapper's own thread.
+  std::atomic<std::int64_t> confirm_delay_ms{0};
+  // The wrapper's window of unconfirmed publishes; read when the broker is
+  // made, so set it before.
+  std::uint32_t max_unconfirmed = 1024;
+
   // The connection drops (and comes back at once): every request waiting
   // for replies ends with a Connection error now. Any thread.
   void DropConnection();
@@ -52,6 +63,12 @@ struct Faults {
   std::atomic<std::uint64_t> requests_waiting{0};  // now
   std::atomic<std::int64_t> unsettled{0};         // deliveries out, not yet settled
   std::atomic<std::int64_t> peak_unsettled{0};    // the most at once
+  std::atomic<std::int64_t> unconfirmed{0};       // async publishes not yet confirmed
+  std::atomic<std::int64_t> peak_unconfirmed{0};  // the most at once
+  std::atomic<std::uint64_t> confirmed{0};        // confirmations reported (ok or lost)
+  std::atomic<std::uint64_t> acks{0};             // acks passed on
+  // Acks passed on while some async publish was still unconfirmed.
+  std::atomic<std::uint64_t> acks_while_unconfirmed{0};
 
   // Wakes requests on DropConnection; `drops` counts them.
   std::mutex mutex;
@@ -65,7 +82,9 @@ std::unique_ptr<Broker> MakeFaultyBroker(std::unique_ptr<Broker> inner,
 
 // Registers the scheme "faulty" while the result lives: "faulty://" makes
 // an embedded broker (the URL's options, e.g. queue_capacity, go to it)
-// wrapped in a FaultyBroker sharing `faults`. Only one at a time.
-Result<std::unique_ptr<ScopedBrokerScheme>> RegisterFaultyScheme(std::shared_ptr<Faults> faults);
+// wrapped in a FaultyBroker sharing `faults`. Only one at a time. With
+// `inner_url` (e.g. a JetStream server's), that broker is wrapped instead.
+Result<std::unique_ptr<ScopedBrokerScheme>> RegisterFaultyScheme(std::shared_ptr<Faults> faults,
+                                                                 std::string inner_url = "mem://");
 
 }  // namespace ferry::testing

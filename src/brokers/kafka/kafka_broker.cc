@@ -13,6 +13,7 @@
 
 #include "brokers/kafka/kafka_client.h"
 #include "brokers/kafka/kafka_consumer.h"
+#include "brokers/publish_window.h"
 
 namespace ferry {
 namespace {
@@ -22,11 +23,16 @@ using kafka::Handle;
 
 // One Publish waiting for its delivery report. Owned jointly by Publish and
 // the record's opaque (a heap shared_ptr the delivery callback deletes).
+// A PublishAsync sets `completion` instead: nobody waits, the delivery
+// report calls it and gives the window's place back.
 struct PendingPublish {
   std::mutex mutex;
   std::condition_variable cv;
   bool done = false;
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  PublishCompletion completion;
+  PublishWindow* window = nullptr;  // the broker's; outlives the producer
+  std::string topic;
 };
 
 // Replies to this broker's requests, sorted by correlation id.
@@ -55,6 +61,7 @@ class KafkaBroker final : public Broker {
     on_state_ = std::move(callback);
   }
   Status Publish(const Message& message, Deadline deadline) override;
+  Status PublishAsync(const Message& message, Deadline deadline, PublishCompletion done) override;
   Result<std::unique_ptr<Subscription>> Subscribe(SubscribeOptions options,
                                                   DeliveryHandler handler) override;
   Result<std::vector<Message>> Request(const Message& message,
@@ -75,6 +82,10 @@ class KafkaBroker final : public Broker {
     return err;
   }
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  // Hands a record to librdkafka (waiting while its queue is full, up to
+  // `deadline`); its delivery report goes to `pending`.
+  Status Produce(const Message& message, Deadline deadline,
+                 const std::shared_ptr<PendingPublish>& pending);
   std::string LastError() {
     std::lock_guard lock(error_mutex_);
     return last_error_;
@@ -86,6 +97,7 @@ class KafkaBroker final : public Broker {
 
   KafkaOptions options_;
   std::string display_;
+  PublishWindow window_{options_.max_unconfirmed};  // PublishAsync records not yet reported
   std::mutex connect_mutex_;  // Connect and Close
   // Guards producer_ against Close: Publish holds it shared while it hands a
   // record over (not while it waits for the report), Close exclusively.
@@ -115,6 +127,16 @@ class KafkaBroker final : public Broker {
 void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* record, void*) {
   auto* pending = static_cast<std::shared_ptr<PendingPublish>*>(record->_private);
   if (!pending) return;
+  if ((*pending)->completion) {
+    std::shared_ptr<PendingPublish> async = std::move(*pending);
+    delete pending;
+    if (record->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      async->completion(kafka::KafkaError(fmt::format("publishing to {}", async->topic), record->err));
+    else
+      async->completion(Status::Ok());
+    async->window->Release();  // after the report: the place is held until then
+    return;
+  }
   {
     std::lock_guard lock((*pending)->mutex);
     (*pending)->done = true;
@@ -258,6 +280,32 @@ void KafkaBroker::MonitorLoop() {
 }
 
 Status KafkaBroker::Publish(const Message& message, Deadline deadline) {
+  auto pending = std::make_shared<PendingPublish>();
+  FERRY_RETURN_IF_ERROR(Produce(message, deadline, pending));
+  std::unique_lock lock(pending->mutex);
+  if (!pending->cv.wait_until(lock, deadline, [&] { return pending->done; }))
+    return Error::Timeout(fmt::format("{}: no acknowledgement for {} before the deadline", display_,
+                                      message.topic));
+  if (pending->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return kafka::KafkaError(fmt::format("publishing to {}", message.topic), pending->err);
+  return Status::Ok();
+}
+
+// The delivery report (acks=all, idempotent producer) completes it on the
+// poll thread; until then it holds a place in the window.
+Status KafkaBroker::PublishAsync(const Message& message, Deadline deadline, PublishCompletion done) {
+  FERRY_RETURN_IF_ERROR(window_.Acquire(deadline, display_ + ": publish to " + message.topic));
+  auto pending = std::make_shared<PendingPublish>();
+  pending->completion = std::move(done);
+  pending->window = &window_;
+  pending->topic = message.topic;
+  Status queued = Produce(message, deadline, pending);
+  if (!queued.ok()) window_.Release();
+  return queued;
+}
+
+Status KafkaBroker::Produce(const Message& message, Deadline deadline,
+                            const std::shared_ptr<PendingPublish>& pending) {
   auto dest = kafka::ParseDestination(message.topic);
   if (!dest.ok()) return dest.error();
   auto headers = kafka::ToHeaders(message);
@@ -275,7 +323,6 @@ Status KafkaBroker::Publish(const Message& message, Deadline deadline) {
   const auto key = message.metadata.Get(kafka::kKeyMetadata);
   const char* key_data = key ? key->data() : nullptr;
   const std::size_t key_size = key ? key->size() : 0;
-  auto pending = std::make_shared<PendingPublish>();
   while (true) {
     auto* opaque = new std::shared_ptr<PendingPublish>(pending);
     // An empty payload is sent as an empty value, not as a null one.
@@ -299,13 +346,6 @@ Status KafkaBroker::Publish(const Message& message, Deadline deadline) {
       return Error::ResourceExhausted(fmt::format("{}: the producer queue stayed full", display_));
     std::this_thread::sleep_for(5ms);
   }
-  producer_lock.unlock();
-  std::unique_lock lock(pending->mutex);
-  if (!pending->cv.wait_until(lock, deadline, [&] { return pending->done; }))
-    return Error::Timeout(fmt::format("{}: no acknowledgement for {} before the deadline", display_,
-                                      message.topic));
-  if (pending->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-    return kafka::KafkaError(fmt::format("publishing to {}", message.topic), pending->err);
   return Status::Ok();
 }
 

@@ -40,6 +40,9 @@ struct KafkaOptions {
   // A rebalance waits this long for deliveries of revoked partitions to be
   // settled; later settlements are ignored and the records go to the new owner.
   std::chrono::milliseconds revoke_wait{10000};
+  // Records a guest's sends keep without a delivery report at once
+  // (PublishAsync); a send waits for room past this. Setting max_unconfirmed.
+  std::uint32_t max_unconfirmed = kDefaultMaxUnconfirmed;
   // librdkafka properties passed through as they are ("rdkafka.<name>").
   std::map<std::string, std::string> rdkafka;
 
@@ -51,7 +54,7 @@ std::unique_ptr<Broker> MakeKafkaBroker(const KafkaOptions& options);
 // From a `[brokers]` entry: kafka://[user:password@]host[:port][,host[:port]]
 // with settings user, password, sasl_mechanism, client_id,
 // connect_timeout_ms, delivery_timeout_ms, session_timeout_ms,
-// metadata_refresh_ms, revoke_wait_ms and rdkafka.<property>.
+// metadata_refresh_ms, revoke_wait_ms, max_unconfirmed and rdkafka.<property>.
 // FERRY_KAFKA_USER and FERRY_KAFKA_PASSWORD fill in what the config leaves out.
 Result<KafkaOptions> KafkaOptionsFrom(std::string_view url,
                                       const std::map<std::string, std::string>& settings);

@@ -68,6 +68,7 @@ struct State : std::enable_shared_from_this<State> {
 
   std::deque<Record> backlog;  // fetched while delivery was paused
   bool fetch_paused = false;
+  std::atomic<bool> at_limit{false};  // max_in_flight reached: settles wake the poll
   std::uint64_t paused_generation = 0;
   Deadline last_commit{};
 
@@ -84,6 +85,11 @@ struct State : std::enable_shared_from_this<State> {
     if (it == parts.end() || it->second.generation != generation) return;  // released
     it->second.unsettled.erase(offset);
     cv.notify_all();
+    // At max_in_flight the poll loop holds records back: wake it, so the
+    // next one goes out now rather than after the poll's wait (pipelined
+    // sends settle deliveries in bursts, milliseconds after the handler).
+    // (`closing` is set, under this lock, before the handle goes.)
+    if (at_limit.load(std::memory_order_relaxed) && !closing) rd_kafka_yield(rk.get());
   }
 
   void Hold(Retry retry) {
@@ -317,7 +323,14 @@ void State::Revoke(rd_kafka_topic_partition_list_t* partitions) {
 void State::Run() {
   while (!stop.load()) {
     if (!paused.load()) DeliverDueRetries();
-    const bool want_pause = paused.load() || InFlight() >= options.max_in_flight;
+    // At max_in_flight, records fetched meanwhile wait in the backlog, and
+    // fetching pauses only once the backlog holds another max_in_flight:
+    // librdkafka resumes a paused partition only at its broker thread's
+    // next wake-up (hundreds of milliseconds), too slow to pause whenever
+    // the limit is touched, as it is all the time under pipelined sends.
+    const bool full = InFlight() >= options.max_in_flight;
+    at_limit.store(full, std::memory_order_relaxed);
+    const bool want_pause = paused.load() || (full && backlog.size() >= options.max_in_flight);
     ApplyFlowControl(want_pause);
     while (!backlog.empty() && !paused.load() && InFlight() < options.max_in_flight) {
       Record r = std::move(backlog.front());

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "brokers/kafka/kafka_broker.h"
+#include "brokers/publish_window.h"
 
 namespace ferry {
 namespace {
@@ -17,7 +18,7 @@ Result<int> Int(const std::string& key, std::string_view value) {
 
 constexpr std::string_view kKnown =
     "user, password, sasl_mechanism, client_id, connect_timeout_ms, delivery_timeout_ms, "
-    "session_timeout_ms, metadata_refresh_ms, revoke_wait_ms, rdkafka.<property>";
+    "session_timeout_ms, metadata_refresh_ms, revoke_wait_ms, max_unconfirmed, rdkafka.<property>";
 
 }  // namespace
 
@@ -80,6 +81,10 @@ Result<KafkaOptions> KafkaOptionsFrom(std::string_view url,
     } else if (key == "client_id") {
       if (value.empty()) return Error::InvalidArgument("client_id: must not be empty");
       o.client_id = value;
+    } else if (key == "max_unconfirmed") {
+      auto n = ParseMaxUnconfirmed(value);
+      if (!n.ok()) return n.error();
+      o.max_unconfirmed = *n;
     } else if (key.starts_with("rdkafka.") && key.size() > 8) {
       o.rdkafka[key.substr(8)] = value;
     } else if (key == "connect_timeout_ms" || key == "delivery_timeout_ms" ||

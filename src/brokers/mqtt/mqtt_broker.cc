@@ -207,6 +207,20 @@ class MqttBroker final : public Broker {
     return PublishTo(dest->topic, message, response_topic, correlation, deadline);
   }
 
+  // QoS 1/2: into the publishing link's window; done at the PUBACK/PUBCOMP.
+  Status PublishAsync(const Message& message, Deadline deadline, PublishCompletion done) override {
+    auto dest = mqtt::ParseDestination(message.topic);
+    if (!dest.ok()) return dest.error();
+    if (!message.reply_to.empty()) return Broker::PublishAsync(message, deadline, std::move(done));
+    auto pub = PublishingLink();
+    if (!pub || state_.load() != ConnectionState::kConnected || !pub->connected())
+      return Error::Connection(display_ + " is " + std::string(ConnectionStateName(state_.load())));
+    auto props = Properties(message, "", dest->correlation);
+    if (!props.ok()) return props.error();
+    return pub->PublishAsync(dest->topic, message.data, options_.publish_qos, props->get(),
+                             deadline, std::move(done));
+  }
+
   Result<std::unique_ptr<Subscription>> Subscribe(SubscribeOptions options,
                                                   DeliveryHandler handler) override;
   Result<std::vector<Message>> Request(const Message& message,

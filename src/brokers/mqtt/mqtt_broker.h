@@ -41,6 +41,9 @@ struct MqttOptions {
   std::optional<std::uint32_t> session_expiry_s;  // default 3600 with client_id, else 300
   int keepalive_s = 30;
   int publish_qos = 1;
+  // QoS 1/2 publishes a guest's sends keep unacknowledged at once
+  // (PublishAsync); a send waits for room past this. Setting max_unconfirmed.
+  std::uint32_t max_unconfirmed = kDefaultMaxUnconfirmed;
   bool tls = false;  // mqtts://
   std::string tls_ca_file, tls_cert_file, tls_key_file;
   std::chrono::milliseconds connect_timeout{3000};

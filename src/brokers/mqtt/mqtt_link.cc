@@ -37,7 +37,10 @@ Error MosqError(int rc, std::string_view context) {
 }
 
 Link::Link(const MqttOptions& options, std::string display, LinkSettings settings)
-    : options_(options), display_(std::move(display)), settings_(std::move(settings)) {}
+    : options_(options),
+      display_(std::move(display)),
+      settings_(std::move(settings)),
+      window_(options.max_unconfirmed) {}
 
 Link::~Link() { Close(false); }
 
@@ -108,9 +111,50 @@ void Link::Close(bool end_session) {
   mosquitto_disconnect_v5(mosq_.get(), MQTT_RC_NORMAL_DISCONNECTION, props);
   mosquitto_loop_stop(mosq_.get(), /*force=*/false);
   mosq_.reset();
-  std::lock_guard lock(mutex_);
-  connected_ = false;
-  cv_.notify_all();
+  {
+    std::lock_guard lock(mutex_);
+    connected_ = false;
+    cv_.notify_all();
+  }
+  FailAsync(display_ + ": the connection was closed before the server acknowledged a message");
+}
+
+Status Link::PublishAsync(const std::string& topic, const Bytes& data, int qos,
+                          const mosquitto_property* props, Deadline deadline,
+                          PublishCompletion done) {
+  if (!connected()) return Error::Connection(display_ + " is not connected");
+  if (qos == 0) {
+    FERRY_RETURN_IF_ERROR(Publish(topic, data, qos, props, deadline));
+    done(Status::Ok());
+    return Status::Ok();
+  }
+  FERRY_RETURN_IF_ERROR(window_.Acquire(deadline, display_ + ": publish to " + topic));
+  std::unique_lock lock(mutex_);
+  // Held across the call so the acknowledgement (network thread, which
+  // takes the mutex) finds the mid already recorded.
+  int mid = 0;
+  const int rc = mosquitto_publish_v5(mosq_.get(), &mid, topic.c_str(),
+                                      static_cast<int>(data.size()), data.data(), qos, false,
+                                      props);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    lock.unlock();
+    window_.Release();
+    return MosqError(rc, "publishing to " + topic);
+  }
+  async_[mid] = {std::move(done), topic};
+  return Status::Ok();
+}
+
+void Link::FailAsync(const std::string& why) {
+  std::map<int, std::pair<PublishCompletion, std::string>> lost;
+  {
+    std::lock_guard lock(mutex_);
+    lost.swap(async_);
+  }
+  for (auto& [mid, pending] : lost) {
+    pending.first(Error::Connection(why + " (to " + pending.second + ")"));
+    window_.Release();
+  }
 }
 
 Status Link::Publish(const std::string& topic, const Bytes& data, int qos,
@@ -192,15 +236,36 @@ void Link::OnDisconnect(mosquitto*, void* self, int, const mosquitto_property*) 
     link->connected_ = false;
     link->cv_.notify_all();
   }
+  // libmosquitto may send them again on the next connection, but nothing
+  // says the server has them: their senders are told they may be lost.
+  link->FailAsync(link->display_ + (link->closing_ ? ": the connection was closed" : ": the connection dropped") +
+                  " before the server acknowledged a message");
   if (!link->closing_ && link->on_lost) link->on_lost();
 }
 
+// The network thread. An async publish's completion runs here, outside
+// the mutex.
 void Link::OnPublish(mosquitto*, void* self, int mid, int reason, const mosquitto_property*) {
   auto* link = static_cast<Link*>(self);
-  std::lock_guard lock(link->mutex_);
-  if (!link->awaiting_.count(mid)) return;  // QoS 0, or its waiter gave up
-  link->acked_[mid] = reason;
-  link->cv_.notify_all();
+  std::pair<PublishCompletion, std::string> pending;
+  {
+    std::lock_guard lock(link->mutex_);
+    auto it = link->async_.find(mid);
+    if (it == link->async_.end()) {
+      if (!link->awaiting_.count(mid)) return;  // QoS 0, or its waiter gave up
+      link->acked_[mid] = reason;
+      link->cv_.notify_all();
+      return;
+    }
+    pending = std::move(it->second);
+    link->async_.erase(it);
+  }
+  if (reason >= 0x80)
+    pending.first(Error::PermissionDenied("the server refused a message to " + pending.second +
+                                          ": " + mosquitto_reason_string(reason)));
+  else
+    pending.first(Status::Ok());
+  link->window_.Release();  // after the report: the place is held until then
 }
 
 void Link::OnSubscribe(mosquitto*, void* self, int mid, int count, const int* granted,

@@ -22,6 +22,7 @@
 
 #include "brokers/broker.h"
 #include "brokers/mqtt/mqtt_broker.h"
+#include "brokers/publish_window.h"
 
 namespace ferry::mqtt {
 
@@ -71,6 +72,14 @@ class Link {
   // `deadline`. Takes ownership of nothing: `props` stays the caller's.
   Status Publish(const std::string& topic, const Bytes& data, int qos,
                  const mosquitto_property* props, Deadline deadline);
+  // Publishes without waiting for the acknowledgement (Broker::PublishAsync):
+  // takes a place in the link's window of max_unconfirmed (waiting for one
+  // up to `deadline`), and `done` runs on the network thread when the
+  // PUBACK (QoS 1) or PUBCOMP (QoS 2) arrives, with an error if the server
+  // refused it or the connection dropped first (the message may still have
+  // arrived: at least once). QoS 0 is done once handed to libmosquitto.
+  Status PublishAsync(const std::string& topic, const Bytes& data, int qos,
+                      const mosquitto_property* props, Deadline deadline, PublishCompletion done);
   // Subscribes (no-local off, retain as published) and waits for the SUBACK.
   Status Subscribe(const std::string& filter, int qos, int subscription_id);
   // Sends an UNSUBSCRIBE without waiting.
@@ -98,6 +107,11 @@ class Link {
   std::set<int> awaiting_;        // mids of QoS 1/2 publishes someone waits for
   std::map<int, int> acked_;      // of those: mid -> reason code
   std::map<int, int> subacked_;   // mid -> granted QoS or reason code
+  // Publishes no one waits for: mid -> its completion and topic.
+  std::map<int, std::pair<PublishCompletion, std::string>> async_;
+  PublishWindow window_;
+  // Completes every async publish still waiting with `why` (lost link, close).
+  void FailAsync(const std::string& why);
 };
 
 }  // namespace ferry::mqtt

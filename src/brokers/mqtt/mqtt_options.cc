@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "brokers/mqtt/mqtt_broker.h"
+#include "brokers/publish_window.h"
 
 namespace ferry {
 namespace {
@@ -61,6 +62,10 @@ Result<MqttOptions> MqttOptionsFrom(std::string_view url,
       o.tls_cert_file = value;
     } else if (key == "tls_key") {
       o.tls_key_file = value;
+    } else if (key == "max_unconfirmed") {
+      auto n = ParseMaxUnconfirmed(value);
+      if (!n.ok()) return n.error();
+      o.max_unconfirmed = *n;
     } else if (key == "session_expiry_s" || key == "keepalive_s" || key == "qos" ||
                key == "connect_timeout_ms" || key == "resume_window_ms") {
       auto n = Int(key, value);
@@ -75,7 +80,7 @@ Result<MqttOptions> MqttOptionsFrom(std::string_view url,
       return Error::InvalidArgument("unknown option '" + key +
                                     "' for an mqtt broker (known: client_id, user, password, "
                                     "session_expiry_s, keepalive_s, qos, tls_ca, tls_cert, "
-                                    "tls_key, connect_timeout_ms, resume_window_ms)");
+                                    "tls_key, connect_timeout_ms, resume_window_ms, max_unconfirmed)");
     }
   }
   if (!o.tls && (!o.tls_ca_file.empty() || !o.tls_cert_file.empty() || !o.tls_key_file.empty()))

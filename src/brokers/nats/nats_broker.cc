@@ -141,6 +141,9 @@ struct ConnectionEvents {
   std::string display_url;
   std::chrono::milliseconds first_wait{250};
   std::chrono::milliseconds max_wait{4000};
+  // Async JetStream publishes of this connection: cnats calls back into
+  // them until the connection is closed, so they live as long as this.
+  std::shared_ptr<AsyncPublishes> publishes;
 
   static void OnDisconnected(natsConnection*, void* closure);
   static void OnReconnected(natsConnection*, void* closure);
@@ -236,10 +239,16 @@ class NatsBroker final : public Broker {
     }
     conn_.reset(conn);
     events_ = events;
+    auto publishes = std::make_shared<AsyncPublishes>(options_.max_unconfirmed, DisplayUrl());
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    publishes->Configure(&jo, conn);
     jsCtx* js = nullptr;
-    s = natsConnection_JetStream(&js, conn, nullptr);
+    s = natsConnection_JetStream(&js, conn, &jo);
     if (s != NATS_OK) return NatsError(s, DisplayUrl() + ": JetStream context");
     js_.reset(js);
+    events->publishes = publishes;
+    publishes_ = std::move(publishes);
     SetState(ConnectionState::kConnected);
     return Status::Ok();
   }
@@ -256,6 +265,11 @@ class NatsBroker final : public Broker {
     natsConnection_Close(conn_.get());
     js_.reset();
     conn_.reset();
+    // Whatever the stream had not acknowledged is lost to the sender.
+    if (publishes_)
+      publishes_->FailAll(Error::Connection(DisplayUrl() + ": the connection was closed before "
+                                            "JetStream acknowledged a message"));
+    publishes_.reset();
     SetState(ConnectionState::kClosed);
   }
 
@@ -272,19 +286,31 @@ class NatsBroker final : public Broker {
     const bool stored = Stored(message.topic);
     auto msg = ToNatsMsg(message, message.reply_to.empty() ? nullptr : message.reply_to.c_str(), stored);
     if (!msg.ok()) return msg.error();
-    if (stored) {
-      // Ferry's own id only where its header still fits under the server's
-      // payload limit; without an id the one attempt waits to the deadline.
-      std::string id;
-      if (const auto own = message.metadata.Get(kMsgIdHeader)) id = std::string(*own);
-      else if (EncodedSize(message, true) + kFerryMsgIdHeaderBytes <=
-               static_cast<std::size_t>(natsConnection_GetMaxPayload(conn)))
-        id = std::string(kFerryMsgIdPrefix) + RandomToken();
-      return PublishStored(msg->get(), message.topic, id, deadline);
-    }
+    if (stored) return PublishStored(msg->get(), message.topic, MsgIdFor(message, conn), deadline);
     natsStatus s = natsConnection_PublishMsg(conn, msg->get());
     if (s != NATS_OK) return NatsError(s, "publishing to " + message.topic);
     return Status::Ok();
+  }
+
+  // JetStream subjects go through the window of unconfirmed publishes
+  // (AsyncPublishes); core subjects are complete once sent.
+  Status PublishAsync(const Message& message, Deadline deadline, PublishCompletion done) override {
+    if (!Stored(message.topic)) return Broker::PublishAsync(message, deadline, std::move(done));
+    FERRY_RETURN_IF_ERROR(ValidateTopic(message.topic));
+    natsConnection* conn = Connected();
+    if (!conn) return NotConnected();
+    auto msg = ToNatsMsg(message, message.reply_to.empty() ? nullptr : message.reply_to.c_str(), true);
+    if (!msg.ok()) return msg.error();
+    std::shared_ptr<AsyncPublishes> publishes;
+    jsCtx* js = nullptr;
+    {
+      std::lock_guard lock(connect_mutex_);
+      publishes = publishes_;
+      js = js_.get();
+    }
+    if (!publishes || !js) return NotConnected();
+    return publishes->Publish(js, std::move(msg).value(), message.topic, MsgIdFor(message, conn),
+                              deadline, std::move(done));
   }
 
   // Publishes through JetStream and waits for the stream's acknowledgement.
@@ -522,6 +548,17 @@ class NatsBroker final : public Broker {
   }
 
  private:
+  // The Nats-Msg-Id a stored publish goes out under: the sender's own, or
+  // Ferry's where its header still fits under the server's payload limit
+  // (without one, a publish is never sent twice).
+  static std::string MsgIdFor(const Message& message, natsConnection* conn) {
+    if (const auto own = message.metadata.Get(kMsgIdHeader)) return std::string(*own);
+    if (EncodedSize(message, true) + kFerryMsgIdHeaderBytes <=
+        static_cast<std::size_t>(natsConnection_GetMaxPayload(conn)))
+      return std::string(kFerryMsgIdPrefix) + RandomToken();
+    return {};
+  }
+
   // True when `topic` is published through JetStream.
   bool Stored(std::string_view topic) const {
     if (topic.starts_with("_INBOX.")) return false;
@@ -553,6 +590,7 @@ class NatsBroker final : public Broker {
   ConnectionEvents* events_ = nullptr;  // of conn_; see ConnectionEvents
   ConnectionPtr conn_;
   JsPtr js_;
+  std::shared_ptr<AsyncPublishes> publishes_;  // of js_
   std::atomic<ConnectionState> state_{ConnectionState::kDisconnected};
   std::function<void(ConnectionState)> on_state_;
 };

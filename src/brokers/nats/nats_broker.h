@@ -38,6 +38,9 @@ struct NatsOptions {
   // Subjects published through JetStream: Publish returns once a stream
   // stored the message. Every subject matching these must be in a stream.
   std::vector<std::string> jetstream_subjects;
+  // JetStream publishes a guest's sends keep unconfirmed at once
+  // (PublishAsync): a send waits for room past this. Setting max_unconfirmed.
+  std::uint32_t max_unconfirmed = kDefaultMaxUnconfirmed;
 };
 
 std::unique_ptr<Broker> MakeNatsBroker(const NatsOptions& options);
@@ -52,7 +55,8 @@ std::chrono::milliseconds NatsReconnectDelay(std::chrono::milliseconds first,
 
 // The options a `[brokers]` entry describes: the URL and its settings
 // (user, password, token, creds, tls, tls_ca, tls_cert, tls_key, name,
-// connect_timeout_ms, reconnect_wait_ms, max_reconnect_wait_ms, jetstream).
+// connect_timeout_ms, reconnect_wait_ms, max_reconnect_wait_ms, jetstream,
+// max_unconfirmed).
 // FERRY_NATS_USER, FERRY_NATS_PASSWORD and FERRY_NATS_TOKEN fill in what the
 // config leaves out, so secrets need not be written into ferry.toml.
 Result<NatsOptions> NatsOptionsFrom(std::string_view url,

@@ -66,3 +66,66 @@ Message ToMessage(natsMsg* msg, bool stored = false);
 Result<MsgPtr> ToNatsMsg(const Message& message, const char* reply, bool stored = false);
 
 }  // namespace ferry::nats_internal
+
+#include <map>
+#include <mutex>
+
+#include "brokers/broker.h"
+#include "brokers/publish_window.h"
+
+namespace ferry::nats_internal {
+
+// JetStream publishes that do not wait for the stream's acknowledgement
+// (Broker::PublishAsync), on cnats's js_PublishMsgAsync. One per
+// connection, made with its JetStream context.
+//
+// A publish takes a place in the window (waiting up to its deadline while
+// it is full), goes out, and is remembered by its natsMsg until cnats
+// reports the stream's answer to OnAck. An answer that does not come
+// within an attempt's wait (1 s, doubling to 8 s) is sent again under the
+// same Nats-Msg-Id, so the stream keeps one copy; with the connection down,
+// or after kGiveUp, the publish is lost and its completion says so.
+//
+// Threads: Publish on any thread; OnAck on cnats's thread for the
+// context's reply subscription (or its timer), one at a time. Completions
+// run there, outside this object's lock. FailAll (Close) completes what is
+// left; OnAck for a publish already failed does nothing.
+class AsyncPublishes {
+ public:
+  AsyncPublishes(std::uint32_t window, std::string display_url)
+      : window_(window), display_url_(std::move(display_url)) {}
+
+  // Points `options`' async-publish callbacks at this object; `conn` is
+  // asked whether it is connected when an answer is late.
+  void Configure(jsOptions* options, natsConnection* conn);
+
+  // Sends `msg` (taken) to `topic`. `id` is its Nats-Msg-Id (empty: none,
+  // and then it is never sent twice). Errors: not sent, `done` not called.
+  Status Publish(jsCtx* js, MsgPtr msg, const std::string& topic, const std::string& id,
+                 Deadline deadline, PublishCompletion done);
+
+  // Completes every publish still waiting with `error`.
+  void FailAll(const Error& error);
+
+  const PublishWindow& window() const { return window_; }
+
+ private:
+  struct Pending {
+    PublishCompletion done;
+    std::string topic;
+    std::string id;
+    std::chrono::milliseconds wait;  // of the attempt on the wire
+    Deadline give_up;
+  };
+  static void OnAck(jsCtx* js, natsMsg* msg, jsPubAck* ack, jsPubAckErr* err, void* closure);
+  void Answer(jsCtx* js, natsMsg*& msg, jsPubAckErr* err);  // clears `msg` when resent
+  void Finish(natsMsg* msg, Status outcome);
+
+  PublishWindow window_;
+  std::string display_url_;
+  natsConnection* conn_ = nullptr;
+  std::mutex mutex_;
+  std::map<natsMsg*, Pending> pending_;
+};
+
+}  // namespace ferry::nats_internal

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "brokers/nats/nats_broker.h"
+#include "brokers/publish_window.h"
 #include "core/topic.h"
 
 namespace ferry {
@@ -73,6 +74,11 @@ Result<NatsOptions> NatsOptionsFrom(std::string_view url,
         start = comma + 1;
       }
     }
+    else if (key == "max_unconfirmed") {
+      auto n = ParseMaxUnconfirmed(value);
+      if (!n.ok()) return n.error();
+      o.max_unconfirmed = *n;
+    }
     else if (key == "connect_timeout_ms") {
       auto ms = Millis(key, value);
       if (!ms.ok()) return ms.error();
@@ -89,7 +95,7 @@ Result<NatsOptions> NatsOptionsFrom(std::string_view url,
       return Error::InvalidArgument("unknown option '" + key + "' for " + NatsDisplayUrl(url) +
                                     " (known: user, password, token, creds, tls, tls_ca, "
                                     "tls_cert, tls_key, name, connect_timeout_ms, reconnect_wait_ms, "
-                                    "max_reconnect_wait_ms, jetstream)");
+                                    "max_reconnect_wait_ms, jetstream, max_unconfirmed)");
     }
   }
   auto env = [](const char* name, std::string& into) {

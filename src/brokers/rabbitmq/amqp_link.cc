@@ -126,7 +126,8 @@ Link::Link(const RabbitMqOptions& options, std::string display, std::string name
     : options_(options),
       display_(std::move(display)),
       name_(std::move(name)),
-      callbacks_(std::move(callbacks)) {}
+      callbacks_(std::move(callbacks)),
+      window_(options.max_unconfirmed) {}
 
 Link::~Link() { Close(); }
 
@@ -346,8 +347,30 @@ Status Link::Publish(std::string exchange, std::string routing_key, ferry::Bytes
                      FillProperties fill, Deadline deadline) {
   if (!connected_) return Error::Connection(display_ + " is not connected");
   auto confirm = std::make_shared<Confirm>();
-  Post([this, confirm, exchange = std::move(exchange), routing_key, body = std::move(body),
-        fill = std::move(fill)] {
+  Enqueue(std::move(exchange), routing_key, std::move(body), std::move(fill), confirm);
+  std::unique_lock lock(mutex_);
+  if (!cv_.wait_until(lock, deadline, [&] { return confirm->done; }))
+    return Error::ResourceExhausted("the server did not confirm a message to " + routing_key +
+                                    " before the deadline");
+  if (confirm->error) return *confirm->error;
+  return Status::Ok();
+}
+
+Status Link::PublishAsync(std::string exchange, std::string routing_key, ferry::Bytes body,
+                          FillProperties fill, Deadline deadline, PublishCompletion done) {
+  if (!connected_) return Error::Connection(display_ + " is not connected");
+  FERRY_RETURN_IF_ERROR(window_.Acquire(deadline, display_ + ": publish to " + routing_key));
+  auto confirm = std::make_shared<Confirm>();
+  confirm->completion = std::move(done);
+  Enqueue(std::move(exchange), std::move(routing_key), std::move(body), std::move(fill),
+          std::move(confirm));
+  return Status::Ok();
+}
+
+void Link::Enqueue(std::string exchange, std::string routing_key, ferry::Bytes body,
+                   FillProperties fill, std::shared_ptr<Confirm> confirm) {
+  Post([this, confirm = std::move(confirm), exchange = std::move(exchange),
+        routing_key = std::move(routing_key), body = std::move(body), fill = std::move(fill)] {
     std::optional<Error> failed;
     if (!conn_ || broken_) {
       failed = Error::Connection(display_ + " is not connected");
@@ -362,47 +385,67 @@ Status Link::Publish(std::string exchange, std::string routing_key, ferry::Bytes
         if (ConnectionLevel(rc)) Broke(*failed);
       }
     }
-    std::lock_guard lock(mutex_);
-    if (failed) {
-      confirm->done = true;
-      confirm->error = std::move(failed);
+    std::vector<std::shared_ptr<Confirm>> done;
+    {
+      std::lock_guard lock(mutex_);
+      if (!failed) {
+        confirms_[++next_tag_] = confirm;
+        return;
+      }
+      if (auto async = Finish(confirm, std::move(failed))) done.push_back(std::move(async));
       cv_.notify_all();
-      return;
     }
-    confirms_[++next_tag_] = confirm;
+    Complete(done);
   });
-  std::unique_lock lock(mutex_);
-  if (!cv_.wait_until(lock, deadline, [&] { return confirm->done; }))
-    return Error::ResourceExhausted("the server did not confirm a message to " + routing_key +
-                                    " before the deadline");
-  if (confirm->error) return *confirm->error;
-  return Status::Ok();
+}
+
+std::shared_ptr<Link::Confirm> Link::Finish(const std::shared_ptr<Confirm>& confirm,
+                                            std::optional<Error> error) {
+  confirm->done = true;
+  confirm->error = std::move(error);
+  return confirm->completion ? confirm : nullptr;
+}
+
+// The I/O thread (or Close's), outside mutex_.
+void Link::Complete(std::vector<std::shared_ptr<Confirm>>& done) {
+  for (auto& c : done) {
+    c->completion(c->error ? Status(*c->error) : Status::Ok());
+    window_.Release();  // after the report: the place is held until then
+  }
 }
 
 void Link::Settle(std::uint64_t tag, bool multiple, bool ok) {
-  std::lock_guard lock(mutex_);
-  auto end = multiple ? confirms_.upper_bound(tag) : confirms_.find(tag);
-  auto begin = multiple ? confirms_.begin() : end;
-  if (!multiple) {
-    if (end == confirms_.end()) return;
-    ++end;
+  std::vector<std::shared_ptr<Confirm>> done;
+  {
+    std::lock_guard lock(mutex_);
+    auto end = multiple ? confirms_.upper_bound(tag) : confirms_.find(tag);
+    auto begin = multiple ? confirms_.begin() : end;
+    if (!multiple) {
+      if (end == confirms_.end()) return;
+      ++end;
+    }
+    for (auto it = begin; it != end; ++it) {
+      std::optional<Error> error;
+      if (!ok) error = Error::Connection("the server refused (nacked) the message");
+      if (auto async = Finish(it->second, std::move(error))) done.push_back(std::move(async));
+    }
+    confirms_.erase(begin, end);
+    cv_.notify_all();
   }
-  for (auto it = begin; it != end; ++it) {
-    it->second->done = true;
-    if (!ok) it->second->error = Error::Connection("the server refused (nacked) the message");
-  }
-  confirms_.erase(begin, end);
-  cv_.notify_all();
+  Complete(done);
 }
 
 void Link::FailConfirms(const Error& why) {
-  std::lock_guard lock(mutex_);
-  for (auto& [tag, confirm] : confirms_) {
-    confirm->done = true;
-    confirm->error = why.WithContext("the message was not confirmed");
+  std::vector<std::shared_ptr<Confirm>> done;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [tag, confirm] : confirms_)
+      if (auto async = Finish(confirm, why.WithContext("the message was not confirmed")))
+        done.push_back(std::move(async));
+    confirms_.clear();
+    cv_.notify_all();
   }
-  confirms_.clear();
-  cv_.notify_all();
+  Complete(done);
 }
 
 bool Link::HandleFrame(const amqp_frame_t& frame) {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "brokers/broker.h"
+#include "brokers/publish_window.h"
 #include "brokers/rabbitmq/rabbitmq_broker.h"
 
 namespace ferry::amqp {
@@ -124,6 +125,14 @@ class Link {
   Status Publish(std::string exchange, std::string routing_key, Bytes body, FillProperties fill,
                  Deadline deadline);
 
+  // The same without waiting for the confirm (Broker::PublishAsync): takes
+  // a place in the window of max_unconfirmed (waiting up to `deadline`),
+  // and `done` runs on the I/O thread once the server's basic.ack (or
+  // nack, an error) covers the message's delivery tag, a `multiple` ack
+  // covering every earlier one too; or when the connection breaks first.
+  Status PublishAsync(std::string exchange, std::string routing_key, Bytes body,
+                      FillProperties fill, Deadline deadline, PublishCompletion done);
+
   // I/O thread only.
   amqp_connection_state_t conn() { return conn_.get(); }
   // The result of the synchronous call just made on `channel` (its reply or
@@ -143,7 +152,15 @@ class Link {
   struct Confirm {
     bool done = false;
     std::optional<Error> error;
+    PublishCompletion completion;  // PublishAsync's: nobody waits on `done`
   };
+  // Publishes on the I/O thread; the outcome goes to `confirm`.
+  void Enqueue(std::string exchange, std::string routing_key, Bytes body, FillProperties fill,
+               std::shared_ptr<Confirm> confirm);
+  // Marks `confirm` done (holding mutex_); an async one is returned to be
+  // completed once the lock is let go.
+  std::shared_ptr<Confirm> Finish(const std::shared_ptr<Confirm>& confirm, std::optional<Error> error);
+  void Complete(std::vector<std::shared_ptr<Confirm>>& done);
 
   Status Connect(bool first);  // I/O thread (or the caller of Open, before the thread exists)
   void Run();
@@ -175,6 +192,7 @@ class Link {
   std::deque<std::function<void()>> commands_;
   bool closed_ = false;  // after Close: Post runs functions at once
   std::map<std::uint64_t, std::shared_ptr<Confirm>> confirms_;  // by delivery tag
+  PublishWindow window_;  // of PublishAsync's confirms
 };
 
 }  // namespace ferry::amqp

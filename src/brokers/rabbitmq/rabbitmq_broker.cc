@@ -74,6 +74,21 @@ class RabbitMqBroker final : public Broker {
     if (!dest.ok()) return dest.error();
     return Send(*dest, message, {}, deadline);
   }
+  // Into the publishing link's window; done at the publisher confirm.
+  Status PublishAsync(const Message& message, Deadline deadline, PublishCompletion done) override {
+    auto dest = amqp::ParseDestination(message.topic, options_.exchange);
+    if (!dest.ok()) return dest.error();
+    auto link = PublishingLink();
+    if (!link || state_.load() == ConnectionState::kClosed || !link->connected())
+      return Error::Connection(display_ + " is " + std::string(ConnectionStateName(state_.load())));
+    auto props = amqp::OutgoingProperties::Make(
+        message, options_.persistent, std::string(), dest->correlation_id,
+        id_prefix_ + std::to_string(next_id_.fetch_add(1, std::memory_order_relaxed)));
+    if (!props.ok()) return props.error();
+    return link->PublishAsync(dest->exchange, dest->routing_key, message.data,
+                              [p = std::move(*props)](amqp_basic_properties_t& out) { p->Fill(out); },
+                              deadline, std::move(done));
+  }
   Result<std::unique_ptr<Subscription>> Subscribe(SubscribeOptions options,
                                                   DeliveryHandler handler) override;
   Result<std::vector<Message>> Request(const Message& message,

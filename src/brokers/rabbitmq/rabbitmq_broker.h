@@ -52,6 +52,9 @@ struct RabbitMqOptions {
   // Queues Ferry declares get x-dead-letter-exchange (Term goes there).
   std::string dead_letter_exchange;
   bool persistent = true;  // delivery_mode 2
+  // Publishes a guest's sends keep unconfirmed at once (PublishAsync,
+  // publisher confirms); a send waits for room past this.
+  std::uint32_t max_unconfirmed = kDefaultMaxUnconfirmed;
   int heartbeat_s = 30;
   std::chrono::milliseconds connect_timeout{3000};
   std::chrono::milliseconds reconnect_wait{250};
@@ -63,7 +66,7 @@ std::unique_ptr<Broker> MakeRabbitMqBroker(const RabbitMqOptions& options);
 // From a `[brokers]` entry: amqp://[user[:password]@]host[:port][/vhost] or
 // amqps://, with settings user, password, exchange, dead_letter_exchange,
 // persistent, heartbeat_s, connect_timeout_ms, reconnect_wait_ms,
-// max_reconnect_wait_ms, tls_ca, tls_cert, tls_key, tls_verify.
+// max_reconnect_wait_ms, tls_ca, tls_cert, tls_key, tls_verify, max_unconfirmed.
 // FERRY_AMQP_USER and FERRY_AMQP_PASSWORD fill in what the URL and the
 // settings leave out.
 Result<RabbitMqOptions> RabbitMqOptionsFrom(std::string_view url,

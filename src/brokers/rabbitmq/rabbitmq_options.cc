@@ -2,6 +2,7 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "brokers/publish_window.h"
 #include "brokers/rabbitmq/rabbitmq_broker.h"
 
 namespace ferry {
@@ -119,6 +120,10 @@ Result<RabbitMqOptions> RabbitMqOptionsFrom(std::string_view url,
       auto b = Bool(key, value);
       if (!b.ok()) return b.error();
       (key == "tls_verify" ? o.tls_verify : o.persistent) = *b;
+    } else if (key == "max_unconfirmed") {
+      auto n = ParseMaxUnconfirmed(value);
+      if (!n.ok()) return n.error();
+      o.max_unconfirmed = *n;
     } else if (key == "heartbeat_s" || key == "connect_timeout_ms" || key == "reconnect_wait_ms" ||
                key == "max_reconnect_wait_ms") {
       auto n = Int(key, value);
@@ -132,7 +137,7 @@ Result<RabbitMqOptions> RabbitMqOptionsFrom(std::string_view url,
           "unknown option '" + key +
           "' for an amqp broker (known: user, password, exchange, dead_letter_exchange, "
           "persistent, heartbeat_s, connect_timeout_ms, reconnect_wait_ms, "
-          "max_reconnect_wait_ms, tls_ca, tls_cert, tls_key, tls_verify)");
+          "max_reconnect_wait_ms, tls_ca, tls_cert, tls_key, tls_verify, max_unconfirmed)");
     }
   }
   if (!o.tls && (!o.tls_ca_file.empty() || !o.tls_cert_file.empty() || !o.tls_key_file.empty()))

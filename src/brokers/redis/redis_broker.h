@@ -32,6 +32,9 @@ struct RedisOptions {
   bool publish_streams = false;  // false: PUBLISH; true: XADD
   std::string dead_letter_suffix = ".dead";
   std::uint64_t max_len = 0;  // XADD MAXLEN ~ max_len (0: unbounded)
+  // XADDs a guest's sends keep unanswered at once (PublishAsync); a send
+  // waits for room past this. Setting max_unconfirmed.
+  std::uint32_t max_unconfirmed = kDefaultMaxUnconfirmed;
   std::chrono::milliseconds claim_idle{30000};
   // Longest wait for the server's answer to a command (publish, ack, claim).
   // A server that stalls longer breaks the connection: send fails with the
@@ -42,7 +45,7 @@ struct RedisOptions {
 std::unique_ptr<Broker> MakeRedisBroker(const RedisOptions& options);
 
 // From a `[brokers]` entry: redis://[[user]:password@]host[:port][/db], with
-// settings publish ("pubsub" or "streams"), dead_letter_suffix, max_len,
+// settings publish ("pubsub" or "streams"), dead_letter_suffix, max_len, max_unconfirmed,
 // claim_idle_ms, connect_timeout_ms, command_timeout_ms, user, password. FERRY_REDIS_PASSWORD
 // fills in a password the config leaves out.
 Result<RedisOptions> RedisOptionsFrom(std::string_view url,

@@ -17,6 +17,7 @@
 
 #include "brokers/inbox_request.h"
 #include "brokers/redis/redis_broker.h"
+#include "brokers/redis/redis_pipeline.h"
 #include "core/topic.h"
 
 namespace ferry::redis_internal {
@@ -79,11 +80,23 @@ class RedisBroker final : public Broker {
     cmd_ = std::move(conn).value();
     cmd_->SetTimeout(options_.command_timeout);
     closed_ = false;
+    if (options_.publish_streams) {
+      std::lock_guard pipeline_lock(pipeline_mutex_);
+      pipeline_ = std::make_shared<redis::Pipeline>(options_.endpoint, display_,
+                                                    options_.command_timeout,
+                                                    options_.max_unconfirmed);
+    }
     SetState(ConnectionState::kConnected);
     return Status::Ok();
   }
 
   void Close() override {
+    std::shared_ptr<redis::Pipeline> pipeline;
+    {
+      std::lock_guard lock(pipeline_mutex_);
+      pipeline.swap(pipeline_);
+    }
+    pipeline.reset();  // joins its thread; what it still held fails
     std::lock_guard lock(cmd_mutex_);
     closed_ = true;
     cmd_.reset();
@@ -98,17 +111,26 @@ class RedisBroker final : public Broker {
   Status Publish(const Message& message, Deadline) override {
     FERRY_RETURN_IF_ERROR(ValidateTopic(message.topic));
     if (options_.publish_streams && !IsInbox(message.topic)) {
-      std::vector<std::string> cmd{"XADD", message.topic};
-      if (options_.max_len > 0) {
-        cmd.insert(cmd.end(), {"MAXLEN", "~", std::to_string(options_.max_len)});
-      }
-      cmd.push_back("*");
-      for (std::string& f : redis::StreamFields(message)) cmd.push_back(std::move(f));
-      auto r = Run(cmd);
+      auto r = Run(Xadd(message));
       return r.ok() ? Status::Ok() : Status(r.error());
     }
     auto r = Run({"PUBLISH", message.topic, redis::Encode(message)});
     return r.ok() ? Status::Ok() : Status(r.error());
+  }
+
+  // Streams: pipelined XADDs on a connection of their own (redis::Pipeline),
+  // done at each one's reply. Pub/sub is done once published.
+  Status PublishAsync(const Message& message, Deadline deadline, PublishCompletion done) override {
+    if (!options_.publish_streams || IsInbox(message.topic))
+      return Broker::PublishAsync(message, deadline, std::move(done));
+    FERRY_RETURN_IF_ERROR(ValidateTopic(message.topic));
+    std::shared_ptr<redis::Pipeline> pipeline;
+    {
+      std::lock_guard lock(pipeline_mutex_);
+      pipeline = pipeline_;
+    }
+    if (!pipeline) return Error::Connection(display_ + " is closed");
+    return pipeline->Submit(Xadd(message), deadline, std::move(done));
   }
 
   Result<std::unique_ptr<Subscription>> Subscribe(SubscribeOptions options,
@@ -161,6 +183,14 @@ class RedisBroker final : public Broker {
   std::string NextConsumer() { return consumer_prefix_ + "-" + std::to_string(consumer_counter_.fetch_add(1)); }
 
  private:
+  std::vector<std::string> Xadd(const Message& message) const {
+    std::vector<std::string> cmd{"XADD", message.topic};
+    if (options_.max_len > 0) cmd.insert(cmd.end(), {"MAXLEN", "~", std::to_string(options_.max_len)});
+    cmd.push_back("*");
+    for (std::string& f : redis::StreamFields(message)) cmd.push_back(std::move(f));
+    return cmd;
+  }
+
   void SetState(ConnectionState next) {
     if (state_.exchange(next) == next) return;
     if (on_state_) on_state_(next);
@@ -176,7 +206,8 @@ class RedisBroker final : public Broker {
   Deadline next_reconnect_{};
   std::atomic<ConnectionState> state_{ConnectionState::kDisconnected};
   std::function<void(ConnectionState)> on_state_;
-
+  std::mutex pipeline_mutex_;
+  std::shared_ptr<redis::Pipeline> pipeline_;  // streams only; from Connect to Close
 };
 
 // Starts a streams subscription for `broker` reading on `conn` (a fresh

@@ -2,6 +2,7 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "brokers/publish_window.h"
 #include "brokers/redis/redis_broker.h"
 
 namespace ferry {
@@ -61,6 +62,10 @@ Result<RedisOptions> RedisOptionsFrom(std::string_view url,
       o.endpoint.user = value;
     } else if (key == "password") {
       o.endpoint.password = value;
+    } else if (key == "max_unconfirmed") {
+      auto n = ParseMaxUnconfirmed(value);
+      if (!n.ok()) return n.error();
+      o.max_unconfirmed = *n;
     } else if (key == "max_len" || key == "claim_idle_ms" || key == "connect_timeout_ms" ||
                key == "command_timeout_ms") {
       auto n = Number(key, value);
@@ -75,7 +80,7 @@ Result<RedisOptions> RedisOptionsFrom(std::string_view url,
       return Error::InvalidArgument("unknown option '" + key +
                                     "' for a redis broker (known: publish, dead_letter_suffix, "
                                     "max_len, claim_idle_ms, connect_timeout_ms, "
-                                    "command_timeout_ms, user, password)");
+                                    "command_timeout_ms, user, password, max_unconfirmed)");
     }
   }
   if (const char* v = std::getenv("FERRY_REDIS_PASSWORD"); o.endpoint.password.empty() && v && *v)

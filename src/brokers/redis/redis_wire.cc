@@ -109,6 +109,46 @@ Result<Reply> Connection::Command(const std::vector<std::string>& args) {
   return reply;
 }
 
+std::vector<Result<Reply>> Connection::Pipeline(
+    const std::vector<std::vector<std::string>>& commands) {
+  std::vector<Result<Reply>> out;
+  out.reserve(commands.size());
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+  std::size_t appended = 0;
+  for (; appended < commands.size() && !broken_; ++appended) {
+    const auto& args = commands[appended];
+    argv.clear();
+    lens.clear();
+    for (const std::string& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
+        REDIS_OK)
+      break;
+  }
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    const std::string& name = commands[i].empty() ? std::string("command") : commands[i][0];
+    void* raw = nullptr;
+    if (i >= appended || broken_) {
+      out.emplace_back(broken_ ? Error::Connection(display_ + ": connection lost")
+                               : LinkError(name));
+      continue;
+    }
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || !raw) {
+      out.emplace_back(LinkError(name));
+      continue;
+    }
+    Reply reply(static_cast<redisReply*>(raw));
+    if (reply->type == REDIS_REPLY_ERROR)
+      out.emplace_back(Error::FailedPrecondition(name + ": " + std::string(reply->str, reply->len)));
+    else
+      out.emplace_back(std::move(reply));
+  }
+  return out;
+}
+
 Result<Reply> Connection::Next() {
   void* raw = nullptr;
   if (redisGetReply(ctx_, &raw) != REDIS_OK || !raw) return LinkError("reading");

@@ -39,6 +39,10 @@ class Connection {
   // Sends a command whose arguments may hold any bytes; a Redis error reply
   // comes back as an Error, a broken link as a Connection error.
   Result<Reply> Command(const std::vector<std::string>& args);
+  // Sends every command of `commands` before reading any reply (one write,
+  // one round trip), then reads their replies in order: one result each.
+  // Once the link breaks, the rest are Connection errors.
+  std::vector<Result<Reply>> Pipeline(const std::vector<std::vector<std::string>>& commands);
   // Reads the next reply (pub/sub pushes); blocks.
   Result<Reply> Next();
   // Bounds each later command: a server that does not answer within

@@ -24,6 +24,9 @@
 //                     "<kind>: <text>" of the failure, or "connected <count>"
 //   "use-after-drop"  drops the delivered message, then reads its data through the
 //                     stale borrow (traps)
+//   "burst <n> <topic>"
+//                     sends "<i>" to <topic> for i in 0..n-1 on one client and returns;
+//                     a send that fails returns its error ("burst <i>: <kind>: <text>")
 //   anything else     sends "ok: <data>"
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +246,30 @@ bool exports_wasi_messaging_incoming_handler_handle(
       wasi_messaging_types_client_drop_own(client);
     }
     report(text);
+  } else if (strncmp(cmd, "burst ", 6) == 0) {
+    char* rest = cmd + 6;
+    unsigned long n = strtoul(rest, &rest, 10);
+    while (*rest == ' ') ++rest;
+    wasi_messaging_types_own_client_t client = connect_default();
+    str_t topic;
+    messaging_request_reply_string_set(&topic, rest);
+    wasi_messaging_types_error_t e;
+    for (unsigned long i = 0; i < n && ok; ++i) {
+      char body_text[32];
+      int len = snprintf(body_text, sizeof body_text, "%lu", i);
+      messaging_request_reply_list_u8_t body = {(uint8_t*)body_text, (size_t)len};
+      if (!wasi_messaging_producer_send(wasi_messaging_types_borrow_client(client), &topic,
+                                        wasi_messaging_types_constructor_message(&body), &e)) {
+        char why[400];
+        describe(&e, why, sizeof why);
+        wasi_messaging_types_error_free(&e);
+        snprintf(text, sizeof text, "burst %lu: %s", i, why);
+        err->tag = WASI_MESSAGING_TYPES_ERROR_OTHER;
+        messaging_request_reply_string_dup(&err->val.other, text);
+        ok = false;
+      }
+    }
+    wasi_messaging_types_client_drop_own(client);
   } else if (strcmp(cmd, "bad-topic") == 0) {
     wasi_messaging_types_own_client_t client = connect_default();
     messaging_request_reply_list_u8_t body = {(uint8_t*)"x", 1};
