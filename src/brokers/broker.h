@@ -164,6 +164,9 @@ class Broker {
   // right for brokers without confirmations (core NATS, Redis pub/sub, the
   // embedded broker), where a publish is complete once sent.
   virtual Status PublishAsync(const Message& message, Deadline deadline, PublishCompletion done);
+  // Publishes in this connection's window, not yet confirmed (the metrics
+  // page's gauge). Brokers without confirmations have none.
+  virtual std::uint64_t UnconfirmedPublishes() const { return 0; }
 
   virtual Result<std::unique_ptr<Subscription>> Subscribe(SubscribeOptions options,
                                                           DeliveryHandler handler) = 0;

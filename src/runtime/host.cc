@@ -331,6 +331,7 @@ class HostImpl final : public Host {
         b.name = name;
         b.url = broker->DisplayUrl();
         b.state = std::string(ConnectionStateName(broker->State()));
+        b.unconfirmed = broker->UnconfirmedPublishes();
         if (auto it = health_.find(name); it != health_.end()) b.reconnects = it->second->reconnects.load();
         s.brokers.push_back(std::move(b));
       }

@@ -210,6 +210,11 @@ std::string RenderPrometheus(const HostSnapshot& s) {
   for (const auto& b : s.brokers)
     page.Sample("ferry_broker_reconnects_total", fmt::format("broker=\"{}\"", Escape(b.name)), b.reconnects);
 
+  page.Family("ferry_broker_unconfirmed_publishes", "gauge",
+              "Publishes in the connection's window, not yet confirmed by the broker.");
+  for (const auto& b : s.brokers)
+    page.Sample("ferry_broker_unconfirmed_publishes", fmt::format("broker=\"{}\"", Escape(b.name)), b.unconfirmed);
+
   page.Family("ferry_ready", "gauge", "1 when every broker is connected and every component runs.");
   page.Plain("ferry_ready", std::uint64_t{s.ready});
   page.Family("process_resident_memory_bytes", "gauge", "Resident memory of the host process.");
@@ -254,7 +259,11 @@ std::string RenderJson(const HostSnapshot& s) {
   }
   json brokers = json::array();
   for (const auto& b : s.brokers)
-    brokers.push_back({{"name", b.name}, {"url", b.url}, {"state", b.state}, {"reconnects", b.reconnects}});
+    brokers.push_back({{"name", b.name},
+                       {"url", b.url},
+                       {"state", b.state},
+                       {"reconnects", b.reconnects},
+                       {"unconfirmed", b.unconfirmed}});
   json out = {{"ready", s.ready},
               {"components", components},
               {"brokers", brokers},

@@ -79,6 +79,7 @@ struct BrokerSnapshot {
   std::string url;  // as shown to users (no credentials)
   std::string state;  // ConnectionStateName: disconnected, connecting, connected, reconnecting, closed
   std::uint64_t reconnects = 0;
+  std::uint64_t unconfirmed = 0;  // publishes waiting for the broker's confirmation
 };
 
 struct ProcessSnapshot {

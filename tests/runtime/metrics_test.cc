@@ -91,6 +91,7 @@ TEST(Metrics, APageAfterAKnownWorkloadHasExactCounts) {
 
   EXPECT_EQ(m.Value("ferry_broker_state", {{"broker", "default"}, {"state", "connected"}}), 1);
   EXPECT_EQ(m.Value("ferry_broker_state", {{"broker", "default"}, {"state", "disconnected"}}), 0);
+  EXPECT_EQ(m.Value("ferry_broker_unconfirmed_publishes", {{"broker", "default"}}), 0);
   EXPECT_EQ(m.Value("ferry_ready", {}), 1);
   EXPECT_GT(m.Value("process_resident_memory_bytes", {}), 1 << 20);
   EXPECT_GT(m.Value("ferry_process_threads", {}), 3);

@@ -62,6 +62,7 @@ class KafkaBroker final : public Broker {
   }
   Status Publish(const Message& message, Deadline deadline) override;
   Status PublishAsync(const Message& message, Deadline deadline, PublishCompletion done) override;
+  std::uint64_t UnconfirmedPublishes() const override { return window_.used(); }
   Result<std::unique_ptr<Subscription>> Subscribe(SubscribeOptions options,
                                                   DeliveryHandler handler) override;
   Result<std::vector<Message>> Request(const Message& message,

@@ -235,10 +235,18 @@ class MqttBroker final : public Broker {
     std::vector<Message> replies;
   };
 
-  std::shared_ptr<Link> PublishingLink() {
+  std::shared_ptr<Link> PublishingLink() const {
     std::lock_guard lock(connect_mutex_);
     return pub_;
   }
+
+ public:
+  std::uint64_t UnconfirmedPublishes() const override {
+    auto pub = PublishingLink();
+    return pub ? pub->unconfirmed() : 0;
+  }
+
+ private:
 
   Status PublishTo(const std::string& topic, const Message& message,
                    const std::string& response_topic, const std::string& correlation,
@@ -270,7 +278,7 @@ class MqttBroker final : public Broker {
   const std::string id_;
   const std::string reply_topic_;  // this connection's private response topic
 
-  std::mutex connect_mutex_;
+  mutable std::mutex connect_mutex_;
   std::shared_ptr<Link> pub_, sub_;
   std::atomic<ConnectionState> state_{ConnectionState::kDisconnected};
   std::function<void(ConnectionState)> on_state_;

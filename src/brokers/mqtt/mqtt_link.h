@@ -85,6 +85,9 @@ class Link {
   // Sends an UNSUBSCRIBE without waiting.
   void Unsubscribe(const std::string& filter);
 
+  // Publishes taken into the window and not yet confirmed.
+  std::uint32_t unconfirmed() const { return window_.used(); }
+
  private:
   static void OnConnect(mosquitto*, void* self, int rc, int flags, const mosquitto_property*);
   static void OnDisconnect(mosquitto*, void* self, int rc, const mosquitto_property*);

@@ -294,6 +294,11 @@ class NatsBroker final : public Broker {
 
   // JetStream subjects go through the window of unconfirmed publishes
   // (AsyncPublishes); core subjects are complete once sent.
+  std::uint64_t UnconfirmedPublishes() const override {
+    std::lock_guard lock(connect_mutex_);
+    return publishes_ ? publishes_->window().used() : 0;
+  }
+
   Status PublishAsync(const Message& message, Deadline deadline, PublishCompletion done) override {
     if (!Stored(message.topic)) return Broker::PublishAsync(message, deadline, std::move(done));
     FERRY_RETURN_IF_ERROR(ValidateTopic(message.topic));
@@ -586,7 +591,7 @@ class NatsBroker final : public Broker {
   friend struct ConnectionEvents;
 
   NatsOptions options_;
-  std::mutex connect_mutex_;
+  mutable std::mutex connect_mutex_;
   ConnectionEvents* events_ = nullptr;  // of conn_; see ConnectionEvents
   ConnectionPtr conn_;
   JsPtr js_;

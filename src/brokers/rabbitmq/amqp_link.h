@@ -148,6 +148,9 @@ class Link {
   // A connection-level failure seen by a posted function: reconnect.
   void Broke(const Error& why);
 
+  // Publishes taken into the window and not yet confirmed.
+  std::uint32_t unconfirmed() const { return window_.used(); }
+
  private:
   struct Confirm {
     bool done = false;

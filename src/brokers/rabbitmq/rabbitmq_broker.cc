@@ -103,10 +103,18 @@ class RabbitMqBroker final : public Broker {
     std::vector<Message> replies;
   };
 
-  std::shared_ptr<Link> PublishingLink() {
+  std::shared_ptr<Link> PublishingLink() const {
     std::lock_guard lock(connect_mutex_);
     return pub_;
   }
+
+ public:
+  std::uint64_t UnconfirmedPublishes() const override {
+    auto pub = PublishingLink();
+    return pub ? pub->unconfirmed() : 0;
+  }
+
+ private:
   Status Send(const amqp::Destination& dest, const Message& message, std::string reply_to,
               Deadline deadline);
 
@@ -136,7 +144,7 @@ class RabbitMqBroker final : public Broker {
   const RabbitMqOptions options_;
   const std::string display_;
 
-  std::mutex connect_mutex_;
+  mutable std::mutex connect_mutex_;
   std::shared_ptr<Link> pub_, sub_link_;
   std::atomic<ConnectionState> state_{ConnectionState::kDisconnected};
   std::atomic<bool> pub_up_{false}, sub_up_{false};

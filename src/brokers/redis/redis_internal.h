@@ -120,6 +120,11 @@ class RedisBroker final : public Broker {
 
   // Streams: pipelined XADDs on a connection of their own (redis::Pipeline),
   // done at each one's reply. Pub/sub is done once published.
+  std::uint64_t UnconfirmedPublishes() const override {
+    std::lock_guard lock(pipeline_mutex_);
+    return pipeline_ ? pipeline_->unconfirmed() : 0;
+  }
+
   Status PublishAsync(const Message& message, Deadline deadline, PublishCompletion done) override {
     if (!options_.publish_streams || IsInbox(message.topic))
       return Broker::PublishAsync(message, deadline, std::move(done));
@@ -206,7 +211,7 @@ class RedisBroker final : public Broker {
   Deadline next_reconnect_{};
   std::atomic<ConnectionState> state_{ConnectionState::kDisconnected};
   std::function<void(ConnectionState)> on_state_;
-  std::mutex pipeline_mutex_;
+  mutable std::mutex pipeline_mutex_;
   std::shared_ptr<redis::Pipeline> pipeline_;  // streams only; from Connect to Close
 };
 

@@ -36,6 +36,9 @@ class Pipeline {
   // `done` gets its outcome. An error here: not queued, `done` not called.
   Status Submit(std::vector<std::string> command, Deadline deadline, PublishCompletion done);
 
+  // Publishes taken into the window and not yet confirmed.
+  std::uint32_t unconfirmed() const { return window_.used(); }
+
  private:
   struct Item {
     std::vector<std::string> command;
