@@ -102,11 +102,17 @@ Result<config::Config> ConfigFor(const HostOptions& options) {
 }
 
 // Every broker URL makes a broker and every component compiles.
-Status CheckConfig(const config::Config& config) {
+// Every broker URL and its settings, without connecting.
+Status CheckBrokers(const config::Config& config) {
   for (const auto& b : config.brokers) {
     auto broker = MakeBroker(b.url, b.options);
     if (!broker.ok()) return broker.error().WithContext("broker '" + b.name + "'");
   }
+  return Status::Ok();
+}
+
+Status CheckConfig(const config::Config& config) {
+  FERRY_RETURN_IF_ERROR(CheckBrokers(config));
   auto engine = wasm::Engine::Create(EngineOptionsFor(config));
   if (!engine.ok()) return engine.error();
   for (const auto& component : config.components) {
@@ -581,6 +587,9 @@ class HostImpl final : public Host {
 Result<std::unique_ptr<Host>> Host::Create(const HostOptions& options) {
   Result<config::Config> config = ConfigFor(options);
   if (!config.ok()) return config.error();
+  // A URL with an unknown scheme or bad settings is a configuration error,
+  // found before anything starts.
+  FERRY_RETURN_IF_ERROR(CheckBrokers(*config));
   KeepPayloadBuffers();
   FERRY_RETURN_IF_ERROR(
       SetLogLevel(options.log_level.empty() ? config->host.log_level : options.log_level));
