@@ -22,6 +22,7 @@ void AddRequestCommand(CLI::App& app, const GlobalOptions& global, int& exit_cod
 void AddSubscribeCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void AddInspectCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void AddBenchCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void AddNewCommand(CLI::App& app, int& exit_code);
 // Added last: it describes the commands added before it.
 void AddCompletionsCommand(CLI::App& app, int& exit_code);
 

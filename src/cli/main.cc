@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   ferry::cli::AddSubscribeCommand(app, global, exit_code);
   ferry::cli::AddInspectCommand(app, global, exit_code);
   ferry::cli::AddBenchCommand(app, global, exit_code);
+  ferry::cli::AddNewCommand(app, exit_code);
   ferry::cli::AddCompletionsCommand(app, exit_code);
 
   try {
