@@ -9,7 +9,7 @@
 namespace ferry::config {
 namespace {
 
-Status Fail(const std::string& field, const std::string& why) {
+Error Fail(const std::string& field, const std::string& why) {
   return Error::InvalidArgument(field + ": " + why);
 }
 

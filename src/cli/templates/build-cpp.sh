@@ -7,7 +7,7 @@
 # Each tool is taken from PATH, else from where setup.sh puts it. Anything
 # missing is named on one line, with how to get it.
 set -euo pipefail
-cd "$(dirname "$0")"
+case $0 in */*) cd "${0%/*}" ;; esac  # the project folder (bash builtins only)
 
 missing=()
 find_tool() {  # VAR NAME HINT CANDIDATE...: VAR is the first candidate found
@@ -39,7 +39,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 mkdir -p build
-"$WIT_BINDGEN" c wit --world @WORLD@ --out-dir build >/dev/null
+if ! "$WIT_BINDGEN" c wit --world @WORLD@ --out-dir build > build/wit-bindgen.log 2>&1; then
+  cat build/wit-bindgen.log >&2
+  exit 1
+fi
 FLAGS=(--target=wasm32-wasi "--sysroot=$SYSROOT" -O2 -Wall -Ibuild)
 "$CC" "${FLAGS[@]}" -std=c11 -c build/@WORLD_C@.c -o build/bindings.o
 "$CXX" "${FLAGS[@]}" -std=c++20 -fno-exceptions -c app.cc -o build/app.o

@@ -3,7 +3,7 @@
 # scripts/setup.sh pins), for world @WORLD@ of the WIT in wit/. The tool is
 # taken from PATH, else from ~/.cache/ferry/js where setup.sh installs it.
 set -euo pipefail
-cd "$(dirname "$0")"
+case $0 in */*) cd "${0%/*}" ;; esac  # the project folder (bash builtins only)
 
 missing=()
 NODE=$(command -v node 2>/dev/null) || missing+=("node (Node.js 20 or newer)")

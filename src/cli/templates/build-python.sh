@@ -3,7 +3,7 @@
 # scripts/setup.sh pins), for world @WORLD@ of the WIT in wit/. The tool is
 # taken from PATH, else from ~/.cache/ferry/py where setup.sh installs it.
 set -euo pipefail
-cd "$(dirname "$0")"
+case $0 in */*) cd "${0%/*}" ;; esac  # the project folder (bash builtins only)
 
 COMPONENTIZE_PY=""
 for c in componentize-py "$HOME/.cache/ferry/py/bin/componentize-py"; do
