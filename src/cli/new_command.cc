@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/embedded_files.h"
+#include "ferry/result.h"
 
 namespace ferry::cli {
 namespace {

@@ -65,13 +65,14 @@ cat > "$work/prelude.sh" <<'PRELUDE'
 set -euo pipefail
 fail() { echo "GUIDE FAIL: $*" >&2; exit 1; }
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
-# Waits up to 60 s for something a background process makes ready.
+# Waits up to 600 s for something a background process makes ready (a
+# Python component compiles for minutes on a loaded machine).
 wait_for() {  # PID WHAT TEST...
-  local pid=$1 what=$2 deadline=$((SECONDS + 60))
+  local pid=$1 what=$2 deadline=$((SECONDS + 600))
   shift 2
   until "$@"; do
     kill -0 "$pid" 2>/dev/null || fail "$what: the process exited"
-    [ $SECONDS -lt $deadline ] || fail "$what: not ready within 60 s"
+    [ $SECONDS -lt $deadline ] || fail "$what: not ready within 600 s"
     sleep 0.1
   done
 }
