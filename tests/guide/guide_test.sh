@@ -52,7 +52,7 @@ for i, (lang, body) in enumerate(blocks):
         emit(line)
         if line.startswith("nats-server ") and line.endswith("&"):
             emit(f"wait_port {port} $!")
-        elif line.startswith("ferry run ") and line.endswith("&"):
+        elif re.match(r"ferry (-\S+ )*run .*&$", line):
             m = re.search(r"--control (\S+)", line)
             emit(f"wait_host $! {m.group(1) if m else chr(34) + '$FERRY_CONTROL_SOCKET' + chr(34)}")
     if step == 1:
