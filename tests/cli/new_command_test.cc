@@ -20,7 +20,7 @@ using ::testing::Not;
 
 // Runs ferry in `dir` and returns its output followed by "exit N".
 std::string FerryIn(const std::filesystem::path& dir, const std::string& args) {
-  return Shell("cd '" + dir.string() + "' && " + FERRY_BINARY + " " + args + "; echo \"exit $?\"");
+  return Shell("(cd '" + dir.string() + "' && " + FERRY_BINARY + " " + args + "; echo \"exit $?\")");
 }
 
 std::string Read(const std::filesystem::path& path) {
@@ -94,7 +94,7 @@ TEST(NewCommand, BuildScriptNamesWhatIsMissingOnOneLine) {
   ASSERT_THAT(FerryIn(dir.path(), "new barejs --lang js"), HasSubstr("exit 0"));
   ASSERT_THAT(FerryIn(dir.path(), "new barepy --lang python"), HasSubstr("exit 0"));
   const std::string env = "env -i HOME='" + dir.path().string() + "' PATH=/nonexistent WASI_SYSROOT=/nonexistent /bin/bash ";
-  const std::string cpp = Shell(env + (dir.path() / "bare" / "build.sh").string() + "; echo \"exit $?\"");
+  const std::string cpp = Shell("(" + env + (dir.path() / "bare" / "build.sh").string() + "; echo \"exit $?\")");
   EXPECT_THAT(cpp, ::testing::StartsWith(
                        "build.sh: missing: clang (apt-get install clang-14); clang++ (apt-get install "
                        "clang-14); wit-bindgen (cargo install --locked wit-bindgen-cli@0.63.0); "
@@ -103,10 +103,10 @@ TEST(NewCommand, BuildScriptNamesWhatIsMissingOnOneLine) {
   EXPECT_THAT(cpp, HasSubstr("reactor adapter at " + dir.path().string() + "/.cache/ferry/"));
   EXPECT_THAT(cpp, ::testing::EndsWith("\nexit 1\n"));
   EXPECT_EQ(std::count(cpp.begin(), cpp.end(), '\n'), 2) << cpp;
-  const std::string js = Shell(env + (dir.path() / "barejs" / "build.sh").string() + "; echo \"exit $?\"");
+  const std::string js = Shell("(" + env + (dir.path() / "barejs" / "build.sh").string() + "; echo \"exit $?\")");
   EXPECT_THAT(js, ::testing::StartsWith("build.sh: missing: node (Node.js 20 or newer); componentize-js ("));
   EXPECT_EQ(std::count(js.begin(), js.end(), '\n'), 2) << js;
-  const std::string py = Shell(env + (dir.path() / "barepy" / "build.sh").string() + "; echo \"exit $?\"");
+  const std::string py = Shell("(" + env + (dir.path() / "barepy" / "build.sh").string() + "; echo \"exit $?\")");
   EXPECT_THAT(py, ::testing::StartsWith("build.sh: missing: componentize-py ("));
   EXPECT_THAT(py, ::testing::EndsWith("\nexit 1\n"));
 }
