@@ -55,7 +55,8 @@ TEST(NewCommand, ZeroOneZeroProjectsCarryThatPackage) {
 
 TEST(NewCommand, RefusesWithOneLineAndExitTwo) {
   TempDir dir;
-  dir.Write("busy/file", "x");
+  std::filesystem::create_directory(dir.path() / "busy");
+  std::ofstream(dir.path() / "busy" / "file") << "x";
   dir.Write("plain", "x");
   const struct {
     const char* args;
