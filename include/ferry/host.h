@@ -1,6 +1,8 @@
 // Embedding Ferry: load components, attach brokers, run. The `ferry` command
 // is built on exactly this header (and control.h), so a C++ program can do
-// whatever the command does.
+// whatever the command does. A program may also build the configuration in
+// code (ferry/config.h) and plug in brokers of its own (ferry/broker.h);
+// docs/EMBEDDING.md walks through examples/embed/.
 #pragma once
 
 #include <chrono>
@@ -8,17 +10,23 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "ferry/config.h"
 #include "ferry/message.h"
 #include "ferry/result.h"
 
 namespace ferry {
 
 struct HostOptions {
-  // Either a ferry.toml ...
+  // A configuration built in code (ferry/config.h): brokers, components
+  // (from files or from bytes in memory), limits. When set, it is used and
+  // config_file / component are not. Create checks it as it checks a file.
+  std::optional<config::Config> config;
+  // Or a ferry.toml ...
   std::filesystem::path config_file;
   // ... or one component, subscribed to these topics, on the broker at
   // `broker_url` (empty: the embedded one, mem://). It may use all of that

@@ -24,6 +24,7 @@ void AddSubscribeCommand(CLI::App& app, const GlobalOptions& global, int& exit_c
 void AddInspectCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void AddBenchCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void AddStatusCommand(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void AddNewCommand(CLI::App& app, int& exit_code);
 // Added last: it describes the commands added before it.
 void AddCompletionsCommand(CLI::App& app, int& exit_code);
 

@@ -28,7 +28,8 @@ struct Command {
 };
 
 bool IsPathOption(const std::string& long_name) {
-  return long_name == "config" || long_name == "file" || long_name == "control";
+  return long_name == "config" || long_name == "file" || long_name == "control" ||
+         long_name == "dir";
 }
 
 std::vector<Flag> FlagsOf(const CLI::App& app) {

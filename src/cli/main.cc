@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   ferry::cli::AddInspectCommand(app, global, exit_code);
   ferry::cli::AddBenchCommand(app, global, exit_code);
   ferry::cli::AddStatusCommand(app, global, exit_code);
+  ferry::cli::AddNewCommand(app, exit_code);
   ferry::cli::AddCompletionsCommand(app, exit_code);
 
   try {

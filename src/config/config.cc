@@ -14,7 +14,6 @@
 #include "core/topic.h"
 
 namespace ferry::config {
-namespace {
 
 // An allow_http pattern: "*", or HOST ":" PORT where PORT is 1-65535 or "*"
 // and HOST is a name, an IPv4 address, a bracketed IPv6 address or
@@ -55,6 +54,8 @@ Status ValidateHttpGrant(std::string_view p) {
   if (!valid) return bad("has a host that is not a name, an address or *.domain");
   return Status::Ok();
 }
+
+namespace {
 
 // Builds one-line errors that name the key and, when known, the line.
 class Reader {

@@ -1,4 +1,4 @@
-// ferry.toml, parsed and validated into plain structs. Nothing here knows
+// ferry.toml, parsed and validated into plain structs (ferry/config.h). Nothing here knows
 // about wasm or brokers; the runtime turns these into live objects.
 #pragma once
 
@@ -10,109 +10,22 @@
 #include <string_view>
 #include <vector>
 
+#include "ferry/config.h"
 #include "ferry/result.h"
 
 namespace ferry::config {
-
-struct HostConfig {
-  std::string log_level = "warn";          // off|error|warn|info|debug|trace
-  std::filesystem::path control_socket;    // empty: no control socket
-  std::filesystem::path cache_dir;         // empty: ~/.cache/ferry/components
-  // Control-socket clients served at once; each holds a thread. More are
-  // refused with an error rather than given a thread each.
-  std::uint32_t max_control_connections = 64;
-  // host:port of the HTTP listener for /metrics, /healthz, /readyz and
-  // /status; empty: none.
-  std::string metrics;
-  // Distinct topics counted by name per component; later ones count as
-  // "other" (bounds the metrics page).
-  std::uint32_t metrics_max_topics = 100;
-  std::string log_format = "text";  // text | json (one object per line)
-  // Starts a W3C trace for deliveries that carry none and logs a span line
-  // per handler call. Trace context that arrives is passed on either way.
-  bool tracing = false;
-};
-
-struct Limits {
-  std::uint64_t max_message_bytes = 8u << 20;   // payload of one message
-  std::uint64_t max_metadata_bytes = 64u << 10; // keys + values of one message
-  std::uint32_t queue_depth = 1024;             // deliveries buffered per component
-  std::uint32_t max_request_ms = 30000;         // bound on a request with no timeout
-  std::uint32_t handler_timeout_ms = 30000;     // one guest call
-  std::uint64_t max_memory_bytes = 256u << 20;  // linear memory of one instance
-  std::uint64_t fuel_per_call = 0;              // instruction budget per guest call (0: off)
-  std::uint32_t max_in_flight = 0;              // deliveries held by the whole host (0: no cap)
-  // What one instance may hold at once on the host's side.
-  std::uint32_t max_guest_messages = 1024;          // message resources
-  std::uint64_t max_guest_message_bytes = 64u << 20;  // data in those messages
-  std::uint32_t max_guest_clients = 64;             // client resources
-  std::uint32_t max_guest_request_options = 64;     // request-options resources
-};
-
-struct BrokerConfig {
-  std::string name;  // what a guest passes to client.connect
-  std::string url;   // mem://, nats://host:port, ...
-  std::map<std::string, std::string> options;  // adapter settings (string form)
-};
-
-struct ComponentConfig {
-  std::string name;                      // unique; defaults to the file stem
-  std::filesystem::path path;            // absolute (resolved against the config file)
-  std::string broker;                    // broker name its subscriptions use
-  std::vector<std::string> subscriptions;  // topic patterns
-  std::string queue_group;               // optional: share deliveries with other hosts
-  std::vector<std::string> connect;      // broker names client.connect may open
-  // Capability grants: topic patterns the component may send to, request
-  // on, and subscribe to itself (0.1.0 configure, reconfiguration, pulls).
-  // Empty: nothing beyond its configured subscriptions and replies.
-  std::vector<std::string> allow_publish;
-  std::vector<std::string> allow_request;
-  std::vector<std::string> allow_subscribe;
-  // Where its outgoing HTTP (wasi:http) may go: "*", "host:port",
-  // "host:*", "*.domain:port" or "*.domain:*". Empty: no HTTP; a request
-  // gets the error code HTTP-request-denied.
-  std::vector<std::string> allow_http;
-  std::uint32_t workers = 1;             // instances handling messages at once
-  // Broker-specific subscription settings (JetStream stream and durable,
-  // MQTT qos, ...), passed to the adapter with every subscription.
-  std::map<std::string, std::string> extensions;
-  // Handlers that take a list (0.1.0 shapes): up to batch_size messages per
-  // call, waiting up to batch_linger for the batch to fill.
-  std::uint32_t batch_size = 1;
-  std::chrono::milliseconds batch_linger{0};
-  // 0.1.0 shapes get a fresh instance for every handler call, as the
-  // proposal describes; true keeps instances (and their memory) between calls.
-  bool reuse_instances = false;
-  // A failed or abandoned delivery is tried again up to max_attempts in all,
-  // after retry_delay, doubling each time.
-  std::uint32_t max_attempts = 5;
-  std::chrono::milliseconds retry_delay{100};
-  std::chrono::milliseconds max_retry_delay{10000};
-  // Where a message goes once its attempts are used up, with metadata saying
-  // why (on the component's broker). Empty: it is dropped, with an error log.
-  std::string dead_letter;
-  // Non-empty: every message the component sends is stamped as a
-  // CloudEvent of this type (ce-specversion, ce-id, ce-source, ce-type,
-  // ce-time), with ce-source `cloudevents_source` (default
-  // "/ferry/<name>").
-  std::string cloudevents_type;
-  std::string cloudevents_source;
-};
-
-struct Config {
-  HostConfig host;
-  Limits limits;
-  std::vector<BrokerConfig> brokers;     // always holds "default" (mem:// unless set)
-  std::vector<ComponentConfig> components;
-
-  const BrokerConfig* FindBroker(std::string_view name) const;
-};
 
 // Parses `text`; relative paths resolve against `base_dir`. Errors name the
 // offending key, e.g. "component[1].workers: expected a positive integer".
 Result<Config> ParseConfig(std::string_view text, const std::filesystem::path& base_dir);
 // Reads and parses a file; errors start with the file name.
 Result<Config> LoadConfig(const std::filesystem::path& path);
+// Checks a configuration built in code by the rules ParseConfig applies, and
+// fills in what the file format defaults (see Config in ferry/config.h).
+// Errors name the field, e.g. "component[0].broker: no broker named \"x\"".
+Result<Config> CompleteConfig(Config config);
+// An allow_http pattern: "*", "host:port", "host:*" or "*.domain:port".
+Status ValidateHttpGrant(std::string_view pattern);
 
 }  // namespace ferry::config
 

@@ -93,12 +93,22 @@ class SubscriptionListener final : public Listener {
 // embedded broker, with the options' overrides.
 Result<config::Config> ConfigFor(const HostOptions& options) {
   Result<config::Config> config =
-      options.config_file.empty()
+      options.config      ? config::CompleteConfig(*options.config)
+      : options.config_file.empty()
           ? config::SingleComponentConfig(options.component, options.subscriptions, options.broker_url)
           : config::LoadConfig(options.config_file);
   if (!config.ok()) return config.error();
   if (!options.control_socket.empty()) config->host.control_socket = options.control_socket;
   return config;
+}
+
+// A component from its file, or from the bytes the configuration holds.
+Result<std::shared_ptr<wasm::CompiledComponent>> LoadFor(wasm::Engine& engine,
+                                                         const config::ComponentConfig& component) {
+  if (component.bytes)
+    return engine.LoadComponent(component.path.empty() ? std::filesystem::path(component.name) : component.path,
+                                *component.bytes);
+  return engine.LoadComponent(component.path);
 }
 
 // Every broker URL makes a broker and every component compiles.
@@ -116,7 +126,7 @@ Status CheckConfig(const config::Config& config) {
   auto engine = wasm::Engine::Create(EngineOptionsFor(config));
   if (!engine.ok()) return engine.error();
   for (const auto& component : config.components) {
-    auto compiled = (*engine)->LoadComponent(component.path);
+    auto compiled = LoadFor(**engine, component);
     if (!compiled.ok()) return compiled.error();
   }
   return Status::Ok();
@@ -401,7 +411,7 @@ class HostImpl final : public Host {
       for (const auto& [name, broker] : brokers_) brokers.emplace(name, broker.get());
     }
     for (const auto& component : config_.components) {
-      auto compiled = engine_->LoadComponent(component.path);
+      auto compiled = LoadFor(*engine_, component);
       if (!compiled.ok()) return compiled.error();
       spdlog::info("{}: {} speaks {}", component.name, component.path.string(),
                    wasm::ShapeName((*compiled)->report().shape));

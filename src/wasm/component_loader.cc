@@ -58,6 +58,11 @@ Result<std::vector<std::uint8_t>> ReadComponentFile(const std::filesystem::path&
   if (!in) return Error::NotFound(path.string() + ": cannot open the file");
   std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
                                   std::istreambuf_iterator<char>());
+  FERRY_RETURN_IF_ERROR(CheckComponentBytes(path, bytes));
+  return bytes;
+}
+
+Status CheckComponentBytes(const std::filesystem::path& path, std::span<const std::uint8_t> bytes) {
   static constexpr std::array<std::uint8_t, 4> kMagic{0x00, 0x61, 0x73, 0x6d};
   if (bytes.size() < 8 || !std::equal(kMagic.begin(), kMagic.end(), bytes.begin()))
     return Error::InvalidArgument(path.string() + " is not a WebAssembly file");
@@ -66,7 +71,7 @@ Result<std::vector<std::uint8_t>> ReadComponentFile(const std::filesystem::path&
     return Error::InvalidArgument(
         path.string() +
         " is a core WebAssembly module, not a component (wrap it with `wasm-tools component new`)");
-  return bytes;
+  return Status::Ok();
 }
 
 Result<ComponentPtr> CompileCached(const Engine& engine, const std::filesystem::path& path,
@@ -155,7 +160,14 @@ Result<std::shared_ptr<CompiledComponent>> LoadCompiledComponent(const Engine& e
                                                                  const std::filesystem::path& path) {
   auto bytes = ReadComponentFile(path);
   if (!bytes.ok()) return bytes.error();
-  auto component = CompileCached(engine, path, *bytes);
+  return LoadCompiledComponent(engine, path, *bytes);
+}
+
+Result<std::shared_ptr<CompiledComponent>> LoadCompiledComponent(const Engine& engine,
+                                                                 const std::filesystem::path& path,
+                                                                 std::span<const std::uint8_t> bytes) {
+  FERRY_RETURN_IF_ERROR(CheckComponentBytes(path, bytes));
+  auto component = CompileCached(engine, path, bytes);
   if (!component.ok()) return component.error();
   auto report = Describe(path, **component);
   if (!report.ok()) return report.error();

@@ -23,8 +23,15 @@ Result<ComponentPtr> CompileCached(const Engine& engine, const std::filesystem::
 // Lists imports and exports and tells which interface shape they form.
 Result<ComponentReport> Describe(const std::filesystem::path& path, const fe_component& component);
 
+// Rejects bytes that are not a component, with a clear error naming `path`.
+Status CheckComponentBytes(const std::filesystem::path& path, std::span<const std::uint8_t> bytes);
+
 Result<std::shared_ptr<CompiledComponent>> LoadCompiledComponent(const Engine& engine,
                                                                  const std::filesystem::path& path);
+// The same for a component in memory; `path` only names it in errors and logs.
+Result<std::shared_ptr<CompiledComponent>> LoadCompiledComponent(const Engine& engine,
+                                                                 const std::filesystem::path& path,
+                                                                 std::span<const std::uint8_t> bytes);
 
 // A component linked for its shape; instances of it are cheap.
 Result<std::shared_ptr<CompiledComponent>> MakeCompiledComponent(const Engine& engine,

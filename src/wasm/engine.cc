@@ -41,4 +41,9 @@ Result<std::shared_ptr<CompiledComponent>> Engine::LoadComponent(const std::file
   return LoadCompiledComponent(*this, path);
 }
 
+Result<std::shared_ptr<CompiledComponent>> Engine::LoadComponent(const std::filesystem::path& name,
+                                                                 std::span<const std::uint8_t> bytes) {
+  return LoadCompiledComponent(*this, name, bytes);
+}
+
 }  // namespace ferry::wasm

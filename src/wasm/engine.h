@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include "ferry/result.h"
@@ -43,6 +44,10 @@ class Engine {
   // Reads, checks and compiles (or loads from the cache) a component file.
   // Errors say what is wrong with the file in one line.
   Result<std::shared_ptr<CompiledComponent>> LoadComponent(const std::filesystem::path& path);
+  // The same for a component's bytes in memory; `name` stands for the file
+  // in errors and logs.
+  Result<std::shared_ptr<CompiledComponent>> LoadComponent(const std::filesystem::path& name,
+                                                           std::span<const std::uint8_t> bytes);
 
   const EngineOptions& options() const { return options_; }
   std::chrono::milliseconds epoch_tick() const { return options_.epoch_tick; }

@@ -28,6 +28,7 @@ std::string Complete(const std::string& words) {
 TEST(Completions, BashCompletesCommandsOptionsAndFiles) {
   EXPECT_EQ(Complete("ferry sub"), "subscribe\n");
   EXPECT_EQ(Complete("ferry subscribe --r"), "--raw\n");
+  EXPECT_EQ(Complete("ferry new x --l"), "--lang\n");
   EXPECT_EQ(Complete("ferry publish a.b --co"), "--content-type --control --count\n");
   TempDir dir;
   dir.Write("app.toml", "");
@@ -44,7 +45,7 @@ TEST(Completions, BashCompletesCommandsOptionsAndFiles) {
 TEST(Completions, ZshScriptIsValidAndNamesEveryCommand) {
   const std::string script = Bash(std::string(FERRY_BINARY) + " completions zsh > /tmp/ferry-test-_ferry && zsh -n /tmp/ferry-test-_ferry && echo valid && cat /tmp/ferry-test-_ferry");
   EXPECT_THAT(script, ::testing::StartsWith("valid\n#compdef ferry\n"));
-  for (const char* command : {"run", "publish", "request", "subscribe", "inspect"})
+  for (const char* command : {"run", "publish", "request", "subscribe", "inspect", "new"})
     EXPECT_THAT(script, HasSubstr(std::string("        ") + command + ") _arguments")) << command;
   EXPECT_THAT(script, HasSubstr("{-c,--config}'[A ferry.toml naming brokers and components]:path:_files'"));
 }
