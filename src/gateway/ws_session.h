@@ -120,7 +120,7 @@ class WsSession final : public SessionBase,
     if (!ws_.got_binary()) {
       in_.consume(in_.size());
       ++core_.counters.protocol_errors;
-      CloseWith(static_cast<std::uint16_t>(websocket::close_code::bad_payload),
+      CloseWith(static_cast<std::uint16_t>(websocket::close_code::unknown_data),
                 "binary frames only (see docs/GATEWAY.md)", false);
       return Read();
     }
