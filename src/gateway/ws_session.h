@@ -43,7 +43,8 @@ class WsSession final : public SessionBase,
         [](websocket::response_type& res) { res.set(http::field::server, "ferry"); }));
     ws_.read_message_max(core_.config.max_message_bytes);
     ws_.binary(true);
-    ws_.async_accept(request, [self = this->shared_from_this()](beast::error_code ec) {
+    upgrade_ = std::move(request);  // kept until the handshake completes
+    ws_.async_accept(upgrade_, [self = this->shared_from_this()](beast::error_code ec) {
       if (ec) return self->Teardown(ec);
       if (self->core_.stopping) return self->Teardown({});
       ++self->core_.counters.accepted;
@@ -204,6 +205,12 @@ class WsSession final : public SessionBase,
       options.manual_ack = false;  // a tap: the browser settles nothing
       std::weak_ptr<WsSession> weak = self;
       // Runs on the broker's thread; the session outlives it (see Teardown).
+      // Deliver never blocks, so the embedded broker may call it on the
+      // publishing thread and skip a hand-off.
+      options.try_handler = [weak, id](Delivery& d) {
+        if (auto s = weak.lock()) s->Deliver(id, d.message);
+        return true;
+      };
       auto sub = self->broker_->Subscribe(std::move(options), [weak, id](Delivery d) {
         if (auto s = weak.lock()) s->Deliver(id, d.message);
       });
@@ -356,6 +363,7 @@ class WsSession final : public SessionBase,
   Core& core_;
   websocket::stream<Stream> ws_;
   beast::flat_buffer in_;
+  http::request<http::string_body> upgrade_;
   const Principal who_;
   const std::shared_ptr<Broker> broker_;
   ConnectionSlot slot_;

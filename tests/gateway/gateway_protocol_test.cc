@@ -222,7 +222,9 @@ TEST_F(GatewayTest, OversizedMessageClosesWith1009AndReachesNoBroker) {
   BrokerTap tap(*broker_, ">");
   auto ws = Connect();
   ASSERT_OK(ws->SendBinary(gateway::EncodePublish(1, Msg("a.b", std::string(2000, 'x')))));
-  EXPECT_FALSE(ws->Read().ok());
+  auto closed = ws->Read();
+  ASSERT_FALSE(closed.ok());
+  EXPECT_THAT(closed.error().message(), HasSubstr("closed by the gateway with 1009"));
   EXPECT_EQ(ws->close_code(), 1009);
   auto small = Connect();
   ASSERT_OK(small->SendBinary(gateway::EncodePublish(1, Msg("a.b", std::string(900, 'x')))));

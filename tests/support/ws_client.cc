@@ -49,7 +49,7 @@ beast::error_code Run(beast::tcp_stream& stream, std::chrono::milliseconds timeo
   return result;
 }
 
-template <class Next>
+template <class Layer>
 class Client final : public WsClient {
  public:
   template <class... Args>
@@ -61,7 +61,7 @@ class Client final : public WsClient {
       tcp_layer.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), handler);
     });
     if (ec) return Error::Connection("connect: " + ec.message());
-    if constexpr (!std::is_same_v<Next, beast::tcp_stream>) {
+    if constexpr (!std::is_same_v<Layer, beast::tcp_stream>) {
       ec = Run(tcp_layer, o.timeout,
                [&](auto handler) { ws_.next_layer().async_handshake(ssl::stream_base::client, handler); });
       if (ec) return Error::Connection("TLS handshake: " + ec.message());
@@ -90,10 +90,12 @@ class Client final : public WsClient {
     beast::flat_buffer buffer;
     beast::error_code ec = Run(beast::get_lowest_layer(ws_), timeout,
                                [&](auto handler) { ws_.async_read(buffer, handler); });
-    if (ec == websocket::error::closed) {
+    // A close frame may have come before the transport failed (the gateway
+    // resets a connection whose unread input it drops): its code counts.
+    if (ec && ws_.reason().code != 0) {
       close_code_ = ws_.reason().code;
       return Error::Connection("closed by the gateway with " + std::to_string(close_code_) + " " +
-                               std::string(ws_.reason().reason));
+                               std::string(ws_.reason().reason.data(), ws_.reason().reason.size()));
     }
     if (ec) return Error::Connection("read: " + ec.message());
     return beast::buffers_to_string(buffer.data());
@@ -116,7 +118,7 @@ class Client final : public WsClient {
     return Status::Ok();
   }
 
-  websocket::stream<Next> ws_;
+  websocket::stream<Layer> ws_;
   int close_code_ = 0;
 };
 
