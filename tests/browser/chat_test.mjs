@@ -52,8 +52,9 @@ async function waitFor(what, check, ms = 30000) {
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-browser-"));
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
-const config = fs.readFileSync(CONFIG, "utf8").replace("127.0.0.1:8787", `127.0.0.1:${port}`);
-assert.ok(config.includes(`127.0.0.1:${port}`), "the example config names 127.0.0.1:8787");
+const config = fs.readFileSync(CONFIG, "utf8")
+  .replace('websocket = "127.0.0.1:8787"', `websocket = "127.0.0.1:${port}"`);
+assert.ok(config.includes(`websocket = "127.0.0.1:${port}"`), 'the example config sets websocket = "127.0.0.1:8787"');
 fs.writeFileSync(path.join(dir, "ferry.toml"), config);
 
 const ferry = spawn(FERRY, ["-v", "run", "--config", path.join(dir, "ferry.toml")], { stdio: ["ignore", "inherit", "inherit"] });
