@@ -22,6 +22,7 @@
 
 #include "gateway/access.h"
 #include "gateway/gateway.h"
+#include "gateway/hub.h"
 
 namespace ferry::gateway {
 
@@ -39,8 +40,9 @@ inline constexpr std::uint32_t kRequestThreads = 32;
 // pauses (TCP then holds the client back).
 inline constexpr std::uint32_t kMaxPendingPublishes = 64;
 
-// What a WebSocket session offers the gateway: closing it from outside.
-class SessionBase {
+// What a WebSocket session offers the gateway: closing it from outside,
+// and taking deliveries from the hub.
+class SessionBase : public Sink {
  public:
   virtual ~SessionBase() = default;
   // Any thread: closes with `code` on the session's own strand.
@@ -83,6 +85,7 @@ struct Core {
   std::atomic<std::uint32_t> requests_in_flight{0};
   std::atomic<bool> stopping{false};
   std::optional<ssl::context> tls;  // set when tls_cert is
+  SubscriptionHub hub;
 
   void Register(const std::shared_ptr<SessionBase>& s) {
     std::lock_guard lock(sessions_mutex);

@@ -219,7 +219,7 @@ class GatewayImpl final : public Gateway {
     const Counters& c = core_->counters;
     return {c.connections.load(),       c.websockets.load(),        c.accepted.load(),
             c.refused.load(),           c.denied_handshakes.load(), c.denied_operations.load(),
-            c.protocol_errors.load(),   c.slow_consumers.load()};
+            c.protocol_errors.load(),   c.slow_consumers.load(),    core_->hub.Size()};
   }
 
   const config::GatewayConfig& config() const override { return core_->config; }

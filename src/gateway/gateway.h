@@ -35,6 +35,7 @@ struct GatewayStats {
   std::uint64_t denied_operations = 0;   // not granted: error frame, no broker call
   std::uint64_t protocol_errors = 0;     // malformed or text frames
   std::uint64_t slow_consumers = 0;      // closed with 4008
+  std::uint64_t broker_subscriptions = 0;  // held now: one per pattern, shared by clients
 };
 
 class Gateway {

@@ -61,19 +61,19 @@ class WsSession final : public SessionBase,
   }
 
   void DropSubscriptions() override {
-    std::map<std::uint32_t, std::unique_ptr<Subscription>> subs;
+    std::map<std::uint32_t, std::string> subs;
     {
       std::lock_guard lock(subs_mutex_);
       subs_dropped_ = true;
       subs.swap(subs_);
     }
-    subs.clear();  // waits out a running delivery
+    for (const auto& [id, pattern] : subs) core_.hub.Leave(broker_.get(), pattern, this, id);
   }
 
   const Broker* broker() const override { return broker_.get(); }
 
   // On the broker's delivery thread: encodes and queues, never blocks.
-  void Deliver(std::uint32_t id, const Message& message) {
+  void Deliver(std::uint32_t id, const Message& message) override {
     if (closing_ || slow_) return;
     std::string frame = EncodeMessage(id, message);
     if (frame.size() > core_.config.max_message_bytes)
@@ -191,6 +191,7 @@ class WsSession final : public SessionBase,
 
   void HandleSubscribe(ClientFrame& f) {
     Status ok = ValidatePattern(f.pattern);
+    if (ok.ok() && core_.stopping) ok = Error::Cancelled("ferry is stopping");
     if (ok.ok()) ok = AccessPolicy::MaySubscribe(who_.grants, f.pattern);
     if (ok.ok() && sub_ids_.count(f.id))
       ok = Error::InvalidArgument("subscription id " + std::to_string(f.id) + " is in use");
@@ -200,30 +201,16 @@ class WsSession final : public SessionBase,
     if (!ok.ok()) return Deny(f.id, ok.error());
     sub_ids_.insert(f.id);
     net::post(broker_strand_, [self = this->shared_from_this(), id = f.id, pattern = f.pattern] {
-      SubscribeOptions options;
-      options.pattern = pattern;
-      options.manual_ack = false;  // a tap: the browser settles nothing
-      std::weak_ptr<WsSession> weak = self;
-      // Runs on the broker's thread; the session outlives it (see Teardown).
-      // Deliver never blocks, so the embedded broker may call it on the
-      // publishing thread and skip a hand-off.
-      options.try_handler = [weak, id](Delivery& d) {
-        if (auto s = weak.lock()) s->Deliver(id, d.message);
-        return true;
-      };
-      auto sub = self->broker_->Subscribe(std::move(options), [weak, id](Delivery d) {
-        if (auto s = weak.lock()) s->Deliver(id, d.message);
-      });
-      Status result = sub.ok() ? Status::Ok() : Status(sub.error());
-      if (sub.ok()) {
-        std::unique_ptr<Subscription> late;
+      std::weak_ptr<Sink> sink = std::static_pointer_cast<Sink>(self);
+      Status result = self->core_.hub.Join(*self->broker_, pattern, sink, id);
+      if (result.ok()) {
+        bool dropped;
         {
           std::lock_guard lock(self->subs_mutex_);
-          if (self->subs_dropped_)
-            late = std::move(*sub);
-          else
-            self->subs_[id] = std::move(*sub);
+          dropped = self->subs_dropped_;
+          if (!dropped) self->subs_[id] = pattern;
         }
+        if (dropped) self->core_.hub.Leave(self->broker_.get(), pattern, self.get(), id);
       }
       net::post(self->ws_.get_executor(), [self, id, result] {
         if (!result.ok()) self->sub_ids_.erase(id);
@@ -236,16 +223,16 @@ class WsSession final : public SessionBase,
     if (!sub_ids_.erase(f.id))
       return Deny(f.id, Error::NotFound("no subscription with id " + std::to_string(f.id)));
     net::post(broker_strand_, [self = this->shared_from_this(), id = f.id] {
-      std::unique_ptr<Subscription> sub;
+      std::optional<std::string> pattern;
       {
         std::lock_guard lock(self->subs_mutex_);
-        auto it = self->subs_.find(id);
-        if (it != self->subs_.end()) {
-          sub = std::move(it->second);
+        if (auto it = self->subs_.find(id); it != self->subs_.end()) {
+          pattern = std::move(it->second);
           self->subs_.erase(it);
         }
       }
-      sub.reset();  // its last delivery is posted before the ack below
+      // Once Leave returns no delivery for it runs: the ack comes last.
+      if (pattern) self->core_.hub.Leave(self->broker_.get(), *pattern, self.get(), id);
       net::post(self->ws_.get_executor(), [self, id] { self->Send(EncodeAck(id)); });
     });
   }
@@ -387,8 +374,8 @@ class WsSession final : public SessionBase,
   std::atomic<bool> slow_{false};
   std::atomic<std::uint64_t> queued_bytes_{0};
   std::mutex subs_mutex_;
-  std::map<std::uint32_t, std::unique_ptr<Subscription>> subs_;  // guarded
-  bool subs_dropped_ = false;                                    // guarded
+  std::map<std::uint32_t, std::string> subs_;  // id → pattern joined in the hub; guarded
+  bool subs_dropped_ = false;                  // guarded
 };
 
 }  // namespace ferry::gateway

@@ -135,6 +135,40 @@ allow_request = ["greet"]
   EXPECT_EQ(replies->messages[0].content_type, "text/plain");
 }
 
+TEST(GatewayHostTest, AReloadKeepsAnUnchangedGatewayAndItsClients) {
+  TempDir dir;
+  const std::uint16_t port = FreePort();
+  auto write = [&](std::uint16_t p) {
+    return dir.Write("ferry.toml", "[host]\ncache_dir = \"" +
+                                       (std::filesystem::temp_directory_path() / "ferry-test-cache").string() +
+                                       "\"\n[gateway]\nwebsocket = \"127.0.0.1:" + std::to_string(p) +
+                                       "\"\nallow_subscribe = [\">\"]\n");
+  };
+  const auto file = write(port);
+  auto host = Host::Create({.config_file = file});
+  ASSERT_OK(host);
+  ASSERT_OK((*host)->Start());
+  auto ws = WsClient::Connect(port);
+  ASSERT_OK(ws);
+  ASSERT_OK((*ws)->SendBinary(gateway::EncodeSubscribe(1, "news")));
+  ASSERT_EQ((*ws)->AnswerTo(1)->op, Op::kAck);
+
+  ASSERT_OK((*host)->Reload({.config_file = file}, 5s));
+  ASSERT_OK((*host)->Publish("default", Msg("news", "after the reload")));
+  auto f = (*ws)->Next();
+  ASSERT_OK(f);
+  EXPECT_EQ(f->messages.at(0).data.view(), "after the reload");
+
+  // A changed [gateway] is a new gateway: its clients reconnect.
+  const std::uint16_t moved = FreePort();
+  write(moved);
+  ASSERT_OK((*host)->Reload({.config_file = file}, 5s));
+  EXPECT_FALSE((*ws)->Read().ok());
+  EXPECT_EQ((*ws)->close_code(), 1001);
+  EXPECT_OK(WsClient::Connect(moved));
+  (*host)->Stop(5s);
+}
+
 TEST_F(GatewayTest, ServesTheClientScriptAndStaticFilesButNothingOutside) {
   TempDir dir;
   std::filesystem::create_directories(dir.path() / "site" / "sub");

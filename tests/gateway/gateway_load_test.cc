@@ -73,6 +73,7 @@ TEST_F(GatewayTest, AThousandConcurrentClientsAreServed) {
   for (auto& c : clients) ASSERT_EQ(c->AnswerTo(1)->op, Op::kAck);
   const std::uint64_t connected = ResidentKiB();
   EXPECT_EQ(gateway_->Stats().websockets, static_cast<std::uint64_t>(kClients));
+  EXPECT_EQ(gateway_->Stats().broker_subscriptions, 1u);  // shared by all
 
   ASSERT_OK(broker_->Publish(Msg("all.news", "to everyone"), Clock::now() + 5s));
   for (auto& c : clients) {
@@ -96,8 +97,9 @@ TEST_F(GatewayTest, AThousandConcurrentClientsAreServed) {
   // A generous bound; it catches a buffer per connection gone wrong.
   EXPECT_LT(per_client, 512.0);
   clients.clear();
-  WaitForStats([](const auto& s) { return s.websockets == 0; });
+  WaitForStats([](const auto& s) { return s.websockets == 0 && s.broker_subscriptions == 0; });
   EXPECT_EQ(gateway_->Stats().websockets, 0u);
+  EXPECT_EQ(gateway_->Stats().broker_subscriptions, 0u);  // the last one leaving ended it
 }
 
 }  // namespace

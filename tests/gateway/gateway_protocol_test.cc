@@ -54,9 +54,17 @@ TEST_F(GatewayTest, SubscriptionsWithWildcardsDeliverUntilUnsubscribed) {
     EXPECT_EQ(f->messages.at(0).metadata.Get("k"), "v");
   }
   EXPECT_EQ(ids, (std::set<std::uint32_t>{1, 2}));
+  EXPECT_EQ(gateway_->Stats().broker_subscriptions, 2u);
+
+  // Another client on the same pattern shares the broker subscription.
+  auto other = Connect();
+  ASSERT_OK(other->SendBinary(gateway::EncodeSubscribe(5, "room.>")));
+  ASSERT_EQ(other->AnswerTo(5)->op, Op::kAck);
+  EXPECT_EQ(gateway_->Stats().broker_subscriptions, 2u);
 
   ASSERT_OK(ws->SendBinary(gateway::EncodeUnsubscribe(2)));
   ASSERT_EQ(ws->AnswerTo(2)->op, Op::kAck);
+  EXPECT_EQ(gateway_->Stats().broker_subscriptions, 2u);  // the other still uses room.>
   ASSERT_OK(broker_->Publish(Msg("room.b.chat", "second"), Clock::now() + 5s));
   auto f = ws->Next();
   ASSERT_OK(f);
@@ -69,6 +77,17 @@ TEST_F(GatewayTest, SubscriptionsWithWildcardsDeliverUntilUnsubscribed) {
   f = ws->Next();
   ASSERT_OK(f);
   EXPECT_EQ(f->messages.at(0).data.view(), "third");
+  // The other client got room.b and room.c.chat on its room.> (after
+  // room.b.chat, which it got too).
+  for (const char* want : {"second", "only-2", "third"}) {
+    f = other->Next();
+    ASSERT_OK(f);
+    EXPECT_EQ(f->id, 5u);
+    EXPECT_EQ(f->messages.at(0).data.view(), want);
+  }
+  other.reset();
+  WaitForStats([](const auto& s) { return s.broker_subscriptions == 1; });
+  EXPECT_EQ(gateway_->Stats().broker_subscriptions, 1u);
 }
 
 TEST_F(GatewayTest, RequestCollectsExpectedRepliesOrTimesOut) {
