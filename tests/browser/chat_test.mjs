@@ -124,6 +124,21 @@ try {
   const seen = (await lines(b)).filter((l) => l === "alice: sent while offline").length;
   assert.equal(seen, 1, "delivered once");
   log("back online: the queued post was delivered, acknowledged, and seen by the other pages");
+
+  // The offline queue is bounded: past maxQueued a publish is refused at
+  // once, not held. (A client of a gateway nobody serves stays offline.)
+  const refused = await a.page.evaluate(async () => {
+    const { connect } = await import("/ferry-client.js");
+    const offline = connect({ url: "ws://127.0.0.1:1/", maxQueued: 2 });
+    offline.publish("chat.post", "one").catch(() => {});
+    offline.publish("chat.post", "two").catch(() => {});
+    const third = await offline.publish("chat.post", "three").then(() => "accepted", (e) => e.code);
+    const queued = offline.queued;
+    offline.close();
+    return { third, queued };
+  });
+  assert.deepEqual(refused, { third: "queue-full", queued: 2 });
+  log("the offline queue refuses past maxQueued");
   log("PASS");
 } finally {
   await browser?.close().catch(() => {});
