@@ -24,7 +24,7 @@ PACKAGES=(
   # Kafka: client library, kcat for interop tests, Java + Maven for the test server
   librdkafka-dev kcat openjdk-17-jre-headless maven
   # WebSocket gateway (Boost.Beast/Asio, headers only) and its browser test
-  libboost-dev chromium
+  libboost-dev chromium openssl
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -35,8 +35,12 @@ std::optional<std::string> BearerToken(const http::request<http::string_body>& r
 template <class Stream>
 class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
-  HttpSession(Core& core, Stream stream, ConnectionSlot slot, std::string peer)
-      : core_(core), stream_(std::move(stream)), slot_(std::move(slot)), peer_(std::move(peer)) {}
+  // `refuse`: the gateway is at max_connections; the request is read and
+  // answered 503 (answering before reading would reset the connection, and
+  // the client would not see why).
+  HttpSession(Core& core, Stream stream, ConnectionSlot slot, std::string peer, bool refuse = false)
+      : core_(core), stream_(std::move(stream)), slot_(std::move(slot)), peer_(std::move(peer)),
+        refuse_(refuse) {}
 
   void Run() {
     if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
@@ -60,7 +64,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
     parser_.emplace();
     parser_->header_limit(16 * 1024);
     parser_->body_limit(4096);
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(refuse_ ? 5 : 30));
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        if (ec) return CloseStream(self->stream_);
@@ -69,6 +73,12 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   }
 
   void OnRequest(http::request<http::string_body> req) {
+    if (refuse_) {
+      req.keep_alive(false);
+      return Respond(req, {503, "text/plain; charset=utf-8",
+                           "the gateway is at its limit of connections (gateway.max_connections); "
+                           "retry later\n"});
+    }
     if (websocket::is_upgrade(req)) return Upgrade(std::move(req));
     if (req.method() != http::verb::get)
       return Respond(req, {405, "text/plain; charset=utf-8", "only GET and WebSocket upgrades\n"});
@@ -124,6 +134,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   Stream stream_;
   ConnectionSlot slot_;
   const std::string peer_;
+  const bool refuse_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
 };
@@ -245,15 +256,14 @@ class GatewayImpl final : public Gateway {
         spdlog::warn("gateway: refusing connections, {} are open (gateway.max_connections)",
                      core_->config.max_connections);
       last_refusal_log_ = now;
-      if (!core_->tls) {
-        static const std::string kBody = "the gateway is at its limit of connections; retry later\n";
-        static const std::string kBusy =
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: " +
-            std::to_string(kBody.size()) + "\r\nConnection: close\r\n\r\n" + kBody;
-        socket.non_blocking(true, ec);
-        (void)socket.send(net::buffer(kBusy), 0, ec);
+      // No TLS handshake spent on a refusal, nor more than 64 answers at once.
+      if (core_->tls || refusals_.connections >= 64) {
+        socket.close(ec);
+        return;
       }
-      socket.close(ec);
+      std::make_shared<HttpSession<beast::tcp_stream>>(*core_, beast::tcp_stream(std::move(socket)),
+                                                       ConnectionSlot(refusals_), std::move(peer), true)
+          ->Run();
       return;
     }
     socket.set_option(tcp::no_delay(true), ec);
@@ -270,6 +280,9 @@ class GatewayImpl final : public Gateway {
     }
   }
 
+  // Refusals being answered, apart from connections; declared first so the
+  // sessions (destroyed with core_) find it alive.
+  Counters refusals_;
   std::unique_ptr<Core> core_;
   std::unique_ptr<tcp::acceptor> acceptor_;  // its strand only, once started
   std::vector<std::thread> threads_;
