@@ -55,7 +55,8 @@ class SessionBase : public Sink {
 
 struct Counters {
   std::atomic<std::uint64_t> connections{0}, websockets{0}, accepted{0}, refused{0},
-      denied_handshakes{0}, denied_operations{0}, protocol_errors{0}, slow_consumers{0};
+      denied_handshakes{0}, denied_operations{0}, protocol_errors{0}, slow_consumers{0},
+      read_pauses{0};
 };
 
 // Counts a TCP connection for max_connections while it lives.

@@ -230,7 +230,8 @@ class GatewayImpl final : public Gateway {
     const Counters& c = core_->counters;
     return {c.connections.load(),       c.websockets.load(),        c.accepted.load(),
             c.refused.load(),           c.denied_handshakes.load(), c.denied_operations.load(),
-            c.protocol_errors.load(),   c.slow_consumers.load(),    core_->hub.Size()};
+            c.protocol_errors.load(),   c.slow_consumers.load(),    core_->hub.Size(),
+            c.read_pauses.load()};
   }
 
   const config::GatewayConfig& config() const override { return core_->config; }

@@ -36,6 +36,7 @@ struct GatewayStats {
   std::uint64_t protocol_errors = 0;     // malformed or text frames
   std::uint64_t slow_consumers = 0;      // closed with 4008
   std::uint64_t broker_subscriptions = 0;  // held now: one per pattern, shared by clients
+  std::uint64_t read_pauses = 0;  // times a client's input waited for its publishes or answers
 };
 
 class Gateway {

@@ -135,10 +135,27 @@ class WsSession final : public SessionBase,
       return Read();
     }
     Handle(std::move(frame).value());
-    if (pending_publishes_ >= kMaxPendingPublishes)
+    if (MustPause()) {
       read_paused_ = true;
-    else
+      ++core_.counters.read_pauses;
+    } else
       Read();
+  }
+
+  // Reading stops while the broker is behind on this client's publishes,
+  // or while the client does not read its answers (acks would pile up):
+  // TCP then holds the client back.
+  bool MustPause() const {
+    return pending_publishes_ >= kMaxPendingPublishes ||
+           queued_bytes_ > core_.config.send_buffer_bytes;
+  }
+
+  void MaybeResume() {
+    if (!read_paused_ || closing_ || pending_publishes_ >= kMaxPendingPublishes ||
+        queued_bytes_ > core_.config.send_buffer_bytes / 2)
+      return;
+    read_paused_ = false;
+    Read();
   }
 
   void Deny(std::uint32_t id, const Error& error) {
@@ -181,10 +198,7 @@ class WsSession final : public SessionBase,
       net::post(self->ws_.get_executor(), [self, id, s] {
         --self->pending_publishes_;
         self->Send(s.ok() ? EncodeAck(id) : EncodeError(id, s.error()));
-        if (self->read_paused_ && !self->closing_) {
-          self->read_paused_ = false;
-          self->Read();
-        }
+        self->MaybeResume();
       });
     });
   }
@@ -270,8 +284,8 @@ class WsSession final : public SessionBase,
   }
 
   // Answers and errors are counted against the send buffer too, but never
-  // drop the client: it asked for them, and reading pauses past
-  // kMaxPendingPublishes.
+  // drop the client: it asked for them, and reading pauses (MustPause)
+  // until they drain.
   void Send(std::string frame) {
     queued_bytes_ += frame.size();
     Push(std::move(frame));
@@ -299,6 +313,7 @@ class WsSession final : public SessionBase,
     queued_bytes_ -= outbox_.front().size();
     outbox_.pop_front();
     if (ec) return Teardown(ec);
+    MaybeResume();
     if (!outbox_.empty()) return WriteNext();
     if (pending_close_) SendClose();
   }

@@ -58,6 +58,31 @@ TEST_F(GatewayTest, SlowReaderIsClosedWith4008AndOthersGoOn) {
   EXPECT_EQ(gateway_->Stats().websockets, 1u);
 }
 
+TEST_F(GatewayTest, PublishesSentWithoutReadingAreAllAnsweredInOrder) {
+  auto config = OpenGatewayConfig();
+  config.send_buffer_bytes = 4096;  // acks soon pass it: reading pauses and resumes
+  Start(config);
+  BrokerTap tap(*broker_, "burst");
+  auto ws = Connect();
+  // Thousands of publishes before reading anything: each is answered, in
+  // order, reaches the broker once, and the client is not taken for slow.
+  constexpr std::uint32_t kPublishes = 5000;
+  for (std::uint32_t i = 1; i <= kPublishes; ++i)
+    ASSERT_OK(ws->SendBinary(gateway::EncodePublish(i, Msg("burst", std::to_string(i)))));
+  for (std::uint32_t i = 1; i <= kPublishes; ++i) {
+    auto f = ws->Next(20s);
+    ASSERT_OK(f) << i;
+    ASSERT_EQ(f->op, Op::kAck) << i;
+    ASSERT_EQ(f->id, i);
+  }
+  auto seen = tap.WaitFor(kPublishes);
+  ASSERT_EQ(seen.size(), kPublishes);
+  EXPECT_EQ(seen.back().data.view(), std::to_string(kPublishes));
+  EXPECT_EQ(gateway_->Stats().slow_consumers, 0u);
+  std::cout << "[ gateway ] reading paused " << gateway_->Stats().read_pauses << " times\n";
+  EXPECT_GT(gateway_->Stats().read_pauses, 0u);
+}
+
 TEST_F(GatewayTest, AThousandConcurrentClientsAreServed) {
   constexpr int kClients = 1000;
   auto config = OpenGatewayConfig();
