@@ -136,20 +136,34 @@ Result<std::unique_ptr<WsClient>> WsClient::Connect(std::uint16_t port, const Ws
 }
 
 Result<gateway::ServerFrame> WsClient::Next(std::chrono::milliseconds timeout) {
+  if (!set_aside_.empty()) {
+    gateway::ServerFrame f = std::move(set_aside_.front());
+    set_aside_.pop_front();
+    return f;
+  }
   auto raw = Read(timeout);
   if (!raw.ok()) return raw.error();
   return gateway::DecodeServerFrame(*raw);
 }
 
 Result<gateway::ServerFrame> WsClient::AnswerTo(std::uint32_t id, std::chrono::milliseconds timeout) {
+  for (auto it = set_aside_.begin(); it != set_aside_.end(); ++it) {
+    if (it->op == gateway::Op::kMessage || it->id != id) continue;
+    gateway::ServerFrame f = std::move(*it);
+    set_aside_.erase(it);
+    return f;
+  }
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return Error::Timeout("no answer to frame " + std::to_string(id));
-    auto frame = Next(left);
+    auto raw = Read(left);
+    if (!raw.ok()) return raw.error();
+    auto frame = gateway::DecodeServerFrame(*raw);
     if (!frame.ok()) return frame.error();
     if (frame->op != gateway::Op::kMessage && frame->id == id) return frame;
+    set_aside_.push_back(std::move(*frame));
   }
 }
 

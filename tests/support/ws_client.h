@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,14 +36,17 @@ class WsClient {
   // Reads one message. When the gateway closed the connection: Connection
   // error, and close_code() says with what (0: no close frame).
   virtual Result<std::string> Read(std::chrono::milliseconds timeout = std::chrono::seconds(10)) = 0;
-  // Read + DecodeServerFrame.
+  // The next frame: one AnswerTo set aside, else Read + DecodeServerFrame.
   Result<gateway::ServerFrame> Next(std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  // Reads until a frame answers `id` (ack, error or replies), skipping
-  // subscription messages.
+  // The first frame answering `id` (ack, error or replies); frames read on
+  // the way are set aside: for Next, in order, and for later AnswerTo calls.
   Result<gateway::ServerFrame> AnswerTo(std::uint32_t id,
                                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
   virtual int close_code() const = 0;
   virtual void Close() = 0;
+
+ private:
+  std::deque<gateway::ServerFrame> set_aside_;
 };
 
 struct HttpResult {
