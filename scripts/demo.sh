@@ -38,6 +38,10 @@ echo "== request-reply: ask greet, expect two replies (greeter in C, shouter in 
 echo "== client: the client component makes the request itself and reports to client.out"
 watch_then client.out "$FERRY" publish client.in 'ferry' --control "$SOCK"
 
+echo "== browser: a chat page whose backend is a component (examples/browser/, docs/GATEWAY.md)"
+echo "    run: $FERRY run --config $BUILD_DIR/examples/browser/ferry.toml"
+echo "    then open http://127.0.0.1:8787/ in two tabs"
+
 echo "== stopping ferry with SIGTERM"
 kill -TERM $HOST
 wait $HOST && echo "ferry exited 0"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target for a while (default 60 s):
-#   scripts/fuzz.sh config|topic|envelope|component|control [seconds]
+#   scripts/fuzz.sh config|topic|envelope|component|control|gateway [seconds]
 # Builds with clang and AddressSanitizer into build-fuzz/. Findings go to
 # build-fuzz/findings/<target>/; the seed corpus is fuzz/corpus/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target="${1:?usage: scripts/fuzz.sh config|topic|envelope|component|control [seconds]}"
+target="${1:?usage: scripts/fuzz.sh config|topic|envelope|component|control|gateway [seconds]}"
 seconds="${2:-60}"
 scripts/setup.sh >/dev/null
 export PATH="$HOME/.cargo/bin:$PATH"

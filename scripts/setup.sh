@@ -25,6 +25,8 @@ PACKAGES=(
   librabbitmq-dev rabbitmq-server amqp-tools
   # Kafka: client library, kcat for interop tests, Java + Maven for the test server
   librdkafka-dev kcat openjdk-17-jre-headless maven
+  # WebSocket gateway (Boost.Beast/Asio, headers only) and its browser test
+  libboost-dev chromium openssl
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -91,5 +93,19 @@ if ! cmp -s tests/support/kafka/pom.xml "$KAFKA_JARS/pom.xml"; then
   cp tests/support/kafka/pom.xml "$KAFKA_JARS/"
 fi
 # ---- end Kafka
+
+# ---- WebSocket gateway browser test: playwright-core (pinned in
+# tests/browser/package-lock.json) drives Debian's chromium.
+PW_TOOLS="$HOME/.cache/ferry/playwright"
+if ! cmp -s tests/browser/package-lock.json "$PW_TOOLS/package-lock.json" ||
+   [ ! -d "$PW_TOOLS/node_modules/playwright-core" ]; then
+  command -v npm >/dev/null || { echo "setup: npm is missing (install Node.js 20 or newer)" >&2; exit 1; }
+  echo "setup: playwright-core into $PW_TOOLS"
+  rm -rf "$PW_TOOLS"
+  mkdir -p "$PW_TOOLS"
+  cp tests/browser/package.json tests/browser/package-lock.json "$PW_TOOLS/"
+  (cd "$PW_TOOLS" && npm ci --silent --no-audit --no-fund)
+fi
+# ---- end gateway
 
 echo "setup: ready"

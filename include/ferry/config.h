@@ -103,6 +103,56 @@ struct ComponentConfig {
   std::string cloudevents_source;
 };
 
+// What a WebSocket client may do: topic patterns, as a component's grants.
+struct GatewayGrants {
+  std::vector<std::string> allow_publish;    // topics it may publish to
+  std::vector<std::string> allow_subscribe;  // patterns it may subscribe to (covered by one)
+  std::vector<std::string> allow_request;    // topics it may send requests to
+  friend bool operator==(const GatewayGrants&, const GatewayGrants&) = default;
+};
+
+// A bearer token and what its holder may do.
+struct GatewayToken {
+  std::string token;  // the secret itself (from `token` or the `token_env` variable)
+  std::string where;  // "gateway.token[0]", for logs; never the secret
+  GatewayGrants grants;
+  friend bool operator==(const GatewayToken&, const GatewayToken&) = default;
+};
+
+// An allowed Origin with grants of its own for clients without a token.
+struct GatewayOrigin {
+  std::string origin;  // "https://app.example:8443", as browsers send it
+  GatewayGrants grants;
+  friend bool operator==(const GatewayOrigin&, const GatewayOrigin&) = default;
+};
+
+// [gateway]: the WebSocket endpoint for browser pages (src/gateway/,
+// docs/GATEWAY.md). Off while `websocket` is empty.
+struct GatewayConfig {
+  std::string websocket;         // "host:port" to listen on
+  std::string broker = "default";
+  // Origins allowed besides those of `origins`; "*" allows any. Empty (and
+  // no `origins`): only pages of the gateway's own origin (Origin's host
+  // equals the Host header). Clients that send no Origin (not browsers) pass.
+  std::vector<std::string> allowed_origins;
+  std::vector<GatewayOrigin> origins;
+  std::vector<GatewayToken> tokens;
+  // Whether a client must present a token; default: when tokens are set.
+  bool require_token = false;
+  GatewayGrants grants;          // clients without a token
+  std::filesystem::path static_dir;  // absolute; empty: no static files
+  std::filesystem::path tls_cert, tls_key;  // both or neither (PEM)
+  std::uint32_t max_connections = 1024;        // TCP connections at once
+  std::uint64_t max_message_bytes = 1u << 20;  // one WebSocket message, either way
+  std::uint64_t send_buffer_bytes = 4u << 20;  // queued for one client before it is dropped
+  std::uint32_t max_subscriptions = 64;        // per connection
+  std::uint32_t max_requests = 16;             // in flight per connection
+  std::uint32_t publish_timeout_ms = 5000;     // a publish waits out back-pressure this long
+  std::uint32_t max_request_ms = 30000;        // bound on a request's timeout
+  std::uint32_t threads = 2;                   // I/O threads
+  friend bool operator==(const GatewayConfig&, const GatewayConfig&) = default;
+};
+
 // A whole configuration: what ferry.toml holds, or what a program builds in
 // code and gives to Host::Create (HostOptions::config). Built in code, the
 // same rules apply and Host::Create checks them: every name a component
@@ -115,6 +165,7 @@ struct Config {
   Limits limits;
   std::vector<BrokerConfig> brokers;     // always holds "default" (mem:// unless set)
   std::vector<ComponentConfig> components;
+  GatewayConfig gateway;
 
   const BrokerConfig* FindBroker(std::string_view name) const;
 };

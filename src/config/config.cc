@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "core/listen_address.h"
+#include "config/gateway_config.h"
 #include "core/topic.h"
 
 namespace ferry::config {
@@ -494,12 +495,13 @@ Result<Config> Parse(std::string_view text, const std::filesystem::path& base_di
                                   std::to_string(where.column) + ": TOML syntax error: " +
                                   description);
   }
-  FERRY_RETURN_IF_ERROR(r.CheckKeys(root, "", {"host", "limits", "brokers", "component"}));
+  FERRY_RETURN_IF_ERROR(r.CheckKeys(root, "", {"host", "limits", "brokers", "component", "gateway"}));
   Config config;
   FERRY_RETURN_IF_ERROR(ParseHost(r, root, base_dir, config.host));
   FERRY_RETURN_IF_ERROR(ParseLimits(r, root, config.limits));
   FERRY_RETURN_IF_ERROR(ParseBrokers(r, root, config.brokers));
   FERRY_RETURN_IF_ERROR(ParseComponents(r, root, base_dir, config));
+  FERRY_RETURN_IF_ERROR(ParseGateway(root, file, base_dir, config));
   return config;
 }
 

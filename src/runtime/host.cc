@@ -16,6 +16,7 @@
 
 #include "brokers/registry.h"
 #include "config/config.h"
+#include "gateway/gateway.h"
 #include "runtime/component_runner.h"
 #include "runtime/control_server.h"
 #include "runtime/metrics_server.h"
@@ -173,6 +174,8 @@ class HostImpl final : public Host {
 
   std::vector<HeldRetry> StopForReload(std::chrono::milliseconds grace,
                                        const std::vector<std::string>& hand_over) override {
+    if (gateway_) gateway_->Stop();
+    gateway_.reset();
     if (control_) control_->Stop();
     control_.reset();
     draining_.store(true);
@@ -315,6 +318,7 @@ class HostImpl final : public Host {
     FERRY_RETURN_IF_ERROR(StartComponents());
     FERRY_RETURN_IF_ERROR(OpenControl());
     FERRY_RETURN_IF_ERROR(OpenMetrics());
+    FERRY_RETURN_IF_ERROR(OpenGateway());
     draining_.store(false);
     return Status::Ok();
   }
@@ -493,6 +497,7 @@ class HostImpl final : public Host {
     for (auto& slot : listens) slot->End();
     for (auto& broker : closing) {
       if (control_) control_->EndConnectionsTo(broker.get());
+      if (gateway_) gateway_->EndConnectionsTo(broker.get());
       broker->Close();
     }
   }
@@ -530,6 +535,23 @@ class HostImpl final : public Host {
         },
         options);
     return control_->Start();
+  }
+
+  // Opens the WebSocket gateway ([gateway]), or keeps the one open when
+  // its settings did not change: a reload leaves its clients connected
+  // (those of a broker the reload replaced were ended with it).
+  Status OpenGateway() {
+    if (gateway_ && gateway_->config() == config_.gateway) return Status::Ok();
+    if (gateway_) gateway_->Stop();
+    gateway_.reset();
+    if (config_.gateway.websocket.empty()) return Status::Ok();
+    gateway_ = gateway::MakeGateway(config_.gateway, [this](std::string_view name) -> std::shared_ptr<Broker> {
+      auto broker = FindBroker(name);
+      return broker.ok() ? *broker : nullptr;
+    });
+    Status started = gateway_->Start();
+    if (!started.ok()) gateway_.reset();
+    return started;
   }
 
   // `brokers` are this configuration's: they outlive its runners.
@@ -587,6 +609,7 @@ class HostImpl final : public Host {
   std::unique_ptr<MetricsServer> metrics_;
   std::shared_ptr<InFlightBudget> budget_;
   std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<gateway::Gateway> gateway_;
   std::vector<ComponentStats> last_stats_;  // what Stats says once stopped
   std::mutex listens_mutex_;  // Listen may be called from any thread
   std::vector<std::weak_ptr<ListenSlot>> listens_;  // ended with their broker
