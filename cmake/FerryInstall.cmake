@@ -2,12 +2,13 @@
 # engine's libferry_engine.a beside it); the public headers (include/ferry/);
 # a CMake package, find_package(Ferry) giving Ferry::ferry; and a
 # pkg-config file, ferry.pc. Both describe the libraries a static libferry
-# needs at link time: spdlog, fmt, toml++ and each broker adapter's client
+# needs at link time: spdlog, fmt, toml++, cpp-httplib (the metrics
+# listener), OpenSSL (the gateway's TLS) and each broker adapter's client
 # library that was built in.
 include(GNUInstallDirs)
 set_target_properties(ferry_lib PROPERTIES OUTPUT_NAME ferry)
 
-set(FERRY_PC_MODULES spdlog fmt tomlplusplus)
+set(FERRY_PC_MODULES spdlog fmt tomlplusplus cpp-httplib openssl)
 foreach(pair NATS:libnats MQTT:libmosquitto REDIS:hiredis RABBITMQ:librabbitmq KAFKA:rdkafka)
   string(REPLACE ":" ";" pair ${pair})
   list(GET pair 0 upper)
