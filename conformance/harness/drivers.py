@@ -191,8 +191,35 @@ class FerryControlDriver:
 
 # ---------------------------------------------------------------- NATS (core protocol)
 
-class NatsDriver:
+class _CrlfReader:
+    """Buffered reads of CRLF-framed protocols (NATS, RESP) over `self.sock`."""
+
+    _name = "connection"
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise DriverError(f"{self._name}: connection closed")
+        self._buf += chunk
+
+    def _line(self):
+        while b"\r\n" not in self._buf:
+            self._fill()
+        line, self._buf = self._buf.split(b"\r\n", 1)
+        return line
+
+    def _take(self, n):
+        """`n` bytes and the CRLF after them."""
+        while len(self._buf) < n + 2:
+            self._fill()
+        out, self._buf = self._buf[:n], self._buf[n + 2:]
+        return out
+
+
+class NatsDriver(_CrlfReader):
     """Core NATS over its text protocol: CONNECT, PUB, SUB, MSG and HMSG."""
+
+    _name = "nats"
 
     def __init__(self, host, port):
         self.sock = _connect_tcp(host, port)
@@ -217,24 +244,6 @@ class NatsDriver:
     def _send(self, b):
         with self._wlock:
             self.sock.sendall(b)
-
-    def _fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise DriverError("nats: connection closed")
-        self._buf += chunk
-
-    def _line(self):
-        while b"\r\n" not in self._buf:
-            self._fill()
-        line, self._buf = self._buf.split(b"\r\n", 1)
-        return line
-
-    def _take(self, n):
-        while len(self._buf) < n + 2:
-            self._fill()
-        out, self._buf = self._buf[:n], self._buf[n + 2:]
-        return out
 
     def _reader(self):
         try:
@@ -305,22 +314,12 @@ def _resp_command(*args):
     return b"".join(out)
 
 
-class _RespConn:
+class _RespConn(_CrlfReader):
+    _name = "redis"
+
     def __init__(self, host, port):
         self.sock = _connect_tcp(host, port)
         self._buf = b""
-
-    def _fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise DriverError("redis: connection closed")
-        self._buf += chunk
-
-    def _line(self):
-        while b"\r\n" not in self._buf:
-            self._fill()
-        line, self._buf = self._buf.split(b"\r\n", 1)
-        return line
 
     def read(self):
         line = self._line()
@@ -335,10 +334,7 @@ class _RespConn:
             n = int(rest)
             if n < 0:
                 return None
-            while len(self._buf) < n + 2:
-                self._fill()
-            out, self._buf = self._buf[:n], self._buf[n + 2:]
-            return out
+            return self._take(n)
         if kind == b"*":
             n = int(rest)
             return None if n < 0 else [self.read() for _ in range(n)]
