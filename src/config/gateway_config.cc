@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <initializer_list>
 
+#include "core/listen_address.h"
 #include "core/topic.h"
 
 namespace ferry::config {
@@ -93,14 +94,8 @@ class SectionReader {
 // "host:port" with a port from 1 to 65535; the host a name, an IPv4
 // address or a bracketed IPv6 address.
 bool ValidListenAddress(std::string_view s) {
-  const std::size_t colon = s.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return false;
-  const std::string_view port = s.substr(colon + 1);
-  if (port.empty() || port.size() > 5 ||
-      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return false;
-  const long n = std::stol(std::string(port));
-  return n >= 1 && n <= 65535;
+  auto parsed = ParseListenAddress(s);
+  return parsed.ok() && parsed->second >= 1;
 }
 
 // An Origin as browsers send it: scheme://host[:port], nothing after.

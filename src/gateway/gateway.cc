@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/listen_address.h"
 #include "gateway/core.h"
 #include "gateway/static_files.h"
 #include "gateway/ws_session.h"
@@ -140,10 +141,10 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
 };
 
 Result<tcp::endpoint> ResolveListen(net::io_context& ioc, const std::string& address) {
-  const std::size_t colon = address.rfind(':');
-  std::string host = address.substr(0, colon);
-  const std::string port = address.substr(colon + 1);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  auto parsed = ParseListenAddress(address);
+  if (!parsed.ok()) return parsed.error().WithContext("gateway.websocket");
+  const std::string host = parsed->first;
+  const std::string port = std::to_string(parsed->second);
   beast::error_code ec;
   tcp::resolver resolver(ioc);
   auto results = resolver.resolve(host, port, tcp::resolver::passive, ec);
