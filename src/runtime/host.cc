@@ -357,18 +357,7 @@ class HostImpl final : public Host {
       }
     }
     s.process = ReadProcess(started_at_);
-    if (draining_.load()) {
-      s.not_ready_because = "stopping or reloading";
-    } else if (running < expected_components_.load()) {
-      s.not_ready_because = "components are starting";
-    } else {
-      for (const auto& b : s.brokers)
-        if (b.state != "connected") {
-          s.not_ready_because = "broker '" + b.name + "' is " + b.state;
-          break;
-        }
-    }
-    s.ready = s.not_ready_because.empty();
+    DecideReadiness(s, draining_.load(), running, expected_components_.load());
     return s;
   }
 

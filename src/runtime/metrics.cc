@@ -121,6 +121,22 @@ constexpr Failure kAllFailures[] = {Failure::kError,     Failure::kTrap,        
 
 }  // namespace
 
+void DecideReadiness(HostSnapshot& s, bool draining, std::size_t running, std::size_t expected) {
+  s.not_ready_because.clear();
+  if (draining) {
+    s.not_ready_because = "stopping or reloading";
+  } else if (running < expected) {
+    s.not_ready_because = "components are starting";
+  } else {
+    for (const auto& b : s.brokers)
+      if (b.state != "connected") {
+        s.not_ready_because = "broker '" + b.name + "' is " + b.state;
+        break;
+      }
+  }
+  s.ready = s.not_ready_because.empty();
+}
+
 ProcessSnapshot ReadProcess(std::chrono::steady_clock::time_point started) {
   ProcessSnapshot p;
   std::ifstream in("/proc/self/status");

@@ -97,6 +97,10 @@ struct HostSnapshot {
   std::string not_ready_because;  // empty when ready
 };
 
+// Sets `ready` and `not_ready_because`: not while the host is draining, nor
+// before `expected` components run, nor while a broker is not connected.
+void DecideReadiness(HostSnapshot& snapshot, bool draining, std::size_t running, std::size_t expected);
+
 // This process's figures from /proc/self (zeros where it is not there).
 ProcessSnapshot ReadProcess(std::chrono::steady_clock::time_point started);
 
