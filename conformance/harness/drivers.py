@@ -67,6 +67,14 @@ def _connect_tcp(host, port, timeout=5.0):
 
 # ---------------------------------------------------------------- Ferry control socket
 
+def _start_reading(subs, sub, reader):
+    """Runs `reader` (which feeds `sub`) on a daemon thread; keeps `sub` in
+    `subs` for the driver's close()."""
+    threading.Thread(target=reader, daemon=True).start()
+    subs.append(sub)
+    return sub
+
+
 class FerryControlDriver:
     """Ferry's embedded broker through its control socket.
 
@@ -180,9 +188,7 @@ class FerryControlDriver:
                     sub.put(*self._parse_message(f[1:]))
             except (OSError, DriverError, struct.error, IndexError):
                 return
-        threading.Thread(target=reader, daemon=True).start()
-        self._subs.append(sub)
-        return sub
+        return _start_reading(self._subs, sub, reader)
 
     def close(self):
         for sub in self._subs:
@@ -379,9 +385,7 @@ class RedisPubSubDriver:
                         sub.put(m[1].decode(), m[2])
             except (OSError, DriverError):
                 return
-        threading.Thread(target=reader, daemon=True).start()
-        self._subs.append(sub)
-        return sub
+        return _start_reading(self._subs, sub, reader)
 
     def close(self):
         for s in self._subs:
@@ -426,9 +430,7 @@ class RedisStreamsDriver:
                             sub.put(topic, f.get(b"data", b""))
             except (OSError, DriverError):
                 return
-        threading.Thread(target=reader, daemon=True).start()
-        self._subs.append(sub)
-        return sub
+        return _start_reading(self._subs, sub, reader)
 
     def close(self):
         for s in self._subs:

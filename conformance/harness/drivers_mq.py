@@ -5,7 +5,7 @@ import os
 import struct
 import threading
 
-from drivers import DriverError, Subscription, _connect_tcp, _recv_exact
+from drivers import DriverError, Subscription, _connect_tcp, _recv_exact, _start_reading
 
 
 # ---------------------------------------------------------------- MQTT 3.1.1 (QoS 0 and 1)
@@ -126,9 +126,7 @@ class MqttDriver:
                     sub.put(t.replace("/", "."), body[pos:])
             except (OSError, DriverError, IndexError, struct.error):
                 return
-        threading.Thread(target=reader, daemon=True).start()
-        self._subs.append(sub)
-        return sub
+        return _start_reading(self._subs, sub, reader)
 
     def close(self):
         for s in self._subs:
@@ -250,9 +248,7 @@ class AmqpDriver:
                     sub.put(key, body)
             except (OSError, DriverError, struct.error, IndexError):
                 return
-        threading.Thread(target=reader, daemon=True).start()
-        self._subs.append(sub)
-        return sub
+        return _start_reading(self._subs, sub, reader)
 
     def close(self):
         for s in self._subs:
@@ -352,9 +348,7 @@ class KafkaDriver:
                         sub.put(topic, data)
                 proc.wait()
                 time.sleep(0.3)
-        threading.Thread(target=reader, daemon=True).start()
-        self._subs.append(sub)
-        return sub
+        return _start_reading(self._subs, sub, reader)
 
     def close(self):
         for s in self._subs:
