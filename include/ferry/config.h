@@ -31,6 +31,10 @@ struct HostConfig {
   // Starts a W3C trace for deliveries that carry none and logs a span line
   // per handler call. Trace context that arrives is passed on either way.
   bool tracing = false;
+  // OTLP/HTTP traces URL (e.g. "http://127.0.0.1:4318/v1/traces"; one
+  // without a path gets /v1/traces) that each sampled call's span is sent
+  // to, as JSON; empty: spans are not exported.
+  std::string otlp_endpoint;
 };
 
 struct Limits {

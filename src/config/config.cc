@@ -10,6 +10,7 @@
 
 #include <toml++/toml.h>
 
+#include "core/http_url.h"
 #include "core/listen_address.h"
 #include "config/gateway_config.h"
 #include "core/topic.h"
@@ -192,7 +193,8 @@ Status ParseHost(const Reader& r, const toml::table& root, const std::filesystem
   if (!t) return r.Fail(node, "host", "expected a table");
   FERRY_RETURN_IF_ERROR(r.CheckKeys(*t, "host.", {"log_level", "control_socket", "cache_dir",
                                                       "max_control_connections", "metrics",
-                                                      "metrics_max_topics", "log_format", "tracing"}));
+                                                      "metrics_max_topics", "log_format", "tracing",
+                                                      "otlp_endpoint"}));
   auto level = r.String(*t, "log_level", "host.log_level");
   if (!level.ok()) return level.error();
   if (!level->empty()) {
@@ -226,6 +228,13 @@ Status ParseHost(const Reader& r, const toml::table& root, const std::filesystem
   auto tracing = r.Bool(*t, "tracing", "host.tracing", false);
   if (!tracing.ok()) return tracing.error();
   host.tracing = *tracing;
+  auto otlp = r.String(*t, "otlp_endpoint", "host.otlp_endpoint");
+  if (!otlp.ok()) return otlp.error();
+  if (!otlp->empty()) {
+    auto url = ParseHttpUrl(*otlp);
+    if (!url.ok()) return r.Fail(t->get("otlp_endpoint"), "host.otlp_endpoint", url.error().message());
+    host.otlp_endpoint = *otlp;
+  }
   auto format = r.String(*t, "log_format", "host.log_format");
   if (!format.ok()) return format.error();
   if (!format->empty()) {

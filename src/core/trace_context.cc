@@ -47,6 +47,13 @@ bool Parse(std::string_view value, TraceSpan& span) {
 
 std::string TraceSpan::TraceParent() const { return "00-" + trace_id + "-" + span_id + "-" + flags; }
 
+bool TraceSpan::Sampled() const {
+  // flags is two lowercase hex digits (checked when it was read); bit 0.
+  const char low = flags.size() == 2 ? flags[1] : '0';
+  const int value = low <= '9' ? low - '0' : low - 'a' + 10;
+  return (value & 1) != 0;
+}
+
 std::optional<TraceSpan> SpanFor(const Message& delivered, bool start_new) {
   TraceSpan span;
   const auto parent = delivered.metadata.Get(kTraceParentKey);

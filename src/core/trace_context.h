@@ -26,6 +26,8 @@ struct TraceSpan {
 
   // "00-<trace>-<span>-<flags>": what messages sent from this call carry.
   std::string TraceParent() const;
+  // The sampled bit of the trace flags: only sampled spans are exported.
+  bool Sampled() const;
 };
 
 // The span of a call handling `delivered`: a child of its valid traceparent,

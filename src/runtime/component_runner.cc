@@ -6,6 +6,7 @@
 #include "core/topic.h"
 #include "core/trace_context.h"
 #include "runtime/log_context.h"
+#include "runtime/span_exporter.h"
 
 namespace ferry {
 namespace {
@@ -352,12 +353,7 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
     instance->TrackSends(nullptr);
     current_span = nullptr;
     durations_.Observe(took);
-    if (span && tracing_)
-      spdlog::info("{}: span trace={} span={} parent={} topic={} outcome={} duration_us={}", config_.name,
-                   span->trace_id, span->span_id, span->parent_id.empty() ? "-" : span->parent_id,
-                   batch.front().message.topic,
-                   outcome.status.ok() ? "ok" : std::string(FailureName(FailureOf(outcome.failure))),
-                   std::chrono::duration_cast<std::chrono::microseconds>(took).count());
+    if (span) FinishSpan(*span, batch, outcome, took);
     std::vector<Delivery> handled;
     std::size_t settled = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -394,6 +390,32 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
       if (fresh.ok()) instance = std::move(fresh).value();
     }
   }
+}
+
+void ComponentRunner::FinishSpan(const TraceSpan& span, const std::vector<Delivery>& batch,
+                                 const wasm::CallOutcome& outcome, Clock::duration took) const {
+  const std::string& topic = batch.front().message.topic;
+  const std::string failure = outcome.status.ok() ? "" : std::string(FailureName(FailureOf(outcome.failure)));
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
+  if (tracing_)
+    spdlog::info("{}: span trace={} span={} parent={} topic={} outcome={} duration_us={}", config_.name,
+                 span.trace_id, span.span_id, span.parent_id.empty() ? "-" : span.parent_id, topic,
+                 failure.empty() ? "ok" : failure, micros);
+  if (!spans_ || !span.Sampled()) return;
+  const auto end = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const auto length = std::chrono::duration_cast<std::chrono::nanoseconds>(took).count();
+  spans_->Record({.trace_id = span.trace_id,
+                  .span_id = span.span_id,
+                  .parent_id = span.parent_id,
+                  .tracestate = span.tracestate,
+                  .component = config_.name,
+                  .topic = topic,
+                  .start_unix_ns = static_cast<std::uint64_t>(end - length),
+                  .end_unix_ns = static_cast<std::uint64_t>(end),
+                  .messages = static_cast<std::uint32_t>(batch.size()),
+                  .failure = failure});
 }
 
 void ComponentRunner::SettleConfirmed(std::vector<Delivery>& deliveries, const Status& outcome) {

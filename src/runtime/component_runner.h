@@ -22,9 +22,12 @@
 #include "runtime/in_flight.h"
 #include "runtime/metrics.h"
 #include "runtime/retry_hold.h"
+#include "core/trace_context.h"
 #include "wasm/guest.h"
 
 namespace ferry {
+
+class SpanExporter;
 
 class ComponentRunner {
  public:
@@ -60,6 +63,9 @@ class ComponentRunner {
   // Starts traces for deliveries without one and logs a span line per
   // handler call ([host].tracing). Call before Start.
   void TraceCalls() { tracing_ = true; }
+  // Sends each sampled call's span to `exporter` ([host].otlp_endpoint),
+  // which outlives this runner. Call before Start.
+  void ExportSpans(SpanExporter* exporter) { spans_ = exporter; }
   // This runner's figures, from any thread.
   ComponentSnapshot Snapshot() const;
 
@@ -112,6 +118,9 @@ class ComponentRunner {
   Result<Sub> SubscribeTo(const std::string& pattern);
   void Retire(Sub sub);  // caller holds subs_mutex_
   void ReaperLoop();
+  // Logs (tracing_) and exports (spans_) the span of a finished call.
+  void FinishSpan(const TraceSpan& span, const std::vector<Delivery>& batch, const wasm::CallOutcome& outcome,
+                  Clock::duration took) const;
   void DropSubscriptions();
 
   config::ComponentConfig config_;
@@ -124,6 +133,7 @@ class ComponentRunner {
   DurationHistogram durations_;
   std::unique_ptr<TopicCounters> topics_;  // null: not counted
   bool tracing_ = false;
+  SpanExporter* spans_ = nullptr;  // null: spans are not exported
   std::atomic<std::uint64_t> in_flight_{0};  // admitted, not Done yet
   std::atomic<std::uint64_t> instances_created_{0};
   BoundedQueue<Delivery> queue_;

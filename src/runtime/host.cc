@@ -20,6 +20,7 @@
 #include "runtime/component_runner.h"
 #include "runtime/control_server.h"
 #include "runtime/metrics_server.h"
+#include "runtime/span_exporter.h"
 #include "wasm/engine.h"
 #include "wasm/guest.h"
 
@@ -181,6 +182,7 @@ class HostImpl final : public Host {
     draining_.store(true);
     metrics_.reset();
     std::vector<HeldRetry> held = StopComponents(grace, hand_over);
+    spans_.reset();  // sends what its runners left
     // A stopped host can be started again (a reload that failed goes back).
     CloseBrokers([](const std::string&) { return true; });
     return held;
@@ -315,6 +317,7 @@ class HostImpl final : public Host {
   // Brokers, components, control socket: whatever of them is not running.
   Status StartAll() {
     FERRY_RETURN_IF_ERROR(OpenBrokers());
+    FERRY_RETURN_IF_ERROR(OpenSpans());
     FERRY_RETURN_IF_ERROR(StartComponents());
     FERRY_RETURN_IF_ERROR(OpenControl());
     FERRY_RETURN_IF_ERROR(OpenMetrics());
@@ -334,6 +337,22 @@ class HostImpl final : public Host {
     return Status::Ok();
   }
 
+  // Starts the span exporter, or keeps the one sending to the same
+  // endpoint. Runs while no runner does.
+  Status OpenSpans() {
+    if (spans_ && spans_->endpoint() == config_.host.otlp_endpoint) return Status::Ok();
+    std::unique_ptr<SpanExporter> next;
+    if (!config_.host.otlp_endpoint.empty()) {
+      auto options = SpanExporterOptionsFor(config_.host.otlp_endpoint);
+      auto started = options.ok() ? SpanExporter::Start(std::move(options).value()) : options.error();
+      if (!started.ok()) return started.error();
+      next = std::move(started).value();
+    }
+    std::unique_lock lock(runners_mutex_);  // Snapshot reads spans_
+    spans_.swap(next);
+    return Status::Ok();
+  }
+
   // Every figure of the running host, for the metrics page and `ferry
   // status`; called from their threads.
   HostSnapshot Snapshot() const {
@@ -343,6 +362,7 @@ class HostImpl final : public Host {
       std::shared_lock lock(runners_mutex_);
       for (const auto& runner : runners_) s.components.push_back(runner->Snapshot());
       running = runners_.size();
+      if (spans_) s.spans = {true, spans_->exported(), spans_->dropped()};
     }
     {
       std::shared_lock lock(brokers_mutex_);
@@ -414,6 +434,7 @@ class HostImpl final : public Host {
           *brokers.at(component.broker), config_.limits.queue_depth, budget_);
       if (!config_.host.metrics.empty()) runner->CountTopics(config_.host.metrics_max_topics);
       if (config_.host.tracing) runner->TraceCalls();
+      runner->ExportSpans(spans_.get());
       FERRY_RETURN_IF_ERROR(runner->Start());
       std::unique_lock lock(runners_mutex_);
       runners_.push_back(std::move(runner));
@@ -596,6 +617,7 @@ class HostImpl final : public Host {
   };
   std::map<std::string, std::shared_ptr<BrokerHealth>> health_;  // under brokers_mutex_
   std::unique_ptr<MetricsServer> metrics_;
+  std::unique_ptr<SpanExporter> spans_;  // replaced under runners_mutex_
   std::shared_ptr<InFlightBudget> budget_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<gateway::Gateway> gateway_;

@@ -231,6 +231,13 @@ std::string RenderPrometheus(const HostSnapshot& s) {
   for (const auto& b : s.brokers)
     page.Sample("ferry_broker_unconfirmed_publishes", fmt::format("broker=\"{}\"", Escape(b.name)), b.unconfirmed);
 
+  if (s.spans.on) {
+    page.Family("ferry_spans_exported_total", "counter", "Spans the OTLP collector accepted.");
+    page.Plain("ferry_spans_exported_total", s.spans.exported);
+    page.Family("ferry_spans_dropped_total", "counter",
+                "Spans not exported: queue full, collector unreachable or refusing, or rejected by it.");
+    page.Plain("ferry_spans_dropped_total", s.spans.dropped);
+  }
   page.Family("ferry_ready", "gauge", "1 when every broker is connected and every component runs.");
   page.Plain("ferry_ready", std::uint64_t{s.ready});
   page.Family("process_resident_memory_bytes", "gauge", "Resident memory of the host process.");
@@ -288,6 +295,7 @@ std::string RenderJson(const HostSnapshot& s) {
                 {"threads", s.process.threads},
                 {"open_files", s.process.open_files},
                 {"uptime_seconds", s.process.uptime_seconds}}}};
+  if (s.spans.on) out["spans"] = {{"exported", s.spans.exported}, {"dropped", s.spans.dropped}};
   if (!s.ready) out["not_ready_because"] = s.not_ready_because;
   return out.dump();
 }

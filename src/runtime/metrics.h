@@ -89,8 +89,14 @@ struct ProcessSnapshot {
   double uptime_seconds = 0;
 };
 
+struct SpanExportSnapshot {
+  bool on = false;  // [host].otlp_endpoint is set
+  std::uint64_t exported = 0, dropped = 0;
+};
+
 struct HostSnapshot {
   std::vector<ComponentSnapshot> components;
+  SpanExportSnapshot spans;
   std::vector<BrokerSnapshot> brokers;
   ProcessSnapshot process;
   bool ready = false;
