@@ -53,6 +53,9 @@ class Collector {
     });
     port_ = static_cast<std::uint16_t>(server_.bind_to_any_port("127.0.0.1"));
     thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // stop() before the loop runs would be lost, and the destructor wait.
+    for (int i = 0; i < 1000 && !server_.is_running(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ~Collector() {
     server_.stop();
