@@ -15,12 +15,15 @@
 #include <set>
 #include <thread>
 
+#include <librdkafka/rdkafka.h>
+
 #include "brokers/conformance.h"
 #include "brokers/kafka/kafka_client.h"
 #include "brokers/registry.h"
 #include "support/durability.h"
 #include "support/host_fixture.h"
 #include "support/kafka_server.h"
+#include "support/log_capture.h"
 #include "support/restart_proof.h"
 #include "support/two_hosts.h"
 
@@ -367,6 +370,58 @@ TEST(KafkaDurability, AHostKilledMidStreamLosesNothing) {
   run.publisher_options = std::map<std::string, std::string>{};
   run.stop_signal = SIGKILL;
   ExpectNoLoss(run, "kafka");
+}
+
+// Makes `topic` with one partition and a size limit no record batch fits
+// in, through the admin API of librdkafka: every produce to it is refused
+// by the server, after the client accepted it.
+void CreateTopicNothingFits(const std::string& bootstrap, const std::string& topic) {
+  char why[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), why, sizeof why), RD_KAFKA_CONF_OK)
+      << why;
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
+  ASSERT_NE(rk, nullptr) << why;
+  rd_kafka_NewTopic_t* spec = rd_kafka_NewTopic_new(topic.c_str(), 1, 1, why, sizeof why);
+  ASSERT_NE(spec, nullptr) << why;
+  ASSERT_EQ(rd_kafka_NewTopic_set_config(spec, "max.message.bytes", "8"), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_CreateTopics(rk, &spec, 1, nullptr, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
+  ASSERT_NE(event, nullptr) << "no answer to CreateTopics";
+  const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+  ASSERT_NE(result, nullptr) << rd_kafka_event_error_string(event);
+  std::size_t n = 0;
+  const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(result, &n);
+  ASSERT_EQ(n, 1u);
+  EXPECT_EQ(rd_kafka_topic_result_error(topics[0]), RD_KAFKA_RESP_ERR_NO_ERROR)
+      << rd_kafka_topic_result_error_string(topics[0]);
+  rd_kafka_event_destroy(event);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_NewTopic_destroy(spec);
+  rd_kafka_destroy(rk);
+}
+
+// The guest's produce returns once librdkafka has it; the server then
+// refuses the record (larger than the topic allows). The delivery report
+// fails the delivery that sent it: tried again, given up, its offset
+// never committed as handled.
+TEST(KafkaPipeline, ARecordTheServerRefusesFailsTheDeliveryAfterTheSendReturned) {
+  const std::string url = SharedKafka().Url();
+  const std::string tag = std::to_string(::getpid());
+  const std::string refused = "krefused" + tag, in_topic = "kpin" + tag;
+  CreateTopicNothingFits(url.substr(std::string("kafka://").size()), refused);
+  LogCapture log;
+  RunningHost h("[brokers]\ndefault = \"" + url +
+                "\"\n[[component]]\nname = \"misbehave\"\npath = \"$COMPONENTS/misbehave.wasm\"\n"
+                "subscribe = [\"" + in_topic + "\"]\nmax_attempts = 2\nretry_delay_ms = 10\n");
+  ASSERT_OK(h.start_status());
+  ASSERT_OK(h.Publish(in_topic, "burst 3 " + refused));
+  const ComponentStats st = h.WaitForStats("misbehave", [](const ComponentStats& s) { return s.given_up == 1; });
+  EXPECT_EQ(st.failed, 2u);
+  EXPECT_EQ(st.handled, 0u);
+  EXPECT_GE(log.Count("a message it sent was not confirmed by the broker"), 1u);
+  EXPECT_EQ(log.Count("burst 0:"), 0u) << "the sends themselves returned without an error";
 }
 
 }  // namespace
