@@ -24,6 +24,9 @@ Result<Config> LoadConfig(const std::filesystem::path& path);
 // fills in what the file format defaults (see Config in ferry/config.h).
 // Errors name the field, e.g. "component[0].broker: no broker named \"x\"".
 Result<Config> CompleteConfig(Config config);
+// [gateway] of a configuration built in code, by the rules of its parser
+// (part of CompleteConfig).
+Status CheckGateway(const Config& config);
 // An allow_http pattern: "*", "host:port", "host:*" or "*.domain:port".
 Status ValidateHttpGrant(std::string_view pattern);
 

@@ -5,6 +5,7 @@
 
 #include "config/config.h"
 #include "core/topic.h"
+#include "core/http_url.h"
 #include "core/listen_address.h"
 
 namespace ferry::config {
@@ -99,6 +100,10 @@ Result<Config> CompleteConfig(Config config) {
     auto address = ParseListenAddress(config.host.metrics);
     if (!address.ok()) return Fail("host.metrics", address.error().message());
   }
+  if (!config.host.otlp_endpoint.empty()) {
+    auto url = ParseHttpUrl(config.host.otlp_endpoint);
+    if (!url.ok()) return Fail("host.otlp_endpoint", url.error().message());
+  }
   if (config.host.metrics_max_topics == 0) return Fail("host.metrics_max_topics", "must be at least 1");
   if (config.host.log_format != "text" && config.host.log_format != "json")
     return Fail("host.log_format", "expected text or json, got \"" + config.host.log_format + "\"");
@@ -106,6 +111,7 @@ Result<Config> CompleteConfig(Config config) {
     if (!config.components[i].cloudevents_source.empty() && config.components[i].cloudevents_type.empty())
       return Fail("component[" + std::to_string(i) + "].cloudevents_source",
                   "needs cloudevents_type: events are stamped only when they have a type");
+  FERRY_RETURN_IF_ERROR(CheckGateway(config));
   return config;
 }
 

@@ -107,6 +107,32 @@ bool ValidOrigin(std::string_view s) {
   return !rest.empty() && rest.find('/') == std::string_view::npos;
 }
 
+// The gateway's numeric settings and their bounds, for the parser and for
+// a configuration built in code alike.
+struct GatewayLimit {
+  const char* key;
+  std::uint64_t min, max;
+  std::uint64_t (*get)(const GatewayConfig&);
+  void (*set)(GatewayConfig&, std::uint64_t);
+};
+
+template <typename T, T GatewayConfig::*field>
+constexpr GatewayLimit Limit(const char* key, std::uint64_t min, std::uint64_t max) {
+  return {key, min, max, [](const GatewayConfig& g) -> std::uint64_t { return g.*field; },
+          [](GatewayConfig& g, std::uint64_t v) { g.*field = static_cast<T>(v); }};
+}
+
+constexpr GatewayLimit kGatewayLimits[] = {
+    Limit<std::uint32_t, &GatewayConfig::max_connections>("max_connections", 1, 1u << 20),
+    Limit<std::uint64_t, &GatewayConfig::max_message_bytes>("max_message_bytes", 64, 1ull << 30),
+    Limit<std::uint64_t, &GatewayConfig::send_buffer_bytes>("send_buffer_bytes", 1024, 1ull << 32),
+    Limit<std::uint32_t, &GatewayConfig::max_subscriptions>("max_subscriptions", 1, 1u << 16),
+    Limit<std::uint32_t, &GatewayConfig::max_requests>("max_requests", 1, 1u << 12),
+    Limit<std::uint32_t, &GatewayConfig::publish_timeout_ms>("publish_timeout_ms", 1, 600000),
+    Limit<std::uint32_t, &GatewayConfig::max_request_ms>("max_request_ms", 1, 3600000),
+    Limit<std::uint32_t, &GatewayConfig::threads>("threads", 1, 64),
+};
+
 }  // namespace
 
 Status ParseGateway(const toml::table& root, const std::string& file,
@@ -219,35 +245,66 @@ Status ParseGateway(const toml::table& root, const std::string& file,
   if (g.tls_cert.empty() != g.tls_key.empty())
     return r.Fail(t, "gateway", "set both tls_cert and tls_key, or neither");
 
-  struct Limit {
-    const char* key;
-    std::uint64_t min, max;
-    std::uint64_t* value;
-  };
-  std::uint64_t conns = g.max_connections, msg = g.max_message_bytes, buf = g.send_buffer_bytes,
-                subs = g.max_subscriptions, reqs = g.max_requests, pub = g.publish_timeout_ms,
-                req_ms = g.max_request_ms, threads = g.threads;
-  for (const Limit& l : {Limit{"max_connections", 1, 1u << 20, &conns},
-                         Limit{"max_message_bytes", 64, 1ull << 30, &msg},
-                         Limit{"send_buffer_bytes", 1024, 1ull << 32, &buf},
-                         Limit{"max_subscriptions", 1, 1u << 16, &subs},
-                         Limit{"max_requests", 1, 1u << 12, &reqs},
-                         Limit{"publish_timeout_ms", 1, 600000, &pub},
-                         Limit{"max_request_ms", 1, 3600000, &req_ms},
-                         Limit{"threads", 1, 64, &threads}}) {
-    auto v = r.Integer(*t, l.key, std::string("gateway.") + l.key, *l.value, l.min, l.max);
+  for (const GatewayLimit& l : kGatewayLimits) {
+    auto v = r.Integer(*t, l.key, std::string("gateway.") + l.key, l.get(g), l.min, l.max);
     if (!v.ok()) return v.error();
-    *l.value = *v;
+    l.set(g, *v);
   }
-  g.max_connections = static_cast<std::uint32_t>(conns);
-  g.max_message_bytes = msg;
-  g.send_buffer_bytes = buf;
-  g.max_subscriptions = static_cast<std::uint32_t>(subs);
-  g.max_requests = static_cast<std::uint32_t>(reqs);
-  g.publish_timeout_ms = static_cast<std::uint32_t>(pub);
-  g.max_request_ms = static_cast<std::uint32_t>(req_ms);
-  g.threads = static_cast<std::uint32_t>(threads);
   config.gateway = std::move(g);
+  return Status::Ok();
+}
+
+Status CheckGateway(const Config& config) {
+  const GatewayConfig& g = config.gateway;
+  if (g.websocket.empty()) return Status::Ok();  // off
+  auto fail = [](const std::string& field, const std::string& why) {
+    return Error::InvalidArgument("gateway." + field + ": " + why);
+  };
+  if (!ValidListenAddress(g.websocket))
+    return fail("websocket", "expected \"host:port\" with a port from 1 to 65535, got \"" + g.websocket + "\"");
+  if (!config.FindBroker(g.broker)) return fail("broker", "no broker named \"" + g.broker + "\" in the brokers");
+  for (std::size_t i = 0; i < g.allowed_origins.size(); ++i)
+    if (!ValidOrigin(g.allowed_origins[i]))
+      return fail("allowed_origins[" + std::to_string(i) + "]",
+                  "expected \"*\" or an origin like \"https://app.example:8443\"");
+  auto check_grants = [&](const std::string& prefix, const GatewayGrants& grants) -> Status {
+    for (auto [key, list] : {std::pair{"allow_publish", &grants.allow_publish},
+                             std::pair{"allow_subscribe", &grants.allow_subscribe},
+                             std::pair{"allow_request", &grants.allow_request}})
+      for (std::size_t k = 0; k < list->size(); ++k) {
+        Status valid = ValidatePattern((*list)[k]);
+        if (!valid.ok()) return fail(prefix + key + "[" + std::to_string(k) + "]", valid.error().message());
+      }
+    return Status::Ok();
+  };
+  FERRY_RETURN_IF_ERROR(check_grants("", g.grants));
+  for (std::size_t i = 0; i < g.origins.size(); ++i) {
+    const std::string prefix = "origin[" + std::to_string(i) + "].";
+    const std::string& origin = g.origins[i].origin;
+    if (origin.empty() || origin == "*" || !ValidOrigin(origin))
+      return fail(prefix + "origin", "expected an origin like \"https://app.example:8443\"");
+    FERRY_RETURN_IF_ERROR(check_grants(prefix, g.origins[i].grants));
+  }
+  for (std::size_t i = 0; i < g.tokens.size(); ++i) {
+    const std::string prefix = "token[" + std::to_string(i) + "]";
+    if (g.tokens[i].token.size() < 16) return fail(prefix, "a token must be at least 16 characters long");
+    FERRY_RETURN_IF_ERROR(check_grants(prefix + ".", g.tokens[i].grants));
+  }
+  if (g.require_token && g.tokens.empty()) return fail("require_token", "no token is configured");
+  std::error_code ec;
+  if (!g.static_dir.empty() && (!g.static_dir.is_absolute() || !std::filesystem::is_directory(g.static_dir, ec)))
+    return fail("static", "expected the absolute path of a folder, got \"" + g.static_dir.string() + "\"");
+  if (g.tls_cert.empty() != g.tls_key.empty())
+    return Error::InvalidArgument("gateway: set both tls_cert and tls_key, or neither");
+  for (auto [key, path] : {std::pair{"tls_cert", &g.tls_cert}, std::pair{"tls_key", &g.tls_key}})
+    if (!path->empty() && !std::filesystem::is_regular_file(*path, ec))
+      return fail(key, "no such file: " + path->string());
+  for (const GatewayLimit& l : kGatewayLimits) {
+    const std::uint64_t v = l.get(g);
+    if (v < l.min || v > l.max)
+      return fail(l.key, "expected " + std::to_string(l.min) + " to " + std::to_string(l.max) + ", got " +
+                             std::to_string(v));
+  }
   return Status::Ok();
 }
 

@@ -154,7 +154,45 @@ TEST(Embedding, CreateChecksACodeConfigurationByTheFilesRules) {
             "brokers[1].name: another broker is already named \"default\"");
   EXPECT_EQ(error_of([](auto& c) { c.brokers[0].url = "localhost"; }),
             "brokers[0].url: expected a URL like mem:// or nats://host:4222, got \"localhost\"");
+  EXPECT_EQ(error_of([](auto& c) { c.host.otlp_endpoint = "collector:4318"; }),
+            "host.otlp_endpoint: expected an http:// or https:// URL, got 'collector:4318'");
   EXPECT_EQ(error_of([](auto&) {}), "<created>");
+}
+
+// The [gateway] of a code configuration is held to the parser's rules too.
+TEST(Embedding, CreateChecksACodeGatewayByTheFilesRules) {
+  const auto error_of = [](const std::function<void(config::GatewayConfig&)>& change) {
+    HostOptions options;
+    options.config = TransformerFromBytes("mem://");
+    options.config->gateway.websocket = "127.0.0.1:1";
+    change(options.config->gateway);
+    auto host = Host::Create(options);
+    return host.ok() ? std::string("<created>") : host.error().message();
+  };
+  EXPECT_EQ(error_of([](auto& g) { g.websocket = "8080"; }),
+            "gateway.websocket: expected \"host:port\" with a port from 1 to 65535, got \"8080\"");
+  EXPECT_EQ(error_of([](auto& g) { g.broker = "elsewhere"; }),
+            "gateway.broker: no broker named \"elsewhere\" in the brokers");
+  EXPECT_EQ(error_of([](auto& g) { g.allowed_origins = {"app.example"}; }),
+            "gateway.allowed_origins[0]: expected \"*\" or an origin like \"https://app.example:8443\"");
+  EXPECT_EQ(error_of([](auto& g) { g.origins = {{"*", {}}}; }),
+            "gateway.origin[0].origin: expected an origin like \"https://app.example:8443\"");
+  EXPECT_THAT(error_of([](auto& g) { g.tokens = {{"0123456789abcdef", "t", {.allow_publish = {"a..b"}}}}; }),
+              HasSubstr("gateway.token[0].allow_publish[0]: "));
+  EXPECT_EQ(error_of([](auto& g) { g.tokens = {{"short", "t", {}}}; }),
+            "gateway.token[0]: a token must be at least 16 characters long");
+  EXPECT_EQ(error_of([](auto& g) { g.require_token = true; }), "gateway.require_token: no token is configured");
+  EXPECT_EQ(error_of([](auto& g) { g.static_dir = "relative/www"; }),
+            "gateway.static: expected the absolute path of a folder, got \"relative/www\"");
+  EXPECT_EQ(error_of([](auto& g) { g.tls_cert = "/etc/hostname"; }),
+            "gateway: set both tls_cert and tls_key, or neither");
+  EXPECT_EQ(error_of([](auto& g) { g.tls_cert = g.tls_key = "/no/such.pem"; }),
+            "gateway.tls_cert: no such file: /no/such.pem");
+  EXPECT_EQ(error_of([](auto& g) { g.threads = 0; }), "gateway.threads: expected 1 to 64, got 0");
+  EXPECT_EQ(error_of([](auto& g) { g.max_message_bytes = 10; }),
+            "gateway.max_message_bytes: expected 64 to 1073741824, got 10");
+  EXPECT_EQ(error_of([](auto&) {}), "<created>");
+  EXPECT_EQ(error_of([](auto& g) { g.websocket.clear(); g.threads = 0; }), "<created>") << "off: not checked";
 }
 
 // What the file format defaults, a code configuration gets too.
