@@ -1,5 +1,6 @@
 // Streams subscriptions of the Redis adapter: XREADGROUP through a consumer
-// group, XACK when settled, retries and idle entries claimed back.
+// group, XACK when settled (batched by a thread of the subscription's own),
+// retries and idle entries claimed back.
 #include <charconv>
 #include <condition_variable>
 #include <set>
@@ -59,13 +60,29 @@ struct StreamSub : std::enable_shared_from_this<StreamSub> {
   std::condition_variable reading_cv;
   std::atomic<bool> first_read_done{false};
 
+  // Settled entries waiting for their XACK (under `mutex`). The acker
+  // thread sends one XACK for all that are waiting, so settling many
+  // deliveries at once (pipelined sends confirm in bursts, on the thread
+  // that reads their replies) costs one round trip, and that thread goes
+  // on reading. An entry counts as in flight until its XACK was sent, so
+  // the reader's back-pressure covers this queue too.
+  std::vector<std::string> acks;
+  std::condition_variable acks_cv;
+  bool acker_running = false;  // false: Ack sends its own XACK
+  bool acker_stop = false;
+
   void Deliver(const std::string& id, Message message, std::uint32_t attempt);
+  // Queues `id` for the acker thread; false when it is not running.
+  bool QueueAck(const std::string& id);
+  void AckLoop();
 };
 
 class StreamSubscription final : public Subscription {
  public:
   StreamSubscription(std::shared_ptr<StreamSub> sub, std::unique_ptr<Connection> conn)
       : sub_(std::move(sub)), conn_(std::move(conn)) {
+    sub_->acker_running = true;
+    acker_ = std::thread([sub = sub_] { sub->AckLoop(); });
     thread_ = std::thread([this] { Run(); });
   }
   ~StreamSubscription() override;
@@ -83,6 +100,7 @@ class StreamSubscription final : public Subscription {
   std::unique_ptr<Connection> conn_;
   Deadline next_claim_{};
   std::string claim_cursor_ = "-";  // where the next idle scan starts
+  std::thread acker_;
   std::thread thread_;
 };
 
@@ -104,8 +122,42 @@ void StreamSub::Deliver(const std::string& id, Message message, std::uint32_t at
   if (!options.manual_ack) (void)acker->Ack();
 }
 
+bool StreamSub::QueueAck(const std::string& id) {
+  {
+    std::lock_guard lock(mutex);
+    if (!acker_running) return false;
+    acks.push_back(id);
+  }
+  acks_cv.notify_one();
+  return true;
+}
+
+void StreamSub::AckLoop() {
+  std::unique_lock lock(mutex);
+  for (;;) {
+    acks_cv.wait(lock, [&] { return !acks.empty() || acker_stop; });
+    if (acks.empty()) break;  // stopping, and nothing left to send
+    std::vector<std::string> ids;
+    ids.swap(acks);
+    lock.unlock();
+    std::vector<std::string> cmd{"XACK", key, group};
+    cmd.insert(cmd.end(), ids.begin(), ids.end());
+    auto r = broker->Run(cmd);
+    if (!r.ok())
+      spdlog::warn("{}: acknowledging {} entries of {}: {}; they stay pending and are delivered again",
+                   broker->display(), ids.size(), key, r.error().message());
+    lock.lock();
+    for (const std::string& id : ids) held.erase(id);
+    in_flight.fetch_sub(static_cast<std::uint32_t>(ids.size()));
+  }
+  acker_running = false;
+}
+
 Status StreamAcker::Ack() {
   FERRY_RETURN_IF_ERROR(Claim());
+  // Sent by the acker thread; a failure there leaves the entry pending,
+  // for the idle scan to deliver again.
+  if (sub_->QueueAck(id_)) return Status::Ok();
   sub_->in_flight.fetch_sub(1);
   auto r = sub_->broker->Run({"XACK", sub_->key, sub_->group, id_});
   // Acknowledged, or left pending for the idle scan to deliver again.
@@ -142,6 +194,14 @@ Status StreamAcker::Term() {
 StreamSubscription::~StreamSubscription() {
   sub_->stop = true;
   thread_.join();
+  // What is settled by now is acknowledged before the subscription ends;
+  // later settlements send their own XACK.
+  {
+    std::lock_guard lock(sub_->mutex);
+    sub_->acker_stop = true;
+  }
+  sub_->acks_cv.notify_all();
+  acker_.join();
   if (sub_->ephemeral_group)
     (void)sub_->broker->Run({"XGROUP", "DESTROY", sub_->key, sub_->group});
 }
