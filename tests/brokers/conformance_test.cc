@@ -261,12 +261,14 @@ TEST_P(BrokerConformance, RequestCollectsSeveralRepliesAndTimesOut) {
   std::vector<std::string> texts;
   for (const Message& m : *both) texts.emplace_back(m.data.view());
   EXPECT_THAT(texts, UnorderedElementsAre("first", "second"));
-  // Three wanted, two exist: the two come back when the timeout ends.
+  // Three wanted, two exist: the two come back when the timeout ends. (The
+  // timeout leaves the two replies room on a loaded machine: with 400 ms,
+  // MQTT's round trips under ctest -j2 sometimes brought only one.)
   const auto start = Clock::now();
-  auto partial = a_->Request(TestMessage(svc, "q"), {.timeout = 400ms, .expected_replies = 3});
+  auto partial = a_->Request(TestMessage(svc, "q"), {.timeout = 1500ms, .expected_replies = 3});
   ASSERT_OK(partial);
   EXPECT_EQ(partial->size(), 2u);
-  EXPECT_GE(Clock::now() - start, 350ms);
+  EXPECT_GE(Clock::now() - start, 1450ms);
   auto none = a_->Request(TestMessage(Topic("nobody"), "q"), {.timeout = 200ms});
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.error().code(), ErrorCode::kTimeout);
