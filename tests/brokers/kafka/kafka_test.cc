@@ -23,8 +23,8 @@
 #include "support/durability.h"
 #include "support/host_fixture.h"
 #include "support/kafka_server.h"
-#include "support/log_capture.h"
 #include "support/restart_proof.h"
+#include "support/send_refused.h"
 #include "support/two_hosts.h"
 
 namespace ferry::testing {
@@ -411,17 +411,7 @@ TEST(KafkaPipeline, ARecordTheServerRefusesFailsTheDeliveryAfterTheSendReturned)
   const std::string tag = std::to_string(::getpid());
   const std::string refused = "krefused" + tag, in_topic = "kpin" + tag;
   CreateTopicNothingFits(url.substr(std::string("kafka://").size()), refused);
-  LogCapture log;
-  RunningHost h("[brokers]\ndefault = \"" + url +
-                "\"\n[[component]]\nname = \"misbehave\"\npath = \"$COMPONENTS/misbehave.wasm\"\n"
-                "subscribe = [\"" + in_topic + "\"]\nmax_attempts = 2\nretry_delay_ms = 10\n");
-  ASSERT_OK(h.start_status());
-  ASSERT_OK(h.Publish(in_topic, "burst 3 " + refused));
-  const ComponentStats st = h.WaitForStats("misbehave", [](const ComponentStats& s) { return s.given_up == 1; });
-  EXPECT_EQ(st.failed, 2u);
-  EXPECT_EQ(st.handled, 0u);
-  EXPECT_GE(log.Count("a message it sent was not confirmed by the broker"), 1u);
-  EXPECT_EQ(log.Count("burst 0:"), 0u) << "the sends themselves returned without an error";
+  ExpectARefusedSendFailsItsDelivery(url, in_topic, refused);
 }
 
 }  // namespace

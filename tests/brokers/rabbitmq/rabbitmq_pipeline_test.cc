@@ -8,11 +8,12 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 
 #include "brokers/conformance.h"
 #include "brokers/registry.h"
 #include "support/host_fixture.h"
-#include "support/log_capture.h"
+#include "support/send_refused.h"
 #include "support/rabbitmq_server.h"
 
 namespace ferry::testing {
@@ -45,18 +46,7 @@ TEST(RabbitMqPipeline, APublishTheBrokerNacksFailsTheDeliveryAfterTheSendReturne
   ASSERT_TRUE(capped) << "the policy never reached " << queue;
   ASSERT_OK((*broker)->Publish(TestMessage(full_topic, "fills it"), Clock::now() + 10s));
 
-  LogCapture log;
-  RunningHost h("[brokers]\ndefault = \"" + server.Url() +
-                "\"\n[[component]]\nname = \"misbehave\"\npath = \"$COMPONENTS/misbehave.wasm\"\n"
-                "subscribe = [\"" + in_topic + "\"]\nmax_attempts = 2\nretry_delay_ms = 10\n");
-  ASSERT_OK(h.start_status());
-  ASSERT_OK(h.Publish(in_topic, "burst 3 " + full_topic));
-  const ComponentStats st = h.WaitForStats("misbehave", [](const ComponentStats& s) { return s.given_up == 1; });
-  EXPECT_EQ(st.failed, 2u);
-  EXPECT_EQ(st.handled, 0u);
-  EXPECT_GE(log.Count("a message it sent was not confirmed by the broker"), 1u);
-  // The sends themselves returned: the guest reported no error of its own.
-  EXPECT_EQ(log.Count("burst 0:"), 0u);
+  ExpectARefusedSendFailsItsDelivery(server.Url(), in_topic, full_topic);
   auto depth = server.Ctl("list_queues -q name messages");
   ASSERT_OK(depth);
   EXPECT_THAT(*depth, ::testing::HasSubstr(queue + "\t1")) << "only the first message is in the capped queue";
