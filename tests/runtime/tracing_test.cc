@@ -6,6 +6,7 @@
 #include "support/host_fixture.h"
 #include "support/log_capture.h"
 #include "support/matchers.h"
+#include "support/trace_chain.h"
 
 namespace ferry::testing {
 namespace {
@@ -13,23 +14,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 
-// echo.in → echo → echo.out → transformer → transform.out
-std::string Chain(bool tracing) {
-  return std::string("[host]\ntracing = ") + (tracing ? "true" : "false") + R"(
-[brokers]
-default = "mem://"
-
-[[component]]
-name = "echo"
-path = "$COMPONENTS/echo.wasm"
-subscribe = ["echo.in"]
-
-[[component]]
-name = "transformer"
-path = "$COMPONENTS/transformer.wasm"
-subscribe = ["echo.out"]
-)";
-}
+std::string Chain(bool tracing) { return TraceChainConfig(tracing ? "tracing = true\n" : "tracing = false\n"); }
 
 struct Parent {
   std::string trace, span;
