@@ -3,7 +3,8 @@
 // `ferry publish` reaches the embedded broker, which lives inside that
 // process.
 //
-// Every call opens its own connection and blocks the calling thread; the
+// Every call opens its own connection (a ControlPublisher keeps one for
+// many publishes) and blocks the calling thread; the
 // callbacks run on that thread. A stop requested on `stop` (from any
 // thread, e.g. one that took SIGINT) ends the call promptly: the
 // connection is shut down and the call returns Cancelled, never in the
@@ -22,6 +23,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <stop_token>
 #include <string_view>
 #include <vector>
@@ -35,6 +37,31 @@ namespace ferry {
 // ("default" is the one every host has).
 Status ControlPublish(const std::filesystem::path& socket, std::string_view broker,
                       const Message& message, std::stop_token stop = {});
+
+// Publishes many messages over one connection, in order, each answered
+// before Publish returns: what `ferry publish --count` and `ferry bench`
+// use, where a connection per message would mostly measure connecting.
+// One thread at a time; a stop requested on the `stop` given to Open ends
+// a Publish in progress (Cancelled) and every later one.
+class ControlPublisher {
+ public:
+  static Result<std::unique_ptr<ControlPublisher>> Open(const std::filesystem::path& socket,
+                                                        std::string_view broker,
+                                                        std::stop_token stop = {});
+  ~ControlPublisher();
+  ControlPublisher(const ControlPublisher&) = delete;
+  ControlPublisher& operator=(const ControlPublisher&) = delete;
+
+  // Publishes `message` to `message.topic` on the publisher's broker. After
+  // a transport error (the host went away) every later call fails too.
+  Status Publish(const Message& message);
+
+  struct State;
+
+ private:
+  explicit ControlPublisher(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
 
 // Sends a request and returns its replies once `expected_replies` arrived,
 // or those that arrived within `timeout` (none at all is a Timeout error).

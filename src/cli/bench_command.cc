@@ -6,8 +6,9 @@
 //
 // Each message carries the time it was sent (steady clock, nanoseconds) in
 // its first 8 bytes, so subscribers measure publish-to-delivery latency.
-// Every publish and request is its own control-socket call: the figures are
-// those of a client talking to ferry, not of the broker alone.
+// Each publisher keeps one control connection for all its publishes (each
+// answered before the next); each request is a control call of its own. The
+// figures are those of a client talking to ferry, not of the broker alone.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -114,13 +115,16 @@ int PubSub(const BenchOptions& o, const std::string& socket, const SignalStop& s
   std::vector<std::thread> pubs;
   for (std::uint32_t p = 0; p < o.publishers; ++p) {
     pubs.emplace_back([&] {
+      auto fail = [&](const Status& s) {
+        std::lock_guard lock(error_mutex);
+        if (error.ok()) error = s;
+        stop.request_stop();
+      };
+      auto publisher = ControlPublisher::Open(socket, o.broker, stop.get_token());
+      if (!publisher.ok()) return fail(publisher.error());
       while (!stop.stop_requested() && next.fetch_add(1) < o.msgs) {
-        Status s = ControlPublish(socket, o.broker, Stamped(o.topic, o.size), stop.get_token());
-        if (!s.ok()) {
-          std::lock_guard lock(error_mutex);
-          if (error.ok()) error = s;
-          stop.request_stop();
-        }
+        Status s = (*publisher)->Publish(Stamped(o.topic, o.size));
+        if (!s.ok()) fail(s);
       }
     });
   }

@@ -119,12 +119,19 @@ void AddPublishCommand(CLI::App& app, const GlobalOptions& global, int& exit_cod
     auto m = BuildMessage(*o);
     if (!m.ok()) return void(exit_code = Fail(m.error()));
     const SignalStop signals = SignalStop::Watch();
+    // One message: one call. Several: one connection for all of them.
+    std::unique_ptr<ControlPublisher> stream;
+    if (*count > 1) {
+      auto opened = ControlPublisher::Open(SocketOf(o->control), o->broker, signals.token());
+      if (!opened.ok()) return void(exit_code = Fail(opened.error(), signals));
+      stream = std::move(opened).value();
+    }
     const auto start = std::chrono::steady_clock::now();
     const auto gap = *rate > 0 ? std::chrono::duration<double>(1.0 / *rate) : std::chrono::duration<double>(0);
     for (std::uint32_t i = 0; i < *count; ++i) {
       if (gap.count() > 0)
         std::this_thread::sleep_until(start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(gap * i));
-      Status s = ControlPublish(SocketOf(o->control), o->broker, *m, signals.token());
+      Status s = stream ? stream->Publish(*m) : ControlPublish(SocketOf(o->control), o->broker, *m, signals.token());
       if (!s.ok()) {
         Error e = s.error();
         if (*count > 1) e = e.WithContext("message " + std::to_string(i + 1) + " of " + std::to_string(*count));

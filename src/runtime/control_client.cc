@@ -104,6 +104,53 @@ Status ControlPublish(const std::filesystem::path& socket, std::string_view brok
   return r.End();
 }
 
+struct ControlPublisher::State {
+  State(Connection c, std::stop_token stop) : connection(std::move(c)), watch(std::move(stop), connection) {}
+  Connection connection;
+  const ShutdownOnStop watch;  // after the connection: gone before it closes
+  Status broken = Status::Ok();
+};
+
+ControlPublisher::ControlPublisher(std::unique_ptr<State> state) : state_(std::move(state)) {}
+ControlPublisher::~ControlPublisher() = default;
+
+Result<std::unique_ptr<ControlPublisher>> ControlPublisher::Open(const std::filesystem::path& socket,
+                                                                 std::string_view broker,
+                                                                 std::stop_token stop) {
+  auto c = Connection::Open(socket);
+  if (!c.ok()) return c.error();
+  auto state = std::make_unique<State>(std::move(c).value(), std::move(stop));
+  control::Request request;
+  request.op = control::kPublishStream;
+  request.broker = std::string(broker);
+  auto reply = state->connection.Call(request);
+  if (!reply.ok()) return state->watch.Explain(reply.error());
+  control::Reader r(*reply);
+  FERRY_RETURN_IF_ERROR(r.Outcome());
+  FERRY_RETURN_IF_ERROR(r.End());
+  return std::unique_ptr<ControlPublisher>(new ControlPublisher(std::move(state)));
+}
+
+Status ControlPublisher::Publish(const Message& message) {
+  State& s = *state_;
+  if (s.watch.stopped()) return ShutdownOnStop::Stopped();
+  if (!s.broken.ok()) return s.broken;
+  const std::string frame = control::EncodeStreamMessage(message);
+  if (frame.size() - 4 > control::kMaxFrame)
+    return Error::ResourceExhausted("a message of " + std::to_string(frame.size()) +
+                                    " bytes is over the control socket's limit of " +
+                                    std::to_string(control::kMaxFrame));
+  Status written = control::WriteFrame(s.connection.fd(), frame);
+  auto reply = s.connection.Next();
+  if (!reply.ok()) {
+    s.broken = s.watch.Explain(written.ok() ? reply.error() : written.error());
+    return s.broken;
+  }
+  control::Reader r(*reply);
+  FERRY_RETURN_IF_ERROR(r.Outcome());
+  return r.End();
+}
+
 Result<std::string> ControlStatus(const std::filesystem::path& socket, std::stop_token stop) {
   auto c = Connection::Open(socket);
   if (!c.ok()) return c.error();

@@ -182,9 +182,24 @@ std::string EncodeRequest(const Request& request) {
       w.U32(request.count);
       break;
     case kStatus:
+    case kPublishStream:
       break;
   }
   return w.Frame();
+}
+
+std::string EncodeStreamMessage(const Message& message) {
+  Writer w;
+  w.Msg(message);
+  return w.Frame();
+}
+
+Result<Message> DecodeStreamMessage(std::string_view body) {
+  Reader r(body);
+  auto message = r.Msg();
+  if (!message.ok()) return message.error();
+  FERRY_RETURN_IF_ERROR(r.End());
+  return message;
 }
 
 Result<Request> DecodeRequest(std::string_view body) {
@@ -228,7 +243,8 @@ Result<Request> DecodeRequest(std::string_view body) {
       break;
     }
     case kStatus:
-      request.op = kStatus;
+    case kPublishStream:
+      request.op = static_cast<Op>(*op);
       break;
     default:
       return Error::InvalidArgument("unknown control operation " + std::to_string(*op));

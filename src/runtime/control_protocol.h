@@ -10,15 +10,21 @@
 //     op 2 request    body := message timeout_ms:u32 expected_replies:u32
 //     op 3 subscribe  body := pattern:str count:u32     (count 0: no limit)
 //     op 4 status     body := (empty; broker is ignored)
+//     op 5 publish stream  body := (empty)
 //   reply    := code:u8 text:str [payload]     code 0: ok; else ErrorCode + 1
 //     request ok      payload := n:u32 message*n
 //     subscribe ok    then one frame per message, `1:u8 message`, and a
 //                     final `0:u8` frame once `count` messages were sent
 //     status ok       payload := json:str  (what `ferry status --json` prints)
+//     publish stream ok   then the client sends one frame per message,
+//                     `message`, and the server answers each with a
+//                     `reply` (no payload), in order, until the client
+//                     closes; a malformed message frame gets an
+//                     InvalidArgument reply and the connection is closed
 //   message  := topic:str data:str has_type:u8 [type:str]
 //               n:u32 (key:str value:str)*n reply_to:str
 //
-// One connection carries one request. A request that is not exactly this
+// One connection carries one request (a publish stream: many messages). A request that is not exactly this
 // (short, trailing bytes, unknown version or op) gets an InvalidArgument
 // reply; a length over kMaxFrame gets ResourceExhausted; then the server
 // closes the connection.
@@ -39,7 +45,7 @@ namespace ferry::control {
 inline constexpr std::uint8_t kVersion = 1;
 inline constexpr std::uint32_t kMaxFrame = 64u << 20;
 
-enum Op : std::uint8_t { kPublish = 1, kRequest = 2, kSubscribe = 3, kStatus = 4 };
+enum Op : std::uint8_t { kPublish = 1, kRequest = 2, kSubscribe = 3, kStatus = 4, kPublishStream = 5 };
 
 // Builds one frame body field by field.
 class Writer {
@@ -100,6 +106,10 @@ std::string EncodeRequest(const Request& request);
 // Checks a request body completely: version, op, every field, no trailing
 // bytes. Errors are InvalidArgument, meant for the error reply.
 Result<Request> DecodeRequest(std::string_view body);
+
+// The frame of one message of a publish stream, and its decoding.
+std::string EncodeStreamMessage(const Message& message);
+Result<Message> DecodeStreamMessage(std::string_view body);
 
 // Blocking frame I/O on a connected socket. Transport failures are
 // Connection errors; a length over kMaxFrame is ResourceExhausted.

@@ -34,11 +34,13 @@ void SetReceiveTimeout(int fd, std::chrono::milliseconds timeout) {
 }
 
 // Replies with a bare status. A client that is gone cannot be told.
-void Reply(int fd, const Status& status) {
+std::string OutcomeFrame(const Status& status) {
   control::Writer w;
   w.Outcome(status);
-  (void)control::WriteFrame(fd, w.Frame());
+  return w.Frame();
 }
+
+void Reply(int fd, const Status& status) { (void)control::WriteFrame(fd, OutcomeFrame(status)); }
 
 Error PathError(const std::filesystem::path& path, std::string_view what, int err) {
   return Error::FailedPrecondition("cannot " + std::string(what) + " control socket " +
@@ -253,8 +255,30 @@ void ControlServer::Serve(Connection& connection) {
       return ServeRequest(fd, *broker, *request);
     case control::kSubscribe:
       return ServeSubscribe(fd, *broker, *request);
+    case control::kPublishStream:
+      return ServePublishStream(fd, *broker);
     case control::kStatus:
       return;  // served above
+  }
+}
+
+void ControlServer::ServePublishStream(int fd, Broker& broker) {
+  Reply(fd, Status::Ok());
+  // Until the client closes (or Stop, or the broker's end, shuts the
+  // connection down): one publish and one answer per frame, in order.
+  while (true) {
+    auto frame = control::ReadFrame(fd);
+    if (!frame.ok()) {
+      if (frame.error().code() == ErrorCode::kResourceExhausted) Reply(fd, frame.error());
+      return;
+    }
+    auto message = control::DecodeStreamMessage(*frame);
+    if (!message.ok()) {
+      Reply(fd, message.error());
+      return;
+    }
+    if (!control::WriteFrame(fd, OutcomeFrame(broker.Publish(*message, Clock::now() + options_.max_wait))).ok())
+      return;
   }
 }
 

@@ -88,6 +88,7 @@ class ControlServer {
   void ServePublish(int fd, Broker& broker, const control::Request& request);
   void ServeRequest(int fd, Broker& broker, const control::Request& request);
   void ServeSubscribe(int fd, Broker& broker, const control::Request& request);
+  void ServePublishStream(int fd, Broker& broker);
 
   const std::filesystem::path path_;
   const BrokerLookup find_broker_;

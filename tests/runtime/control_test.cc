@@ -387,5 +387,81 @@ TEST_F(ControlTest, ManyShortConnections) {
   EXPECT_EQ(seen.WaitFor(100).size(), 100u);
 }
 
+// A publish stream: many messages over one connection, each answered, in
+// order; broker errors come back per message and the stream goes on.
+TEST_F(ControlTest, APublisherSendsManyMessagesOverOneConnection) {
+  Seen seen;
+  auto sub = Watch(*default_, "stream.*", seen);
+  auto publisher = ControlPublisher::Open(socket_, "default");
+  ASSERT_OK(publisher);
+  constexpr int kMessages = 500;
+  for (int i = 0; i < kMessages; ++i) {
+    Message m = Msg("stream.n", "m" + std::to_string(i));
+    m.metadata.Set("i", std::to_string(i));
+    ASSERT_OK((*publisher)->Publish(m));
+    if (i == 100) {
+      Status bad = (*publisher)->Publish(Msg("stream..bad", "x"));
+      ASSERT_FALSE(bad.ok());
+      EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+    }
+  }
+  auto got = seen.WaitFor(kMessages);
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(kMessages));
+  for (int i = 0; i < kMessages; ++i) {
+    EXPECT_EQ(got[i].data.view(), "m" + std::to_string(i));
+    EXPECT_EQ(got[i].metadata.Get("i"), std::to_string(i));
+  }
+}
+
+TEST_F(ControlTest, APublisherForAnUnknownBrokerIsRefusedAtOpen) {
+  auto publisher = ControlPublisher::Open(socket_, "kafka");
+  ASSERT_FALSE(publisher.ok());
+  EXPECT_EQ(publisher.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(publisher.error().message(), "no broker named \"kafka\" in this ferry");
+}
+
+TEST_F(ControlTest, APublisherFailsOnceTheServerStopsAndAfterwards) {
+  auto publisher = ControlPublisher::Open(socket_, "default");
+  ASSERT_OK(publisher);
+  ASSERT_OK((*publisher)->Publish(Msg("t", "before")));
+  server_->Stop();
+  Status after = (*publisher)->Publish(Msg("t", "after"));
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.error().code(), ErrorCode::kConnection);
+  EXPECT_EQ((*publisher)->Publish(Msg("t", "again")).error().code(), ErrorCode::kConnection);
+}
+
+TEST_F(ControlTest, AStoppedPublisherIsCancelled) {
+  std::stop_source stop;
+  auto publisher = ControlPublisher::Open(socket_, "default", stop.get_token());
+  ASSERT_OK(publisher);
+  ASSERT_OK((*publisher)->Publish(Msg("t", "x")));
+  stop.request_stop();
+  EXPECT_EQ((*publisher)->Publish(Msg("t", "y")).error().code(), ErrorCode::kCancelled);
+}
+
+TEST_F(ControlTest, AMalformedStreamFrameGetsAnErrorAndTheConnectionEnds) {
+  const int fd = RawConnect(socket_);
+  ASSERT_GE(fd, 0);
+  control::Request open;
+  open.op = control::kPublishStream;
+  ASSERT_OK(control::WriteFrame(fd, control::EncodeRequest(open)));
+  auto ok = control::ReadFrame(fd);
+  ASSERT_OK(ok);
+  control::Reader first(*ok);
+  EXPECT_OK(first.Outcome());
+  control::Writer garbage;
+  garbage.U32(1000);  // a topic longer than the frame
+  ASSERT_OK(control::WriteFrame(fd, garbage.Frame()));
+  auto reply = control::ReadFrame(fd);
+  ASSERT_OK(reply);
+  control::Reader r(*reply);
+  Status refused = r.Outcome();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(control::ReadFrame(fd).ok()) << "the server hung up";
+  ::close(fd);
+}
+
 }  // namespace
 }  // namespace ferry
