@@ -18,6 +18,9 @@ struct HostConfig {
   std::string log_level = "warn";          // off|error|warn|info|debug|trace
   std::filesystem::path control_socket;    // empty: no control socket
   std::filesystem::path cache_dir;         // empty: ~/.cache/ferry/components
+  // Compiled components kept in cache_dir, in MiB; past it the entries used
+  // least recently are removed (0: no limit).
+  std::uint64_t cache_max_mb = 1024;
   // Control-socket clients served at once; each holds a thread. More are
   // refused with an error rather than given a thread each.
   std::uint32_t max_control_connections = 64;

@@ -194,7 +194,7 @@ Status ParseHost(const Reader& r, const toml::table& root, const std::filesystem
   FERRY_RETURN_IF_ERROR(r.CheckKeys(*t, "host.", {"log_level", "control_socket", "cache_dir",
                                                       "max_control_connections", "metrics",
                                                       "metrics_max_topics", "log_format", "tracing",
-                                                      "otlp_endpoint"}));
+                                                      "otlp_endpoint", "cache_max_mb"}));
   auto level = r.String(*t, "log_level", "host.log_level");
   if (!level.ok()) return level.error();
   if (!level->empty()) {
@@ -211,6 +211,9 @@ Status ParseHost(const Reader& r, const toml::table& root, const std::filesystem
   auto cache = r.String(*t, "cache_dir", "host.cache_dir");
   if (!cache.ok()) return cache.error();
   if (!cache->empty()) host.cache_dir = Resolve(base, *cache);
+  auto cache_mb = r.Integer(*t, "cache_max_mb", "host.cache_max_mb", host.cache_max_mb, 0, 1u << 24);
+  if (!cache_mb.ok()) return cache_mb.error();
+  host.cache_max_mb = *cache_mb;
   auto connections = r.Positive(*t, "max_control_connections", "host.max_control_connections",
                                 host.max_control_connections, 4096);
   if (!connections.ok()) return connections.error();

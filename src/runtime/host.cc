@@ -540,7 +540,7 @@ Result<std::unique_ptr<Host>> Host::Create(const HostOptions& options) {
 }
 
 Result<ComponentDescription> DescribeComponent(const std::filesystem::path& path) {
-  auto engine = wasm::Engine::Create({DefaultCacheDir(), std::chrono::milliseconds(10)});
+  auto engine = wasm::Engine::Create({.cache_dir = DefaultCacheDir(), .epoch_tick = std::chrono::milliseconds(10)});
   if (!engine.ok()) return engine.error();
   auto report = wasm::InspectComponent(**engine, path);
   if (!report.ok()) return report.error();

@@ -1,6 +1,8 @@
 #include "wasm/component_loader.h"
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <fstream>
 #include <set>
 
@@ -23,6 +25,51 @@ std::string CacheKey(const Engine& engine, std::span<const std::uint8_t> bytes) 
   }
   return fmt::format("{:016x}-{:016x}{:016x}-{}", fe_engine_code_hash(engine.raw()), a, b,
                      bytes.size());
+}
+
+// Keeps the compilation cache within `max_bytes` (0: no limit): entries
+// used least recently go first (a load touches its file), never `keep`,
+// the one just written. Temporary files that writers which died left
+// behind go after an hour. Files of other names are not Ferry's: left alone.
+void PruneCache(const std::filesystem::path& dir, std::uint64_t max_bytes, const std::filesystem::path& keep) {
+  struct Entry {
+    std::filesystem::path path;
+    std::uint64_t size;
+    std::filesystem::file_time_type used;
+  };
+  std::vector<Entry> entries;
+  std::uint64_t total = 0;
+  std::error_code ec;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    std::error_code fec;
+    const auto used = e.last_write_time(fec);
+    if (fec) continue;
+    if (name.find(".cwasm.tmp") != std::string::npos) {
+      if (now - used > std::chrono::hours(1)) std::filesystem::remove(e.path(), fec);
+      continue;
+    }
+    if (!name.ends_with(".cwasm") || !e.is_regular_file(fec)) continue;
+    const std::uint64_t size = e.file_size(fec);
+    if (fec) continue;
+    entries.push_back({e.path(), size, used});
+    total += size;
+  }
+  if (max_bytes == 0 || total <= max_bytes) return;
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.used < b.used; });
+  std::size_t removed = 0;
+  for (const Entry& e : entries) {
+    if (total <= max_bytes) break;
+    if (e.path == keep) continue;
+    std::error_code rec;
+    if (std::filesystem::remove(e.path, rec)) {
+      total -= e.size;
+      ++removed;
+    }
+  }
+  spdlog::info("compilation cache {}: removed {} entries used least recently; {} MiB kept (limit {} MiB)",
+               dir.string(), removed, total >> 20, max_bytes >> 20);
 }
 
 bool Has(const std::vector<std::string>& names, std::string_view prefix) {
@@ -87,6 +134,9 @@ Result<ComponentPtr> CompileCached(const Engine& engine, const std::filesystem::
       EngineText err;
       if (fe_component* loaded = fe_component_deserialize(engine.raw(), code.data(), code.size(), err.out())) {
         spdlog::debug("{}: loaded compiled code from {}", path.string(), cached.string());
+        // Marks it used: the cache's limit removes entries used least recently.
+        std::error_code ec;
+        std::filesystem::last_write_time(cached, std::filesystem::file_time_type::clock::now(), ec);
         return ComponentPtr(loaded);
       }
       spdlog::warn("{}: ignoring unusable cache entry {}: {}", path.string(), cached.string(), err.str());
@@ -114,6 +164,7 @@ Result<ComponentPtr> CompileCached(const Engine& engine, const std::filesystem::
       if (!written) std::filesystem::remove(tmp, ec);
     }
     if (!written) spdlog::warn("{}: could not write the compilation cache in {}", path.string(), dir.string());
+    else PruneCache(dir, engine.options().cache_max_bytes, cached);
   }
   return component;
 }

@@ -20,6 +20,9 @@ namespace ferry::wasm {
 
 struct EngineOptions {
   std::filesystem::path cache_dir;  // empty: no on-disk cache
+  // Compiled code kept in cache_dir; past it, entries used least recently
+  // are removed (0: no limit).
+  std::uint64_t cache_max_bytes = 1ull << 30;
   // How often the engine's epoch advances; invocation deadlines are counted
   // in these ticks.
   std::chrono::milliseconds epoch_tick{10};
