@@ -27,7 +27,7 @@ std::filesystem::path DefaultCacheDir() {
 wasm::EngineOptions EngineOptionsFor(const config::Config& config) {
   wasm::EngineOptions options;
   options.cache_dir = config.host.cache_dir.empty() ? DefaultCacheDir() : config.host.cache_dir;
-  options.cache_max_bytes = config.host.cache_max_mb << 20;
+  options.cache_max_bytes = std::min<std::uint64_t>(config.host.cache_max_mb, 1ull << 40) << 20;
   options.consume_fuel = config.limits.fuel_per_call > 0;
   options.max_memory_bytes = config.limits.max_memory_bytes;
   std::uint32_t slots = 16;
