@@ -1,0 +1,46 @@
+// What every broker's TLS tests check, whatever the broker: a Ferry
+// component answers over the secured connection, a refused connection says
+// why in one line, and secrets never reach the log.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ferry::testing {
+
+// A [brokers] entry: its URL and settings (tls_ca, tls_cert, password_file...).
+struct BrokerEntry {
+  std::string url;
+  std::map<std::string, std::string> settings;
+};
+
+// Runs a host whose default broker is `broker`, with the echo component
+// subscribed to `in` (it answers on echo.out), logging at debug level, and
+// waits until a probe published by the host comes back through the server.
+// None of `secrets` may appear in anything logged meanwhile.
+void ExpectEchoRoundTrip(const BrokerEntry& broker, const std::string& in,
+                         const std::vector<std::string>& secrets = {});
+
+// Connecting to `broker` fails with one line that names `display_url` and
+// contains at least one of `reasons`; no secret of `secrets` appears in it.
+// Returns the line (empty if it connected).
+std::string ExpectConnectFails(const BrokerEntry& broker, const std::string& display_url,
+                               const std::vector<std::string>& reasons,
+                               const std::vector<std::string>& secrets = {});
+
+// Sets an environment variable for the current scope, then restores it.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const std::string& value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  bool had_ = false;
+  std::string old_;
+};
+
+}  // namespace ferry::testing
