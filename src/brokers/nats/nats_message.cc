@@ -79,7 +79,7 @@ std::string ConnectFailureText(natsStatus s, bool tls_without_cert) {
     text += " (" + line + ")";
   }
   if (tls_without_cert && (s == NATS_PROTOCOL_ERROR || s == NATS_CONNECTION_CLOSED))
-    text += "; the server ended the TLS connection: does it require a client certificate "
+    text += "; the server ended the TLS connection: does the server require a client certificate "
             "(tls_cert, tls_key)?";
   return text;
 }

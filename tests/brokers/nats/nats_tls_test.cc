@@ -59,7 +59,7 @@ TEST(NatsTls, MutualTlsConnectsWithAClientCertificateAndNotWithout) {
   // TLS 1.3: the server checks the client's certificate after the client's
   // handshake is done, and closes the connection.
   ExpectConnectFails({Url(*server), {{"tls_ca", f.ca.string()}}}, Url(*server),
-                     {"does it require a client certificate (tls_cert, tls_key)?"});
+                     {"require a client certificate (tls_cert, tls_key)?"});
 }
 
 TEST(NatsTls, PasswordFromTheEnvironmentOrAFileIsUsedAndNeverLogged) {
