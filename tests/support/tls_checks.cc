@@ -11,6 +11,7 @@
 #include "support/log_capture.h"
 #include "support/matchers.h"
 #include "support/restart_proof.h"
+#include "support/tls_certs.h"
 
 namespace ferry::testing {
 namespace {
@@ -30,7 +31,7 @@ void ExpectNoSecret(const std::string& text, const std::vector<std::string>& sec
 
 }  // namespace
 
-void ExpectEchoRoundTrip(const BrokerEntry& broker, const std::string& in,
+void ExpectEchoThrough(const BrokerEntry& broker, const std::string& in,
                          const std::vector<std::string>& secrets) {
   LogCapture log;
   {
@@ -79,6 +80,16 @@ std::string ExpectConnectFails(const BrokerEntry& broker, const std::string& dis
   ExpectNoSecret(line, secrets);
   for (const std::string& logged : log.Lines()) ExpectNoSecret(logged, secrets);
   return line;
+}
+
+std::unique_ptr<ServerProcess> ExpiredCertificateServer() {
+  const TlsFiles& f = SharedTlsFiles();
+  auto server = std::make_unique<ServerProcess>(
+      "openssl", std::vector<std::string>{"openssl", "s_server", "-quiet", "-www", "-accept",
+                                          "127.0.0.1:$PORT", "-cert", f.expired_cert.string(),
+                                          "-key", f.server_key.string()});
+  EXPECT_OK(server->Start());
+  return server;
 }
 
 ScopedEnv::ScopedEnv(std::string name, const std::string& value) : name_(std::move(name)) {

@@ -4,8 +4,11 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "support/server_process.h"
 
 namespace ferry::testing {
 
@@ -19,7 +22,7 @@ struct BrokerEntry {
 // subscribed to `in` (it answers on echo.out), logging at debug level, and
 // waits until a probe published by the host comes back through the server.
 // None of `secrets` may appear in anything logged meanwhile.
-void ExpectEchoRoundTrip(const BrokerEntry& broker, const std::string& in,
+void ExpectEchoThrough(const BrokerEntry& broker, const std::string& in,
                          const std::vector<std::string>& secrets = {});
 
 // Connecting to `broker` fails with one line that names `display_url` and
@@ -28,6 +31,13 @@ void ExpectEchoRoundTrip(const BrokerEntry& broker, const std::string& in,
 std::string ExpectConnectFails(const BrokerEntry& broker, const std::string& display_url,
                                const std::vector<std::string>& reasons,
                                const std::vector<std::string>& secrets = {});
+
+// A TLS server on loopback (openssl s_server) presenting the certificate
+// that expired in 2020 (SharedTlsFiles().expired_cert): a client checking
+// the server's certificate fails its handshake on the date, before any
+// broker protocol is spoken. For brokers whose test server is too costly
+// to start a second time with another certificate (RabbitMQ, Kafka).
+std::unique_ptr<ServerProcess> ExpiredCertificateServer();
 
 // Sets an environment variable for the current scope, then restores it.
 class ScopedEnv {

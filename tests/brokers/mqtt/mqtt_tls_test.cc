@@ -43,7 +43,7 @@ class TlsMosquitto {
 
 TEST(MqttTls, ServerCheckedAgainstTheConfiguredCaCarriesAnEcho) {
   TlsMosquitto server(SharedTlsFiles().server_cert);
-  ExpectEchoRoundTrip({server.Url(), {{"tls_ca", SharedTlsFiles().ca.string()}}}, "mtls.in");
+  ExpectEchoThrough({server.Url(), {{"tls_ca", SharedTlsFiles().ca.string()}}}, "mtls.in");
 }
 
 TEST(MqttTls, AnUnrelatedCaIsRefusedInOneLine) {
@@ -61,7 +61,7 @@ TEST(MqttTls, AnExpiredServerCertificateIsRefusedInOneLine) {
 TEST(MqttTls, MutualTlsConnectsWithAClientCertificateAndNotWithout) {
   const TlsFiles& f = SharedTlsFiles();
   TlsMosquitto server(f.server_cert, "allow_anonymous true\nrequire_certificate true\n");
-  ExpectEchoRoundTrip({server.Url(),
+  ExpectEchoThrough({server.Url(),
                        {{"tls_ca", f.ca.string()},
                         {"tls_cert", f.client_cert.string()},
                         {"tls_key", f.client_key.string()}}},
@@ -80,11 +80,11 @@ TEST(MqttTls, PasswordFromTheEnvironmentOrAFileIsUsedAndNeverLogged) {
   const BrokerEntry base{server.Url(), {{"tls_ca", f.ca.string()}, {"user", "ferry"}}};
   {
     ScopedEnv env("FERRY_MQTT_PASSWORD", secret);
-    ExpectEchoRoundTrip(base, "mtls.env", {secret});
+    ExpectEchoThrough(base, "mtls.env", {secret});
   }
   BrokerEntry from_file = base;
   from_file.settings["password_file"] = dir.Write("mqtt-password", secret + "\n").string();
-  ExpectEchoRoundTrip(from_file, "mtls.file", {secret});
+  ExpectEchoThrough(from_file, "mtls.file", {secret});
   BrokerEntry wrong = base;
   wrong.settings["password_file"] = dir.Write("wrong-password", "not-" + secret + "\n").string();
   ExpectConnectFails(wrong, server.Url(), {"Bad user name or password", "Not authorized"},

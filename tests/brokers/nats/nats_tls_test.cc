@@ -33,7 +33,7 @@ std::string Url(const ServerProcess& server) { return "tls://127.0.0.1:" + std::
 
 TEST(NatsTls, ServerCheckedAgainstTheConfiguredCaCarriesAnEcho) {
   auto server = TlsNatsServer(SharedTlsFiles().server_cert);
-  ExpectEchoRoundTrip({Url(*server), {{"tls_ca", SharedTlsFiles().ca.string()}}}, "ntls.in");
+  ExpectEchoThrough({Url(*server), {{"tls_ca", SharedTlsFiles().ca.string()}}}, "ntls.in");
 }
 
 TEST(NatsTls, AnUnrelatedCaIsRefusedInOneLine) {
@@ -51,7 +51,7 @@ TEST(NatsTls, AnExpiredServerCertificateIsRefusedInOneLine) {
 TEST(NatsTls, MutualTlsConnectsWithAClientCertificateAndNotWithout) {
   const TlsFiles& f = SharedTlsFiles();
   auto server = TlsNatsServer(f.server_cert, {"--tlsverify", "--tlscacert", f.ca.string()});
-  ExpectEchoRoundTrip({Url(*server),
+  ExpectEchoThrough({Url(*server),
                        {{"tls_ca", f.ca.string()},
                         {"tls_cert", f.client_cert.string()},
                         {"tls_key", f.client_key.string()}}},
@@ -69,12 +69,12 @@ TEST(NatsTls, PasswordFromTheEnvironmentOrAFileIsUsedAndNeverLogged) {
   const BrokerEntry base{Url(*server), {{"tls_ca", f.ca.string()}, {"user", "ferry"}}};
   {
     ScopedEnv env("FERRY_NATS_PASSWORD", secret);
-    ExpectEchoRoundTrip(base, "ntls.env", {secret});
+    ExpectEchoThrough(base, "ntls.env", {secret});
   }
   TempDir dir;
   BrokerEntry from_file = base;
   from_file.settings["password_file"] = dir.Write("nats-password", secret + "\n").string();
-  ExpectEchoRoundTrip(from_file, "ntls.file", {secret});
+  ExpectEchoThrough(from_file, "ntls.file", {secret});
   BrokerEntry wrong = base;
   wrong.settings["password_file"] = dir.Write("wrong-password", "not-" + secret + "\n").string();
   ExpectConnectFails(wrong, Url(*server), {"Authorization Violation", "authorization"},

@@ -1,0 +1,75 @@
+// The RabbitMQ adapter over TLS (amqps://) against the shared test node's
+// TLS listener (support/rabbitmq_server.h), which asks every client for a
+// certificate: mutual TLS, an unrelated CA, a missing client certificate,
+// an expired server certificate (openssl s_server: one node has one set of
+// TLS settings), and a password from the environment or a file that never
+// reaches the log.
+#include <gtest/gtest.h>
+
+#include "support/host_fixture.h"
+#include "support/matchers.h"
+#include "support/rabbitmq_server.h"
+#include "support/tls_certs.h"
+#include "support/tls_checks.h"
+
+namespace ferry::testing {
+namespace {
+
+std::map<std::string, std::string> ClientCertificate(const std::filesystem::path& ca) {
+  const TlsFiles& f = SharedTlsFiles();
+  return {{"tls_ca", ca.string()},
+          {"tls_cert", f.client_cert.string()},
+          {"tls_key", f.client_key.string()}};
+}
+
+// The display URL names the vhost.
+std::string Display(const RabbitMqServer& server) { return server.TlsUrl() + "/"; }
+
+TEST(RabbitMqTls, MutualTlsCarriesAnEcho) {
+  RabbitMqServer& server = SharedRabbitMq();
+  ExpectEchoThrough({server.TlsUrl(), ClientCertificate(SharedTlsFiles().ca)}, "rtls.in");
+}
+
+TEST(RabbitMqTls, AnUnrelatedCaIsRefusedInOneLine) {
+  RabbitMqServer& server = SharedRabbitMq();
+  ExpectConnectFails({server.TlsUrl(), ClientCertificate(SharedTlsFiles().other_ca)},
+                     Display(server), {"certificate verify failed"});
+}
+
+TEST(RabbitMqTls, WithoutAClientCertificateIsRefusedInOneLine) {
+  RabbitMqServer& server = SharedRabbitMq();
+  ExpectConnectFails({server.TlsUrl(), {{"tls_ca", SharedTlsFiles().ca.string()}}},
+                     Display(server), {"require a client certificate (tls_cert, tls_key)?"});
+}
+
+TEST(RabbitMqTls, AnExpiredServerCertificateIsRefusedInOneLine) {
+  auto expired = ExpiredCertificateServer();
+  const std::string url = "amqps://127.0.0.1:" + std::to_string(expired->port());
+  ExpectConnectFails({url, ClientCertificate(SharedTlsFiles().ca)}, url + "/",
+                     {"certificate has expired"});
+}
+
+TEST(RabbitMqTls, PasswordFromTheEnvironmentOrAFileIsUsedAndNeverLogged) {
+  RabbitMqServer& server = SharedRabbitMq();
+  const std::string secret = "rabb1t-Secret-9920";
+  (void)server.Ctl("delete_user ferry-tls");
+  ASSERT_OK(server.Ctl("add_user ferry-tls " + secret));
+  ASSERT_OK(server.Ctl("set_permissions -p / ferry-tls '.*' '.*' '.*'"));
+  BrokerEntry base{server.TlsUrl(), ClientCertificate(SharedTlsFiles().ca)};
+  base.settings["user"] = "ferry-tls";
+  {
+    ScopedEnv env("FERRY_AMQP_PASSWORD", secret);
+    ExpectEchoThrough(base, "rtls.env", {secret});
+  }
+  TempDir dir;
+  BrokerEntry from_file = base;
+  from_file.settings["password_file"] = dir.Write("amqp-password", secret + "\n").string();
+  ExpectEchoThrough(from_file, "rtls.file", {secret});
+  BrokerEntry wrong = base;
+  wrong.settings["password_file"] = dir.Write("wrong-password", "not-" + secret + "\n").string();
+  ExpectConnectFails(wrong, Display(server), {"ACCESS_REFUSED", "wrong user or password"},
+                     {secret, "not-" + secret});
+}
+
+}  // namespace
+}  // namespace ferry::testing
