@@ -1,0 +1,74 @@
+// The Kafka adapter over TLS against the shared test server's TLS
+// listeners (support/kafka_server.h): mutual TLS, SASL/PLAIN over TLS with
+// a password from the environment or a file that never reaches the log, an
+// unrelated CA, a missing client certificate, and an expired server
+// certificate (openssl s_server: the handshake fails before Kafka speaks).
+#include <gtest/gtest.h>
+
+#include "support/host_fixture.h"
+#include "support/kafka_config.h"
+#include "support/kafka_server.h"
+#include "support/tls_certs.h"
+#include "support/tls_checks.h"
+
+namespace ferry::testing {
+namespace {
+
+std::map<std::string, std::string> ClientCertificate(const std::filesystem::path& ca) {
+  const TlsFiles& f = SharedTlsFiles();
+  return {{"tls_ca", ca.string()},
+          {"tls_cert", f.client_cert.string()},
+          {"tls_key", f.client_key.string()},
+          {"connect_timeout_ms", "10000"}};
+}
+
+TEST(KafkaTls, MutualTlsCarriesAnEcho) {
+  ExpectEchoThrough({SharedKafka().TlsUrl(), ClientCertificate(SharedTlsFiles().ca)}, "ktls.in");
+}
+
+TEST(KafkaTls, AnUnrelatedCaIsRefusedInOneLine) {
+  KafkaServer& server = SharedKafka();
+  auto settings = ClientCertificate(SharedTlsFiles().other_ca);
+  settings["connect_timeout_ms"] = "3000";
+  ExpectConnectFails({server.TlsUrl(), settings}, server.TlsUrl(), {"certificate verify failed"});
+}
+
+TEST(KafkaTls, WithoutAClientCertificateIsRefusedInOneLine) {
+  KafkaServer& server = SharedKafka();
+  ExpectConnectFails({server.TlsUrl(),
+                      {{"tls_ca", SharedTlsFiles().ca.string()}, {"connect_timeout_ms", "3000"}}},
+                     server.TlsUrl(), {"require a client certificate (tls_cert, tls_key)?"});
+}
+
+TEST(KafkaTls, AnExpiredServerCertificateIsRefusedInOneLine) {
+  auto expired = ExpiredCertificateServer();
+  const std::string url = "kafka://127.0.0.1:" + std::to_string(expired->port());
+  auto settings = ClientCertificate(SharedTlsFiles().ca);
+  settings["connect_timeout_ms"] = "3000";
+  ExpectConnectFails({url, settings}, url, {"certificate has expired"});
+}
+
+TEST(KafkaTls, SaslPasswordFromTheEnvironmentOrAFileIsUsedAndNeverLogged) {
+  KafkaServer& server = SharedKafka();
+  const std::string secret = kKafkaPassword;
+  const BrokerEntry base{server.SaslTlsUrl(),
+                         {{"tls_ca", SharedTlsFiles().ca.string()},
+                          {"user", kKafkaUser},
+                          {"connect_timeout_ms", "10000"}}};
+  {
+    ScopedEnv env("FERRY_KAFKA_PASSWORD", secret);
+    ExpectEchoThrough(base, "ktls.env", {secret});
+  }
+  TempDir dir;
+  BrokerEntry from_file = base;
+  from_file.settings["password_file"] = dir.Write("kafka-password", secret + "\n").string();
+  ExpectEchoThrough(from_file, "ktls.file", {secret});
+  BrokerEntry wrong = base;
+  wrong.settings["password_file"] = dir.Write("wrong-password", "not-" + secret + "\n").string();
+  wrong.settings["connect_timeout_ms"] = "3000";
+  ExpectConnectFails(wrong, server.SaslTlsUrl(), {"Invalid username or password"},
+                     {secret, "not-" + secret});
+}
+
+}  // namespace
+}  // namespace ferry::testing
