@@ -82,6 +82,25 @@ std::string ExpectConnectFails(const BrokerEntry& broker, const std::string& dis
   return line;
 }
 
+void ExpectPasswordFromTheEnvironmentOrAFile(const BrokerEntry& base, const std::string& env_var,
+                                             const std::string& secret, const std::string& prefix,
+                                             const std::string& display_url,
+                                             const std::vector<std::string>& wrong_reasons,
+                                             const std::map<std::string, std::string>& wrong_settings) {
+  {
+    ScopedEnv env(env_var, secret);
+    ExpectEchoThrough(base, prefix + ".env", {secret});
+  }
+  TempDir dir;
+  BrokerEntry from_file = base;
+  from_file.settings["password_file"] = dir.Write("password", secret + "\n").string();
+  ExpectEchoThrough(from_file, prefix + ".file", {secret});
+  BrokerEntry wrong = base;
+  wrong.settings["password_file"] = dir.Write("wrong-password", "not-" + secret + "\n").string();
+  for (const auto& [key, value] : wrong_settings) wrong.settings[key] = value;
+  ExpectConnectFails(wrong, display_url, wrong_reasons, {secret, "not-" + secret});
+}
+
 std::unique_ptr<ServerProcess> ExpiredCertificateServer() {
   const TlsFiles& f = SharedTlsFiles();
   auto server = std::make_unique<ServerProcess>(

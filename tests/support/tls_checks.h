@@ -32,6 +32,18 @@ std::string ExpectConnectFails(const BrokerEntry& broker, const std::string& dis
                                const std::vector<std::string>& reasons,
                                const std::vector<std::string>& secrets = {});
 
+// The credentials check every broker makes: `base` (with its user) carries
+// an echo on <prefix>.env with `secret` in the environment variable
+// `env_var`, then on <prefix>.file with it in a password_file; a wrong
+// password in a file is refused in one line naming `display_url` and one of
+// `wrong_reasons` (with `wrong_settings` added: a shorter timeout). The
+// secret and the wrong password are in nothing logged.
+void ExpectPasswordFromTheEnvironmentOrAFile(const BrokerEntry& base, const std::string& env_var,
+                                             const std::string& secret, const std::string& prefix,
+                                             const std::string& display_url,
+                                             const std::vector<std::string>& wrong_reasons,
+                                             const std::map<std::string, std::string>& wrong_settings = {});
+
 // A TLS server on loopback (openssl s_server) presenting the certificate
 // that expired in 2020 (SharedTlsFiles().expired_cert): a client checking
 // the server's certificate fails its handshake on the date, before any

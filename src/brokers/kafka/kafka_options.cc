@@ -82,12 +82,8 @@ Result<KafkaOptions> KafkaOptionsFrom(std::string_view url,
       if (value != "true" && value != "false")
         return Error::InvalidArgument("tls: expected true or false, got '" + value + "'");
       o.tls = value == "true";
-    } else if (key == "tls_ca") {
-      o.tls_ca_file = value;
-    } else if (key == "tls_cert") {
-      o.tls_cert_file = value;
-    } else if (key == "tls_key") {
-      o.tls_key_file = value;
+    } else if (key == "tls_ca" || key == "tls_cert" || key == "tls_key") {
+      (key == "tls_ca" ? o.tls_ca_file : key == "tls_cert" ? o.tls_cert_file : o.tls_key_file) = value;
     } else if (key == "sasl_mechanism") {
       if (value != "PLAIN" && value != "SCRAM-SHA-256" && value != "SCRAM-SHA-512")
         return Error::InvalidArgument("sasl_mechanism: expected PLAIN, SCRAM-SHA-256 or "

@@ -50,24 +50,11 @@ TEST(KafkaTls, AnExpiredServerCertificateIsRefusedInOneLine) {
 
 TEST(KafkaTls, SaslPasswordFromTheEnvironmentOrAFileIsUsedAndNeverLogged) {
   KafkaServer& server = SharedKafka();
-  const std::string secret = kKafkaPassword;
-  const BrokerEntry base{server.SaslTlsUrl(),
-                         {{"tls_ca", SharedTlsFiles().ca.string()},
-                          {"user", kKafkaUser},
-                          {"connect_timeout_ms", "10000"}}};
-  {
-    ScopedEnv env("FERRY_KAFKA_PASSWORD", secret);
-    ExpectEchoThrough(base, "ktls.env", {secret});
-  }
-  TempDir dir;
-  BrokerEntry from_file = base;
-  from_file.settings["password_file"] = dir.Write("kafka-password", secret + "\n").string();
-  ExpectEchoThrough(from_file, "ktls.file", {secret});
-  BrokerEntry wrong = base;
-  wrong.settings["password_file"] = dir.Write("wrong-password", "not-" + secret + "\n").string();
-  wrong.settings["connect_timeout_ms"] = "3000";
-  ExpectConnectFails(wrong, server.SaslTlsUrl(), {"Invalid username or password"},
-                     {secret, "not-" + secret});
+  ExpectPasswordFromTheEnvironmentOrAFile(
+      {server.SaslTlsUrl(),
+       {{"tls_ca", SharedTlsFiles().ca.string()}, {"user", kKafkaUser}, {"connect_timeout_ms", "10000"}}},
+      "FERRY_KAFKA_PASSWORD", kKafkaPassword, "ktls", server.SaslTlsUrl(),
+      {"Invalid username or password"}, {{"connect_timeout_ms", "3000"}});
 }
 
 }  // namespace

@@ -77,18 +77,9 @@ TEST(MqttTls, PasswordFromTheEnvironmentOrAFileIsUsedAndNeverLogged) {
   const auto passwd = dir.path() / "passwd";
   ASSERT_EQ(Shell("mosquitto_passwd -b -c " + passwd.string() + " ferry " + secret), "");
   TlsMosquitto server(f.server_cert, "allow_anonymous false\npassword_file " + passwd.string() + "\n");
-  const BrokerEntry base{server.Url(), {{"tls_ca", f.ca.string()}, {"user", "ferry"}}};
-  {
-    ScopedEnv env("FERRY_MQTT_PASSWORD", secret);
-    ExpectEchoThrough(base, "mtls.env", {secret});
-  }
-  BrokerEntry from_file = base;
-  from_file.settings["password_file"] = dir.Write("mqtt-password", secret + "\n").string();
-  ExpectEchoThrough(from_file, "mtls.file", {secret});
-  BrokerEntry wrong = base;
-  wrong.settings["password_file"] = dir.Write("wrong-password", "not-" + secret + "\n").string();
-  ExpectConnectFails(wrong, server.Url(), {"Bad user name or password", "Not authorized"},
-                     {secret, "not-" + secret});
+  ExpectPasswordFromTheEnvironmentOrAFile(
+      {server.Url(), {{"tls_ca", f.ca.string()}, {"user", "ferry"}}}, "FERRY_MQTT_PASSWORD", secret,
+      "mtls", server.Url(), {"Not authorized", "Bad user name or password"});
 }
 
 }  // namespace

@@ -66,19 +66,9 @@ TEST(NatsTls, PasswordFromTheEnvironmentOrAFileIsUsedAndNeverLogged) {
   const TlsFiles& f = SharedTlsFiles();
   const std::string secret = "n4ts-Secret-7731";
   auto server = TlsNatsServer(f.server_cert, {"--user", "ferry", "--pass", secret});
-  const BrokerEntry base{Url(*server), {{"tls_ca", f.ca.string()}, {"user", "ferry"}}};
-  {
-    ScopedEnv env("FERRY_NATS_PASSWORD", secret);
-    ExpectEchoThrough(base, "ntls.env", {secret});
-  }
-  TempDir dir;
-  BrokerEntry from_file = base;
-  from_file.settings["password_file"] = dir.Write("nats-password", secret + "\n").string();
-  ExpectEchoThrough(from_file, "ntls.file", {secret});
-  BrokerEntry wrong = base;
-  wrong.settings["password_file"] = dir.Write("wrong-password", "not-" + secret + "\n").string();
-  ExpectConnectFails(wrong, Url(*server), {"Authorization Violation", "authorization"},
-                     {secret, "not-" + secret});
+  ExpectPasswordFromTheEnvironmentOrAFile(
+      {Url(*server), {{"tls_ca", f.ca.string()}, {"user", "ferry"}}}, "FERRY_NATS_PASSWORD", secret,
+      "ntls", Url(*server), {"Authorization Violation"});
 }
 
 TEST(NatsTls, AMissingPasswordFileIsNamedInTheError) {

@@ -57,18 +57,8 @@ TEST(RabbitMqTls, PasswordFromTheEnvironmentOrAFileIsUsedAndNeverLogged) {
   ASSERT_OK(server.Ctl("set_permissions -p / ferry-tls '.*' '.*' '.*'"));
   BrokerEntry base{server.TlsUrl(), ClientCertificate(SharedTlsFiles().ca)};
   base.settings["user"] = "ferry-tls";
-  {
-    ScopedEnv env("FERRY_AMQP_PASSWORD", secret);
-    ExpectEchoThrough(base, "rtls.env", {secret});
-  }
-  TempDir dir;
-  BrokerEntry from_file = base;
-  from_file.settings["password_file"] = dir.Write("amqp-password", secret + "\n").string();
-  ExpectEchoThrough(from_file, "rtls.file", {secret});
-  BrokerEntry wrong = base;
-  wrong.settings["password_file"] = dir.Write("wrong-password", "not-" + secret + "\n").string();
-  ExpectConnectFails(wrong, Display(server), {"ACCESS_REFUSED", "wrong user or password"},
-                     {secret, "not-" + secret});
+  ExpectPasswordFromTheEnvironmentOrAFile(base, "FERRY_AMQP_PASSWORD", secret, "rtls", Display(server),
+                                          {"ACCESS_REFUSED"});
 }
 
 }  // namespace
