@@ -31,6 +31,13 @@ void ExpectNoSecret(const std::string& text, const std::vector<std::string>& sec
 
 }  // namespace
 
+std::map<std::string, std::string> ClientCertificateSettings(const std::filesystem::path& ca) {
+  const TlsFiles& f = SharedTlsFiles();
+  return {{"tls_ca", ca.string()},
+          {"tls_cert", f.client_cert.string()},
+          {"tls_key", f.client_key.string()}};
+}
+
 void ExpectEchoThrough(const BrokerEntry& broker, const std::string& in,
                          const std::vector<std::string>& secrets) {
   LogCapture log;

@@ -3,6 +3,7 @@
 // why in one line, and secrets never reach the log.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,6 +18,10 @@ struct BrokerEntry {
   std::string url;
   std::map<std::string, std::string> settings;
 };
+
+// Settings that trust `ca` and present the test client certificate
+// (SharedTlsFiles()): tls_ca, tls_cert, tls_key.
+std::map<std::string, std::string> ClientCertificateSettings(const std::filesystem::path& ca);
 
 // Runs a host whose default broker is `broker`, with the echo component
 // subscribed to `in` (it answers on echo.out), logging at debug level, and

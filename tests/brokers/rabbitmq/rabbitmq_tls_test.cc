@@ -15,24 +15,17 @@
 namespace ferry::testing {
 namespace {
 
-std::map<std::string, std::string> ClientCertificate(const std::filesystem::path& ca) {
-  const TlsFiles& f = SharedTlsFiles();
-  return {{"tls_ca", ca.string()},
-          {"tls_cert", f.client_cert.string()},
-          {"tls_key", f.client_key.string()}};
-}
-
 // The display URL names the vhost.
 std::string Display(const RabbitMqServer& server) { return server.TlsUrl() + "/"; }
 
 TEST(RabbitMqTls, MutualTlsCarriesAnEcho) {
   RabbitMqServer& server = SharedRabbitMq();
-  ExpectEchoThrough({server.TlsUrl(), ClientCertificate(SharedTlsFiles().ca)}, "rtls.in");
+  ExpectEchoThrough({server.TlsUrl(), ClientCertificateSettings(SharedTlsFiles().ca)}, "rtls.in");
 }
 
 TEST(RabbitMqTls, AnUnrelatedCaIsRefusedInOneLine) {
   RabbitMqServer& server = SharedRabbitMq();
-  ExpectConnectFails({server.TlsUrl(), ClientCertificate(SharedTlsFiles().other_ca)},
+  ExpectConnectFails({server.TlsUrl(), ClientCertificateSettings(SharedTlsFiles().other_ca)},
                      Display(server), {"certificate verify failed"});
 }
 
@@ -45,7 +38,7 @@ TEST(RabbitMqTls, WithoutAClientCertificateIsRefusedInOneLine) {
 TEST(RabbitMqTls, AnExpiredServerCertificateIsRefusedInOneLine) {
   auto expired = ExpiredCertificateServer();
   const std::string url = "amqps://127.0.0.1:" + std::to_string(expired->port());
-  ExpectConnectFails({url, ClientCertificate(SharedTlsFiles().ca)}, url + "/",
+  ExpectConnectFails({url, ClientCertificateSettings(SharedTlsFiles().ca)}, url + "/",
                      {"certificate has expired"});
 }
 
@@ -55,7 +48,7 @@ TEST(RabbitMqTls, PasswordFromTheEnvironmentOrAFileIsUsedAndNeverLogged) {
   (void)server.Ctl("delete_user ferry-tls");
   ASSERT_OK(server.Ctl("add_user ferry-tls " + secret));
   ASSERT_OK(server.Ctl("set_permissions -p / ferry-tls '.*' '.*' '.*'"));
-  BrokerEntry base{server.TlsUrl(), ClientCertificate(SharedTlsFiles().ca)};
+  BrokerEntry base{server.TlsUrl(), ClientCertificateSettings(SharedTlsFiles().ca)};
   base.settings["user"] = "ferry-tls";
   ExpectPasswordFromTheEnvironmentOrAFile(base, "FERRY_AMQP_PASSWORD", secret, "rtls", Display(server),
                                           {"ACCESS_REFUSED"});
