@@ -58,7 +58,17 @@ Status Link::Connect() {
   mosquitto_subscribe_v5_callback_set(raw, &Link::OnSubscribe);
   mosquitto_message_v5_callback_set(raw, &Link::OnMessage);
   mosquitto_reconnect_delay_set(raw, 1, 5, true);
-  mosquitto_log_callback_set(raw, &Link::OnLog);
+  {
+    std::lock_guard lock(tls_mutex_);
+    tls_failure_.clear();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    dropped_before_connack_ = false;
+  }
+  // Only while connecting over TLS: with a log callback set, libmosquitto
+  // formats a line for every packet.
+  if (options_.tls) mosquitto_log_callback_set(raw, &Link::OnLog);
   if (!options_.user.empty()) {
     const int rc = mosquitto_username_pw_set(
         raw, options_.user.c_str(), options_.password.empty() ? nullptr : options_.password.c_str());
@@ -96,11 +106,10 @@ Status Link::Connect() {
   rc = mosquitto_loop_start(raw);
   if (rc != MOSQ_ERR_SUCCESS) return MosqError(rc, display_ + ": network thread");
   std::unique_lock lock(mutex_);
-  // A failed TLS handshake (on the network thread) is logged (OnLog), and
-  // ends this wait too.
+  // A failed TLS handshake (on the network thread) is logged (OnLog), and a
+  // drop before the CONNACK over TLS is how a server that wants a client
+  // certificate answers a client without one: either ends this wait.
   const Deadline until = Clock::now() + options_.connect_timeout;
-  // Over TLS, a drop before the CONNACK ends the wait too: it is how a
-  // server that wants a client certificate answers a client without one.
   auto answered = [&] {
     return connack_ >= 0 || !TlsFailure().empty() || (options_.tls && dropped_before_connack_);
   };
@@ -131,6 +140,8 @@ Status Link::Connect() {
       why += " (Ferry needs a server that speaks MQTT 5)";
     return Error::Connection("cannot connect to " + display_ + ": " + why);
   }
+  lock.unlock();
+  if (options_.tls) mosquitto_log_callback_set(mosq_.get(), nullptr);
   return Status::Ok();
 }
 
