@@ -1,10 +1,7 @@
 #include "support/tls_certs.h"
 
-#include <sys/wait.h>
-
 #include <array>
 #include <cstdio>
-#include <fstream>
 #include <vector>
 
 #include "support/matchers.h"
@@ -43,6 +40,8 @@ Result<TlsCerts> TlsCerts::Make() {
   certs.dir_->Write("server.ext", "subjectAltName = IP:127.0.0.1, DNS:localhost\n"
                                   "extendedKeyUsage = serverAuth\n");
   certs.dir_->Write("client.ext", "extendedKeyUsage = clientAuth\n");
+  certs.dir_->Write("other-name.ext", "subjectAltName = DNS:elsewhere.example\n"
+                                      "extendedKeyUsage = serverAuth\n");
   certs.dir_->Write("ca.cnf", kCaConfig);
   certs.dir_->Write("index.txt", "");
   certs.dir_->Write("serial", "10\n");
@@ -56,6 +55,8 @@ Result<TlsCerts> TlsCerts::Make() {
                "-extfile server.ext -out server.pem",
            "openssl ca -batch -config ca.cnf -notext -in server.csr -startdate 20200101000000Z "
                "-enddate 20200102000000Z -extfile server.ext -out expired.pem",
+           "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 4 -days 3650 "
+               "-extfile other-name.ext -out other-name.pem",
            "openssl req " + key + " -keyout client.key -out client.csr -subj '/CN=ferry-client'",
            "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -set_serial 3 -days 3650 "
                "-extfile client.ext -out client.pem",
@@ -69,6 +70,7 @@ Result<TlsCerts> TlsCerts::Make() {
                   .server_cert = dir / "server.pem",
                   .server_key = dir / "server.key",
                   .expired_cert = dir / "expired.pem",
+                  .other_name_cert = dir / "other-name.pem",
                   .client_cert = dir / "client.pem",
                   .client_key = dir / "client.key",
                   .server_pem_bundle = dir / "server-bundle.pem"};

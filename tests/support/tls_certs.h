@@ -2,7 +2,8 @@
 // (Debian's openssl, installed by scripts/setup.sh) into a folder of their
 // own: a CA, a server certificate for 127.0.0.1 and localhost signed by it,
 // a client certificate (mutual TLS), an unrelated second CA, and a server
-// certificate that expired in 2020. Keys are P-256, unencrypted PKCS#8.
+// certificate that expired in 2020, and one for another host name. Keys are
+// P-256, unencrypted PKCS#8.
 #pragma once
 
 #include <filesystem>
@@ -19,6 +20,7 @@ struct TlsFiles {
   std::filesystem::path other_ca;       // trusts nothing here
   std::filesystem::path server_cert, server_key;
   std::filesystem::path expired_cert;   // key: server_key
+  std::filesystem::path other_name_cert;  // names only elsewhere.example; key: server_key
   std::filesystem::path client_cert, client_key;
   // server_cert, then server_key, in one file (Kafka's PEM key store).
   std::filesystem::path server_pem_bundle;

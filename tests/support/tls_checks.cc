@@ -108,12 +108,12 @@ void ExpectPasswordFromTheEnvironmentOrAFile(const BrokerEntry& base, const std:
   ExpectConnectFails(wrong, display_url, wrong_reasons, {secret, "not-" + secret});
 }
 
-std::unique_ptr<ServerProcess> ExpiredCertificateServer() {
+std::unique_ptr<ServerProcess> PresentingServer(const std::filesystem::path& cert) {
   const TlsFiles& f = SharedTlsFiles();
   auto server = std::make_unique<ServerProcess>(
       "openssl", std::vector<std::string>{"openssl", "s_server", "-quiet", "-www", "-accept",
-                                          "127.0.0.1:$PORT", "-cert", f.expired_cert.string(),
-                                          "-key", f.server_key.string()});
+                                          "127.0.0.1:$PORT", "-cert", cert.string(), "-key",
+                                          f.server_key.string()});
   EXPECT_OK(server->Start());
   return server;
 }

@@ -49,12 +49,12 @@ void ExpectPasswordFromTheEnvironmentOrAFile(const BrokerEntry& base, const std:
                                              const std::vector<std::string>& wrong_reasons,
                                              const std::map<std::string, std::string>& wrong_settings = {});
 
-// A TLS server on loopback (openssl s_server) presenting the certificate
-// that expired in 2020 (SharedTlsFiles().expired_cert): a client checking
-// the server's certificate fails its handshake on the date, before any
+// A TLS server on loopback (openssl s_server) presenting `cert` (with
+// SharedTlsFiles().server_key): a client that checks the server's
+// certificate fails its handshake (on the date, on the name) before any
 // broker protocol is spoken. For brokers whose test server is too costly
 // to start a second time with another certificate (RabbitMQ, Kafka).
-std::unique_ptr<ServerProcess> ExpiredCertificateServer();
+std::unique_ptr<ServerProcess> PresentingServer(const std::filesystem::path& cert);
 
 // Sets an environment variable for the current scope, then restores it.
 class ScopedEnv {

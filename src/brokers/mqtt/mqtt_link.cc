@@ -283,7 +283,12 @@ void Link::OnLog(mosquitto* mosq, void* self, int level, const char* text) {
   std::string why;
   if (SSL* ssl = static_cast<SSL*>(mosquitto_ssl_get(mosq))) {
     const long verify = SSL_get_verify_result(ssl);
-    if (verify != X509_V_OK)
+    // libmosquitto checks the host name in its own verify callback, whose
+    // refusal OpenSSL records as "unspecified"; the chain's own failures
+    // keep their codes.
+    if (verify == X509_V_ERR_UNSPECIFIED)
+      why = "TLS: certificate verify failed (the certificate does not name " + link->options_.host + ")";
+    else if (verify != X509_V_OK)
       why = std::string("TLS: certificate verify failed (") + X509_verify_cert_error_string(verify) + ")";
   }
   if (why.empty()) {

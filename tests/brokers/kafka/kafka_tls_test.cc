@@ -40,12 +40,16 @@ TEST(KafkaTls, WithoutAClientCertificateIsRefusedInOneLine) {
                      server.TlsUrl(), {"require a client certificate (tls_cert, tls_key)?"});
 }
 
-TEST(KafkaTls, AnExpiredServerCertificateIsRefusedInOneLine) {
-  auto expired = ExpiredCertificateServer();
-  const std::string url = "kafka://127.0.0.1:" + std::to_string(expired->port());
-  auto settings = ClientCertificate(SharedTlsFiles().ca);
+TEST(KafkaTls, AnExpiredOrMisnamedServerCertificateIsRefusedInOneLine) {
+  const TlsFiles& f = SharedTlsFiles();
+  auto settings = ClientCertificate(f.ca);
   settings["connect_timeout_ms"] = "3000";
-  ExpectConnectFails({url, settings}, url, {"certificate has expired"});
+  for (const auto& [cert, reason] : {std::pair{f.expired_cert, "certificate has expired"},
+                                     std::pair{f.other_name_cert, "IP address mismatch"}}) {
+    auto server = PresentingServer(cert);
+    const std::string url = "kafka://127.0.0.1:" + std::to_string(server->port());
+    ExpectConnectFails({url, settings}, url, {reason});
+  }
 }
 
 TEST(KafkaTls, SaslPasswordFromTheEnvironmentOrAFileIsUsedAndNeverLogged) {

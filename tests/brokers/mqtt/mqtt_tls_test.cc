@@ -58,6 +58,12 @@ TEST(MqttTls, AnExpiredServerCertificateIsRefusedInOneLine) {
                      {"certificate has expired"});
 }
 
+TEST(MqttTls, AServerCertificateForAnotherNameIsRefusedInOneLine) {
+  TlsMosquitto server(SharedTlsFiles().other_name_cert);
+  ExpectConnectFails({server.Url(), {{"tls_ca", SharedTlsFiles().ca.string()}}}, server.Url(),
+                     {"the certificate does not name 127.0.0.1"});
+}
+
 TEST(MqttTls, MutualTlsConnectsWithAClientCertificateAndNotWithout) {
   const TlsFiles& f = SharedTlsFiles();
   TlsMosquitto server(f.server_cert, "allow_anonymous true\nrequire_certificate true\n");

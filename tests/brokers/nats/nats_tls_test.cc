@@ -48,6 +48,12 @@ TEST(NatsTls, AnExpiredServerCertificateIsRefusedInOneLine) {
                      {"certificate has expired"});
 }
 
+TEST(NatsTls, AServerCertificateForAnotherNameIsRefusedInOneLine) {
+  auto server = TlsNatsServer(SharedTlsFiles().other_name_cert);
+  ExpectConnectFails({Url(*server), {{"tls_ca", SharedTlsFiles().ca.string()}}}, Url(*server),
+                     {"IP address mismatch", "hostname mismatch"});
+}
+
 TEST(NatsTls, MutualTlsConnectsWithAClientCertificateAndNotWithout) {
   const TlsFiles& f = SharedTlsFiles();
   auto server = TlsNatsServer(f.server_cert, {"--tlsverify", "--tlscacert", f.ca.string()});

@@ -35,11 +35,14 @@ TEST(RabbitMqTls, WithoutAClientCertificateIsRefusedInOneLine) {
                      Display(server), {"require a client certificate (tls_cert, tls_key)?"});
 }
 
-TEST(RabbitMqTls, AnExpiredServerCertificateIsRefusedInOneLine) {
-  auto expired = ExpiredCertificateServer();
-  const std::string url = "amqps://127.0.0.1:" + std::to_string(expired->port());
-  ExpectConnectFails({url, ClientCertificateSettings(SharedTlsFiles().ca)}, url + "/",
-                     {"certificate has expired"});
+TEST(RabbitMqTls, AnExpiredOrMisnamedServerCertificateIsRefusedInOneLine) {
+  const TlsFiles& f = SharedTlsFiles();
+  for (const auto& [cert, reason] : {std::pair{f.expired_cert, "certificate has expired"},
+                                     std::pair{f.other_name_cert, "IP address mismatch"}}) {
+    auto server = PresentingServer(cert);
+    const std::string url = "amqps://127.0.0.1:" + std::to_string(server->port());
+    ExpectConnectFails({url, ClientCertificateSettings(f.ca)}, url + "/", {reason});
+  }
 }
 
 TEST(RabbitMqTls, PasswordFromTheEnvironmentOrAFileIsUsedAndNeverLogged) {
