@@ -5,7 +5,9 @@
 // certificate (openssl s_server: the handshake fails before Kafka speaks).
 #include <gtest/gtest.h>
 
+#include "brokers/kafka/kafka_broker.h"
 #include "support/host_fixture.h"
+#include "support/matchers.h"
 #include "support/kafka_config.h"
 #include "support/kafka_server.h"
 #include "support/tls_certs.h"
@@ -20,6 +22,21 @@ std::map<std::string, std::string> ClientCertificate(const std::filesystem::path
   auto settings = ClientCertificateSettings(ca);
   settings["connect_timeout_ms"] = "10000";
   return settings;
+}
+
+TEST(KafkaTls, SettingsChooseTheSecurityProtocolAndGoInPairs) {
+  auto tls = KafkaOptionsFrom("kafka://k:9093", {{"tls_ca", "/ca.pem"}});
+  ASSERT_OK(tls);
+  EXPECT_TRUE(tls->tls);
+  auto plain = KafkaOptionsFrom("kafka://k:9092", {});
+  ASSERT_OK(plain);
+  EXPECT_FALSE(plain->tls);
+  auto half = KafkaOptionsFrom("kafka://k:9093", {{"tls_cert", "/client.pem"}});
+  ASSERT_FALSE(half.ok());
+  EXPECT_EQ(half.error().message(), "tls_cert and tls_key go together");
+  auto bad = KafkaOptionsFrom("kafka://k:9093", {{"tls", "yes"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message(), "tls: expected true or false, got 'yes'");
 }
 
 TEST(KafkaTls, MutualTlsCarriesAnEcho) {

@@ -9,6 +9,7 @@
 
 #include "brokers/registry.h"
 
+#include "support/host_fixture.h"
 #include "support/server_process.h"
 #include "support/tls_certs.h"
 #include "support/tls_checks.h"
@@ -75,6 +76,16 @@ TEST(NatsTls, PasswordFromTheEnvironmentOrAFileIsUsedAndNeverLogged) {
   ExpectPasswordFromTheEnvironmentOrAFile(
       {Url(*server), {{"tls_ca", f.ca.string()}, {"user", "ferry"}}}, "FERRY_NATS_PASSWORD", secret,
       "ntls", Url(*server), {"Authorization Violation"});
+}
+
+TEST(NatsTls, TokenFromAFileIsUsedAndNeverLogged) {
+  const std::string token = "t0ken-Secret-3387";
+  auto server = TlsNatsServer(SharedTlsFiles().server_cert, {"--auth", token});
+  TempDir dir;
+  ExpectEchoThrough({Url(*server),
+                     {{"tls_ca", SharedTlsFiles().ca.string()},
+                      {"token_file", dir.Write("nats-token", token + "\n").string()}}},
+                    "ntls.token", {token});
 }
 
 TEST(NatsTls, AMissingPasswordFileIsNamedInTheError) {
