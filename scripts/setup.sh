@@ -27,6 +27,8 @@ PACKAGES=(
   librdkafka-dev kcat openjdk-17-jre-headless maven
   # WebSocket gateway (Boost.Beast/Asio, headers only) and its browser test
   libboost-dev chromium openssl
+  # TLS tests: a tunnel to a TLS-only Redis (Debian 12's hiredis has no TLS)
+  stunnel4
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

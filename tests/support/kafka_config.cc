@@ -26,26 +26,48 @@ std::pair<bool, std::string> Run(const std::string& command) {
   return {::pclose(p) == 0, out};
 }
 
-std::string Properties(const std::filesystem::path& dir, std::uint16_t port,
-                       std::uint16_t controller, std::uint16_t sasl) {
-  const std::string p = std::to_string(port), c = std::to_string(controller),
-                    s = std::to_string(sasl);
-  return "process.roles=broker,controller\n"
+std::string Jaas() {
+  return "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"" +
+         std::string(kKafkaUser) + "\" password=\"" + kKafkaPassword + "\" user_" + kKafkaUser +
+         "=\"" + kKafkaPassword + "\";";
+}
+
+// The TLS listeners' part of server.properties (none without ports or files).
+std::string TlsProperties(const KafkaPorts& ports, const KafkaTls& tls) {
+  if (ports.tls == 0 || ports.sasl_tls == 0 || tls.ca.empty()) return "";
+  std::string out;
+  for (const char* name : {"ssl", "sasl_ssl"}) {
+    const std::string prefix = "listener.name." + std::string(name) + ".ssl.";
+    out += prefix + "keystore.type=PEM\n" + prefix + "keystore.location=" +
+           tls.server_bundle.string() + "\n" + prefix + "truststore.type=PEM\n" + prefix +
+           "truststore.location=" + tls.ca.string() + "\n";
+  }
+  return out + "listener.name.ssl.ssl.client.auth=required\n"
+               "listener.name.sasl_ssl.plain.sasl.jaas.config=" + Jaas() + "\n";
+}
+
+std::string Properties(const std::filesystem::path& dir, const KafkaPorts& ports,
+                       const KafkaTls& tls) {
+  const std::string p = std::to_string(ports.plaintext), c = std::to_string(ports.controller),
+                    s = std::to_string(ports.sasl);
+  const std::string extra = TlsProperties(ports, tls);
+  const std::string tls_listeners =
+      extra.empty() ? "" : ",SSL://127.0.0.1:" + std::to_string(ports.tls) +
+                               ",SASL_SSL://127.0.0.1:" + std::to_string(ports.sasl_tls);
+  return extra +
+         "process.roles=broker,controller\n"
          "node.id=1\n"
          "controller.quorum.voters=1@127.0.0.1:" + c + "\n"
          "listeners=PLAINTEXT://127.0.0.1:" + p + ",CONTROLLER://127.0.0.1:" + c +
-         ",SASL_PLAINTEXT://127.0.0.1:" + s + "\n"
-         "advertised.listeners=PLAINTEXT://127.0.0.1:" + p + ",SASL_PLAINTEXT://127.0.0.1:" + s + "\n"
+         ",SASL_PLAINTEXT://127.0.0.1:" + s + tls_listeners + "\n"
+         "advertised.listeners=PLAINTEXT://127.0.0.1:" + p + ",SASL_PLAINTEXT://127.0.0.1:" + s +
+         tls_listeners + "\n"
          "controller.listener.names=CONTROLLER\n"
          "inter.broker.listener.name=PLAINTEXT\n"
          "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
-         "SASL_PLAINTEXT:SASL_PLAINTEXT\n"
+         "SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL\n"
          "sasl.enabled.mechanisms=PLAIN\n"
-         "listener.name.sasl_plaintext.plain.sasl.jaas.config="
-         "org.apache.kafka.common.security.plain.PlainLoginModule required "
-         "username=\"" + std::string(kKafkaUser) + "\" password=\"" +
-         kKafkaPassword + "\" user_" + kKafkaUser + "=\"" +
-         kKafkaPassword + "\";\n"
+         "listener.name.sasl_plaintext.plain.sasl.jaas.config=" + Jaas() + "\n"
          "log.dirs=" + (dir / "data").string() + "\n"
          "num.partitions=4\n"
          "auto.create.topics.enable=true\n"
@@ -117,8 +139,8 @@ std::vector<std::string> KafkaCommand(const std::string& dir) {
           (JarsDir() / "*").string(), "kafka.Kafka", dir + "/server.properties"};
 }
 
-Status PrepareKafka(const std::filesystem::path& dir, const KafkaPorts& ports) {
-  WriteFile(dir / "server.properties", Properties(dir, ports.plaintext, ports.controller, ports.sasl));
+Status PrepareKafka(const std::filesystem::path& dir, const KafkaPorts& ports, const KafkaTls& tls) {
+  WriteFile(dir / "server.properties", Properties(dir, ports, tls));
   WriteFile(dir / "log4j2.properties", kLog4j);
   if (!std::filesystem::exists(JarsDir()))
     return Error::NotFound("the Kafka jars are missing in " + JarsDir().string() +

@@ -2,20 +2,26 @@
 
 #include <set>
 
+#include <gtest/gtest.h>
+
 #include "brokers/registry.h"
+#include "support/matchers.h"
 #include "support/kafka_config.h"
+#include "support/tls_certs.h"
 
 namespace ferry::testing {
 
 KafkaServer::KafkaServer() : process_("kafka", KafkaCommand("$DIR")) {
   std::set<std::uint16_t> ports;
-  while (ports.size() < 3) ports.insert(FreePort());
+  while (ports.size() < 5) ports.insert(FreePort());
   auto it = ports.begin();
   port_ = *it++;
   controller_port_ = *it++;
-  sasl_port_ = *it;
+  sasl_port_ = *it++;
+  ports_ = {port_, controller_port_, sasl_port_, *it, *std::next(it)};
   process_.UsePort(port_);
-  prepared_ = PrepareKafka(process_.dir(), {port_, controller_port_, sasl_port_});
+  const TlsFiles& tls = SharedTlsFiles();
+  prepared_ = PrepareKafka(process_.dir(), ports_, {tls.ca, tls.server_pem_bundle});
   const std::string url = Url();
   // An open port is not readiness: a metadata request must succeed.
   process_.ReadyWhen([url]() -> Status {
@@ -28,6 +34,12 @@ KafkaServer::KafkaServer() : process_("kafka", KafkaCommand("$DIR")) {
 Status KafkaServer::Start() {
   if (!prepared_.ok()) return prepared_;
   return process_.Start(std::chrono::seconds(60));
+}
+
+KafkaServer& SharedKafka() {
+  static KafkaServer server;
+  EXPECT_OK(server.Start());
+  return server;
 }
 
 }  // namespace ferry::testing

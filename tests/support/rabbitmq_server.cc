@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "support/matchers.h"
+#include "support/tls_certs.h"
 
 namespace ferry::testing {
 namespace {
@@ -24,6 +25,15 @@ RabbitMqServer::RabbitMqServer()
   name_ = "ferry" + std::to_string(node_.port()) + "@localhost";
   const std::string dir = node_.dir().string();
   std::ofstream(node_.dir() / "empty.conf");
+  tls_port_ = FreePort();
+  const TlsFiles& tls = SharedTlsFiles();
+  std::ofstream(node_.dir() / "rabbitmq.conf")
+      << "listeners.ssl.default = 127.0.0.1:" << tls_port_ << "\n"
+      << "ssl_options.cacertfile = " << tls.ca.string() << "\n"
+      << "ssl_options.certfile = " << tls.server_cert.string() << "\n"
+      << "ssl_options.keyfile = " << tls.server_key.string() << "\n"
+      << "ssl_options.verify = verify_peer\n"
+      << "ssl_options.fail_if_no_peer_cert = true\n";
   node_.SetEnv("HOME", dir);
   node_.SetEnv("ERL_EPMD_PORT", std::to_string(epmd_.port()));
   node_.SetEnv("RABBITMQ_NODENAME", name_);
@@ -34,6 +44,7 @@ RabbitMqServer::RabbitMqServer()
   node_.SetEnv("RABBITMQ_LOG_BASE", dir + "/log");
   node_.SetEnv("RABBITMQ_PID_FILE", dir + "/rabbit.pid");
   node_.SetEnv("RABBITMQ_CONF_ENV_FILE", dir + "/empty.conf");
+  node_.SetEnv("RABBITMQ_CONFIG_FILE", dir + "/rabbitmq.conf");
   // The script then execs the VM instead of waiting on it, so the VM itself
   // is the process that dies with the test process; -noinput keeps it off
   // the test's stdin.

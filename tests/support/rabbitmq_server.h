@@ -3,6 +3,9 @@
 // /usr/lib/rabbitmq/bin/rabbitmq-server (the /usr/sbin wrapper switches
 // user); every rabbitmqctl call gets the same HOME and ERL_EPMD_PORT, so no
 // stray epmd is started. Destroying it kills the node, then stops its epmd.
+// Beside plain AMQP it listens for AMQP over TLS (amqps://) with the
+// certificates of SharedTlsFiles(), asking every client for a certificate
+// signed by their CA (mutual TLS).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +33,8 @@ class RabbitMqServer {
 
   std::uint16_t port() const { return node_.port(); }
   std::string Url() const { return "amqp://127.0.0.1:" + std::to_string(port()); }
+  std::uint16_t tls_port() const { return tls_port_; }
+  std::string TlsUrl() const { return "amqps://127.0.0.1:" + std::to_string(tls_port_); }
   // Runs rabbitmqctl with `args` against this node; its output (stdout and
   // stderr), or an error with that output when it exits non-zero.
   Result<std::string> Ctl(const std::string& args) const;
@@ -41,6 +46,7 @@ class RabbitMqServer {
   ServerProcess epmd_;
   ServerProcess node_;
   std::string name_;
+  std::uint16_t tls_port_ = 0;
 };
 
 // One node per test process, started on first use and stopped at exit.

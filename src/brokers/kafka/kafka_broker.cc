@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 
 #include "brokers/kafka/kafka_client.h"
@@ -83,6 +84,8 @@ class KafkaBroker final : public Broker {
     return err;
   }
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  static int OnVerify(rd_kafka_t*, const char*, int32_t, int* x509_error, int, const char*,
+                      std::size_t, char* errstr, std::size_t errstr_size, void* opaque);
   // Hands a record to librdkafka (waiting while its queue is full, up to
   // `deadline`); its delivery report goes to `pending`.
   Status Produce(const Message& message, Deadline deadline,
@@ -112,6 +115,7 @@ class KafkaBroker final : public Broker {
   std::function<void(ConnectionState)> on_state_;
   std::mutex error_mutex_;
   std::string last_error_;  // librdkafka's last client-level error, for Connect's message
+  std::string tls_refusal_;  // why the server's certificate was refused, for Connect's message
 
   // Request-reply: a topic private to this broker object, read without a
   // group from its one partition.
@@ -166,6 +170,20 @@ void KafkaBroker::OnError(rd_kafka_t* rk, int err, const char* reason, void* opa
     self->monitor_cv_.notify_all();
 }
 
+// Called on a broker thread of librdkafka for each certificate of the
+// server's chain, with OpenSSL's verdict in `x509_error`: keeps the verdict
+// and the reason of a refusal, for Connect's message.
+int KafkaBroker::OnVerify(rd_kafka_t*, const char*, int32_t, int* x509_error, int, const char*,
+                          std::size_t, char* errstr, std::size_t errstr_size, void* opaque) {
+  if (*x509_error == 0) return 1;
+  auto* self = static_cast<KafkaBroker*>(opaque);
+  const char* reason = X509_verify_cert_error_string(*x509_error);
+  std::snprintf(errstr, errstr_size, "%s", reason);
+  std::lock_guard lock(self->error_mutex_);
+  if (self->tls_refusal_.empty()) self->tls_refusal_ = reason;
+  return 0;
+}
+
 Status KafkaBroker::Connect() {
   std::lock_guard lock(connect_mutex_);
   if (producer_) {
@@ -188,6 +206,8 @@ Status KafkaBroker::Connect() {
     for (const auto& [name, value] : options_.rdkafka) FERRY_RETURN_IF_ERROR(kafka::Set(c, name, value));
     rd_kafka_conf_set_dr_msg_cb(c, OnDelivery);
     rd_kafka_conf_set_error_cb(c, &KafkaBroker::OnError);
+    if (options_.tls && rd_kafka_conf_set_ssl_cert_verify_cb(c, &KafkaBroker::OnVerify) != RD_KAFKA_CONF_OK)
+      return Error::Internal(display_ + ": this librdkafka cannot check certificates");
     rd_kafka_conf_set_opaque(c, this);
     char err[512];
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
@@ -214,6 +234,14 @@ Status KafkaBroker::Connect() {
     if (why.empty()) why = rd_kafka_err2str(err);
     for (char& ch : why)
       if (ch == '\n') ch = ' ';
+    {
+      std::lock_guard lock(error_mutex_);
+      if (!tls_refusal_.empty()) why = "TLS: certificate verify failed (" + tls_refusal_ + ")";
+    }
+    // A server that wants a client certificate ends the handshake with an
+    // alert (42, bad certificate; 116, certificate required).
+    if (options_.tls && options_.tls_cert_file.empty() && why.find("alert") != std::string::npos)
+      why += "; does the server require a client certificate (tls_cert, tls_key)?";
     return Error::Connection(fmt::format("cannot connect to {} within {} ms: {}", display_,
                                          options_.connect_timeout.count(), why));
   }

@@ -28,6 +28,12 @@ struct KafkaOptions {
   // SASL over plaintext when `user` is set (mechanism PLAIN or SCRAM-SHA-*).
   std::string user, password;
   std::string sasl_mechanism = "PLAIN";
+  // TLS (librdkafka's security.protocol ssl, or sasl_ssl with `user`): the
+  // server's certificate is checked against tls_ca_file (else the system's
+  // CAs) and its host name; tls_cert_file and tls_key_file (PEM) are the
+  // client's certificate for servers that ask for one (mutual TLS).
+  bool tls = false;
+  std::string tls_ca_file, tls_cert_file, tls_key_file;
   std::string client_id = "ferry";
   // Connect fails when no broker answers a metadata request within this.
   std::chrono::milliseconds connect_timeout{5000};
@@ -52,7 +58,8 @@ struct KafkaOptions {
 std::unique_ptr<Broker> MakeKafkaBroker(const KafkaOptions& options);
 
 // From a `[brokers]` entry: kafka://[user:password@]host[:port][,host[:port]]
-// with settings user, password, sasl_mechanism, client_id,
+// with settings user, password, password_file, sasl_mechanism, tls, tls_ca,
+// tls_cert, tls_key, client_id,
 // connect_timeout_ms, delivery_timeout_ms, session_timeout_ms,
 // metadata_refresh_ms, revoke_wait_ms, max_unconfirmed and rdkafka.<property>.
 // FERRY_KAFKA_USER and FERRY_KAFKA_PASSWORD fill in what the config leaves out.

@@ -73,8 +73,20 @@ Result<Conf> BaseConf(const KafkaOptions& options) {
   FERRY_RETURN_IF_ERROR(Set(conf.get(), "reconnect.backoff.ms", "100"));
   FERRY_RETURN_IF_ERROR(Set(conf.get(), "reconnect.backoff.max.ms", "2000"));
   FERRY_RETURN_IF_ERROR(Set(conf.get(), "log.connection.close", "false"));
+  const char* protocol = options.tls ? (options.user.empty() ? "ssl" : "sasl_ssl")
+                                     : (options.user.empty() ? "plaintext" : "sasl_plaintext");
+  FERRY_RETURN_IF_ERROR(Set(conf.get(), "security.protocol", protocol));
+  if (options.tls) {
+    FERRY_RETURN_IF_ERROR(Set(conf.get(), "ssl.endpoint.identification.algorithm", "https"));
+    FERRY_RETURN_IF_ERROR(Set(conf.get(), "enable.ssl.certificate.verification", "true"));
+    if (!options.tls_ca_file.empty())
+      FERRY_RETURN_IF_ERROR(Set(conf.get(), "ssl.ca.location", options.tls_ca_file));
+    if (!options.tls_cert_file.empty()) {
+      FERRY_RETURN_IF_ERROR(Set(conf.get(), "ssl.certificate.location", options.tls_cert_file));
+      FERRY_RETURN_IF_ERROR(Set(conf.get(), "ssl.key.location", options.tls_key_file));
+    }
+  }
   if (!options.user.empty()) {
-    FERRY_RETURN_IF_ERROR(Set(conf.get(), "security.protocol", "sasl_plaintext"));
     FERRY_RETURN_IF_ERROR(Set(conf.get(), "sasl.mechanisms", options.sasl_mechanism));
     FERRY_RETURN_IF_ERROR(Set(conf.get(), "sasl.username", options.user));
     FERRY_RETURN_IF_ERROR(Set(conf.get(), "sasl.password", options.password));

@@ -4,6 +4,7 @@
 
 #include "brokers/kafka/kafka_broker.h"
 #include "brokers/publish_window.h"
+#include "brokers/secret_file.h"
 
 namespace ferry {
 namespace {
@@ -17,7 +18,7 @@ Result<int> Int(const std::string& key, std::string_view value) {
 }
 
 constexpr std::string_view kKnown =
-    "user, password, sasl_mechanism, client_id, connect_timeout_ms, delivery_timeout_ms, "
+    "user, password, password_file, sasl_mechanism, tls, tls_ca, tls_cert, tls_key, client_id, connect_timeout_ms, delivery_timeout_ms, "
     "session_timeout_ms, metadata_refresh_ms, revoke_wait_ms, max_unconfirmed, rdkafka.<property>";
 
 }  // namespace
@@ -73,6 +74,16 @@ Result<KafkaOptions> KafkaOptionsFrom(std::string_view url,
       o.user = value;
     } else if (key == "password") {
       o.password = value;
+    } else if (key == "password_file") {
+      auto secret = ReadSecretFile(key, value);
+      if (!secret.ok()) return secret.error();
+      o.password = *secret;
+    } else if (key == "tls") {
+      if (value != "true" && value != "false")
+        return Error::InvalidArgument("tls: expected true or false, got '" + value + "'");
+      o.tls = value == "true";
+    } else if (key == "tls_ca" || key == "tls_cert" || key == "tls_key") {
+      (key == "tls_ca" ? o.tls_ca_file : key == "tls_cert" ? o.tls_cert_file : o.tls_key_file) = value;
     } else if (key == "sasl_mechanism") {
       if (value != "PLAIN" && value != "SCRAM-SHA-256" && value != "SCRAM-SHA-512")
         return Error::InvalidArgument("sasl_mechanism: expected PLAIN, SCRAM-SHA-256 or "
@@ -103,6 +114,9 @@ Result<KafkaOptions> KafkaOptionsFrom(std::string_view url,
                                     std::string(kKnown) + ")");
     }
   }
+  if (!o.tls_ca_file.empty() || !o.tls_cert_file.empty()) o.tls = true;
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty())
+    return Error::InvalidArgument("tls_cert and tls_key go together");
   auto env = [](const char* name, std::string& into) {
     if (const char* v = std::getenv(name); into.empty() && v && *v) into = v;
   };

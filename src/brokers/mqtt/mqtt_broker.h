@@ -60,7 +60,7 @@ std::unique_ptr<Broker> MakeMqttBroker(const MqttOptions& options);
 
 // From a `[brokers]` entry: mqtt://[user:password@]host[:port] or mqtts://,
 // with settings client_id, session_expiry_s, keepalive_s, qos, user,
-// password, tls_ca, tls_cert, tls_key, connect_timeout_ms, resume_window_ms.
+// password, password_file, tls_ca, tls_cert, tls_key, connect_timeout_ms, resume_window_ms.
 // FERRY_MQTT_USER and FERRY_MQTT_PASSWORD fill in what the config leaves out.
 Result<MqttOptions> MqttOptionsFrom(std::string_view url,
                                     const std::map<std::string, std::string>& settings);

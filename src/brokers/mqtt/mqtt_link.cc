@@ -1,6 +1,8 @@
 #include "brokers/mqtt/mqtt_link.h"
 
 #include <mqtt_protocol.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <cerrno>
 #include <cstring>
@@ -56,6 +58,17 @@ Status Link::Connect() {
   mosquitto_subscribe_v5_callback_set(raw, &Link::OnSubscribe);
   mosquitto_message_v5_callback_set(raw, &Link::OnMessage);
   mosquitto_reconnect_delay_set(raw, 1, 5, true);
+  {
+    std::lock_guard lock(tls_mutex_);
+    tls_failure_.clear();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    dropped_before_connack_ = false;
+  }
+  // Only while connecting over TLS: with a log callback set, libmosquitto
+  // formats a line for every packet.
+  if (options_.tls) mosquitto_log_callback_set(raw, &Link::OnLog);
   if (!options_.user.empty()) {
     const int rc = mosquitto_username_pw_set(
         raw, options_.user.c_str(), options_.password.empty() ? nullptr : options_.password.c_str());
@@ -76,18 +89,47 @@ Status Link::Connect() {
   PropsPtr owned(props);
   int rc = mosquitto_connect_bind_v5(raw, options_.host.c_str(), options_.port,
                                      options_.keepalive_s, nullptr, props);
-  if (rc != MOSQ_ERR_SUCCESS)
-    return Error::Connection("cannot connect to " + display_ + ": " +
-                             (rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(errno))
-                                                   : std::string(mosquitto_strerror(rc))));
+  if (rc != MOSQ_ERR_SUCCESS) {
+    const int error = errno;
+    std::string why = rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(error))
+                                           : std::string(mosquitto_strerror(rc));
+    // libmosquitto reports a TLS failure as errno EPROTO.
+    const bool tls_failed = rc == MOSQ_ERR_TLS || (rc == MOSQ_ERR_ERRNO && error == EPROTO);
+    if (const std::string tls = TlsFailure(); !tls.empty()) why = tls;
+    // TLS 1.3: a server that wants a client certificate checks it after the
+    // client's handshake is done and closes the connection during CONNECT.
+    else if (tls_failed && options_.tls && options_.tls_cert_file.empty())
+      why += " (the server ended the TLS connection: does the server require a client "
+             "certificate (tls_cert, tls_key)?)";
+    return Error::Connection("cannot connect to " + display_ + ": " + why);
+  }
   rc = mosquitto_loop_start(raw);
   if (rc != MOSQ_ERR_SUCCESS) return MosqError(rc, display_ + ": network thread");
   std::unique_lock lock(mutex_);
-  if (!cv_.wait_for(lock, options_.connect_timeout, [&] { return connack_ >= 0; })) {
+  // A failed TLS handshake (on the network thread) is logged (OnLog), and a
+  // drop before the CONNACK over TLS is how a server that wants a client
+  // certificate answers a client without one: either ends this wait.
+  const Deadline until = Clock::now() + options_.connect_timeout;
+  auto answered = [&] {
+    return connack_ >= 0 || !TlsFailure().empty() || (options_.tls && dropped_before_connack_);
+  };
+  while (!answered() && Clock::now() < until) cv_.wait_for(lock, std::chrono::milliseconds(50));
+  if (!answered()) {
     lock.unlock();
     Close(false);
     return Error::Connection("cannot connect to " + display_ + ": no CONNACK within " +
                              std::to_string(options_.connect_timeout.count()) + " ms");
+  }
+  if (connack_ < 0) {
+    lock.unlock();
+    Close(false);
+    std::string why = TlsFailure();
+    if (why.empty()) {
+      why = "the server closed the TLS connection before its CONNACK";
+      if (options_.tls_cert_file.empty())
+        why += " (does the server require a client certificate (tls_cert, tls_key)?)";
+    }
+    return Error::Connection("cannot connect to " + display_ + ": " + why);
   }
   if (connack_ != 0) {
     const int code = connack_;
@@ -98,6 +140,8 @@ Status Link::Connect() {
       why += " (Ferry needs a server that speaks MQTT 5)";
     return Error::Connection("cannot connect to " + display_ + ": " + why);
   }
+  lock.unlock();
+  if (options_.tls) mosquitto_log_callback_set(mosq_.get(), nullptr);
   return Status::Ok();
 }
 
@@ -229,11 +273,51 @@ void Link::OnConnect(mosquitto*, void* self, int rc, int flags, const mosquitto_
   if (rc == 0 && link->on_connected) link->on_connected((flags & 1) != 0);
 }
 
+void Link::OnLog(mosquitto* mosq, void* self, int level, const char* text) {
+  auto* link = static_cast<Link*>(self);
+  constexpr std::string_view kOpenSsl = "OpenSSL Error";
+  std::string_view line = text ? text : "";
+  if (level != MOSQ_LOG_ERR || !line.starts_with(kOpenSsl)) return;
+  // The handshake's SSL object still lives while its failure is logged:
+  // its verification result says why the server's certificate was refused.
+  std::string why;
+  if (SSL* ssl = static_cast<SSL*>(mosquitto_ssl_get(mosq))) {
+    const long verify = SSL_get_verify_result(ssl);
+    // libmosquitto checks the host name in its own verify callback, whose
+    // refusal OpenSSL records as "unspecified"; the chain's own failures
+    // keep their codes.
+    if (verify == X509_V_ERR_UNSPECIFIED)
+      why = "TLS: certificate verify failed (the certificate does not name " + link->options_.host + ")";
+    else if (verify != X509_V_OK)
+      why = std::string("TLS: certificate verify failed (") + X509_verify_cert_error_string(verify) + ")";
+  }
+  if (why.empty()) {
+    // "OpenSSL Error[0]: error:0A00045C:SSL routines::tlsv13 alert certificate required"
+    const auto colon = line.rfind(':');
+    why = "TLS: " + std::string(colon == std::string_view::npos ? line : line.substr(colon + 1));
+    if (link->options_.tls_cert_file.empty())
+      why += "; does the server require a client certificate (tls_cert, tls_key)?";
+  }
+  {
+    std::lock_guard lock(link->tls_mutex_);
+    if (link->tls_failure_.empty()) link->tls_failure_ = std::move(why);
+  }
+  // Without mutex_ (this thread may hold it); Connect waits in short slices,
+  // so a wake-up missed here costs it one slice.
+  link->cv_.notify_all();
+}
+
+std::string Link::TlsFailure() {
+  std::lock_guard lock(tls_mutex_);
+  return tls_failure_;
+}
+
 void Link::OnDisconnect(mosquitto*, void* self, int, const mosquitto_property*) {
   auto* link = static_cast<Link*>(self);
   {
     std::lock_guard lock(link->mutex_);
     link->connected_ = false;
+    if (link->connack_ < 0) link->dropped_before_connack_ = true;
     link->cv_.notify_all();
   }
   // libmosquitto may send them again on the next connection, but nothing

@@ -96,6 +96,11 @@ class Link {
                           const mosquitto_property*);
   static void OnMessage(mosquitto*, void* self, const mosquitto_message* m,
                         const mosquitto_property* props);
+  // libmosquitto's log lines, on whichever thread logs (the network thread
+  // for a TLS handshake): keeps why a handshake failed, for Connect.
+  static void OnLog(mosquitto*, void* self, int level, const char* text);
+  // Why the last TLS handshake failed ("" if none did), as one phrase.
+  std::string TlsFailure();
 
   const MqttOptions& options_;
   const std::string display_;
@@ -105,6 +110,7 @@ class Link {
   std::mutex mutex_;  // guards what follows and is held across mosquitto_publish_v5
   std::condition_variable cv_;
   int connack_ = -1;
+  bool dropped_before_connack_ = false;
   std::atomic<bool> connected_{false};
   std::atomic<bool> closing_{false};
   std::set<int> awaiting_;        // mids of QoS 1/2 publishes someone waits for
@@ -113,6 +119,9 @@ class Link {
   // Publishes no one waits for: mid -> its completion and topic.
   std::map<int, std::pair<PublishCompletion, std::string>> async_;
   PublishWindow window_;
+  // Its own lock: libmosquitto may log while mutex_ is held.
+  std::mutex tls_mutex_;
+  std::string tls_failure_;
   // Completes every async publish still waiting with `why` (lost link, close).
   void FailAsync(const std::string& why);
 };

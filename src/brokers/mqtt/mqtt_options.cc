@@ -4,6 +4,7 @@
 
 #include "brokers/mqtt/mqtt_broker.h"
 #include "brokers/publish_window.h"
+#include "brokers/secret_file.h"
 
 namespace ferry {
 namespace {
@@ -56,6 +57,10 @@ Result<MqttOptions> MqttOptionsFrom(std::string_view url,
       o.user = value;
     } else if (key == "password") {
       o.password = value;
+    } else if (key == "password_file") {
+      auto secret = ReadSecretFile(key, value);
+      if (!secret.ok()) return secret.error();
+      o.password = *secret;
     } else if (key == "tls_ca") {
       o.tls_ca_file = value;
     } else if (key == "tls_cert") {
@@ -79,7 +84,7 @@ Result<MqttOptions> MqttOptionsFrom(std::string_view url,
     } else {
       return Error::InvalidArgument("unknown option '" + key +
                                     "' for an mqtt broker (known: client_id, user, password, "
-                                    "session_expiry_s, keepalive_s, qos, tls_ca, tls_cert, "
+                                    "password_file, session_expiry_s, keepalive_s, qos, tls_ca, tls_cert, "
                                     "tls_key, connect_timeout_ms, resume_window_ms, max_unconfirmed)");
     }
   }

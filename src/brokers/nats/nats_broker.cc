@@ -226,7 +226,6 @@ class NatsBroker final : public Broker {
     natsOptions_SetReconnectedCB(opts.get(), &ConnectionEvents::OnReconnected, events);
     natsOptions_SetClosedCB(opts.get(), &ConnectionEvents::OnClosed, events);
     natsOptions_SetErrorHandler(opts.get(), &ConnectionEvents::OnAsyncError, events);
-
     SetState(ConnectionState::kConnecting);
     natsConnection* conn = nullptr;
     s = natsConnection_Connect(&conn, opts.get());
@@ -235,7 +234,8 @@ class NatsBroker final : public Broker {
       // still refers to it is not documented, so it is left allocated.
       events->broker = nullptr;
       SetState(ConnectionState::kDisconnected);
-      return Error::Connection("cannot connect to " + DisplayUrl() + ": " + natsStatus_GetText(s));
+      return Error::Connection("cannot connect to " + DisplayUrl() + ": " +
+                               ConnectFailureText(s, options_.tls && options_.tls_cert_file.empty()));
     }
     conn_.reset(conn);
     events_ = events;

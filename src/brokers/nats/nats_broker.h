@@ -54,7 +54,7 @@ std::chrono::milliseconds NatsReconnectDelay(std::chrono::milliseconds first,
                                              std::chrono::milliseconds max, int attempts);
 
 // The options a `[brokers]` entry describes: the URL and its settings
-// (user, password, token, creds, tls, tls_ca, tls_cert, tls_key, name,
+// (user, password, password_file, token, token_file, creds, tls, tls_ca, tls_cert, tls_key, name,
 // connect_timeout_ms, reconnect_wait_ms, max_reconnect_wait_ms, jetstream,
 // max_unconfirmed).
 // FERRY_NATS_USER, FERRY_NATS_PASSWORD and FERRY_NATS_TOKEN fill in what the

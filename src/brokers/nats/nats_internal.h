@@ -6,6 +6,7 @@
 #include <nats/nats.h>
 
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "ferry/message.h"
@@ -32,6 +33,13 @@ std::size_t EncodedSize(const Message& message, bool stored);
 
 // The one place cnats status codes become Ferry errors: "<context>: <text>".
 Error NatsError(natsStatus s, std::string_view context);
+
+// Why a connect failed: the status text and, when cnats kept one on this
+// thread, its detailed last error (the TLS verification failure, the
+// server's -ERR line), on one line. `tls_without_cert`: TLS is on and no
+// client certificate is set, so a server closing the connection at once
+// most likely wants one (mutual TLS), and the text says so.
+std::string ConnectFailureText(natsStatus s, bool tls_without_cert);
 
 // Owners of cnats handles.
 struct OptionsDeleter {

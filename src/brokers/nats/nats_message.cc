@@ -65,6 +65,25 @@ std::string EncodedEntry(const std::string& key, const std::string& value) {
 
 }  // namespace
 
+std::string ConnectFailureText(natsStatus s, bool tls_without_cert) {
+  std::string text = natsStatus_GetText(s);
+  natsStatus last = NATS_OK;
+  const char* detail = nats_GetLastError(&last);
+  if (detail && *detail && text.find(detail) == std::string::npos) {
+    std::string line = detail;
+    // cnats starts it with its source position: "(conn.c:733): ".
+    if (const auto end = line.find("): "); line.starts_with("(") && end != std::string::npos)
+      line.erase(0, end + 3);
+    for (char& c : line)
+      if (c == '\n' || c == '\r') c = ' ';
+    text += " (" + line + ")";
+  }
+  if (tls_without_cert && (s == NATS_PROTOCOL_ERROR || s == NATS_CONNECTION_CLOSED))
+    text += "; the server ended the TLS connection: does the server require a client certificate "
+            "(tls_cert, tls_key)?";
+  return text;
+}
+
 Error NatsError(natsStatus s, std::string_view context) {
   std::string text = std::string(context) + ": " + natsStatus_GetText(s);
   switch (s) {

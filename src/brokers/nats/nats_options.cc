@@ -6,6 +6,7 @@
 
 #include "brokers/nats/nats_broker.h"
 #include "brokers/publish_window.h"
+#include "brokers/secret_file.h"
 #include "core/topic.h"
 
 namespace ferry {
@@ -50,6 +51,11 @@ Result<NatsOptions> NatsOptionsFrom(std::string_view url,
     if (key == "user") o.user = value;
     else if (key == "password") o.password = value;
     else if (key == "token") o.token = value;
+    else if (key == "password_file" || key == "token_file") {
+      auto secret = ReadSecretFile(key, value);
+      if (!secret.ok()) return secret.error();
+      (key == "password_file" ? o.password : o.token) = *secret;
+    }
     else if (key == "creds") o.creds_file = value;
     else if (key == "tls") o.tls = value == "true";
     else if (key == "tls_ca") o.tls_ca_file = value;
@@ -93,7 +99,7 @@ Result<NatsOptions> NatsOptionsFrom(std::string_view url,
       o.max_reconnect_wait = *ms;
     } else {
       return Error::InvalidArgument("unknown option '" + key + "' for " + NatsDisplayUrl(url) +
-                                    " (known: user, password, token, creds, tls, tls_ca, "
+                                    " (known: user, password, password_file, token, token_file, creds, tls, tls_ca, "
                                     "tls_cert, tls_key, name, connect_timeout_ms, reconnect_wait_ms, "
                                     "max_reconnect_wait_ms, jetstream, max_unconfirmed)");
     }

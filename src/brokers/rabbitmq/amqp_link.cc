@@ -11,6 +11,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "brokers/rabbitmq/amqp_tls.h"
+
 namespace ferry::amqp {
 namespace {
 
@@ -172,20 +174,11 @@ Status Link::Connect(bool first) {
   if (!conn) return Error::ResourceExhausted("amqp_new_connection failed");
   const std::string where = "cannot connect to " + display_;
   amqp_socket_t* socket = nullptr;
+  TlsVerdict verdict;
   if (options_.tls) {
     socket = amqp_ssl_socket_new(conn.get());
     if (!socket) return Error::Internal(where + ": cannot make a TLS socket");
-    amqp_ssl_socket_set_verify_peer(socket, options_.tls_verify);
-    amqp_ssl_socket_set_verify_hostname(socket, options_.tls_verify);
-    if (!options_.tls_ca_file.empty()) {
-      const int rc = amqp_ssl_socket_set_cacert(socket, options_.tls_ca_file.c_str());
-      if (rc != AMQP_STATUS_OK) return StatusError(rc, where + ": CA file " + options_.tls_ca_file);
-    }
-    if (!options_.tls_cert_file.empty()) {
-      const int rc = amqp_ssl_socket_set_key(socket, options_.tls_cert_file.c_str(),
-                                             options_.tls_key_file.c_str());
-      if (rc != AMQP_STATUS_OK) return StatusError(rc, where + ": client certificate or key");
-    }
+    FERRY_RETURN_IF_ERROR(ConfigureTls(socket, options_, verdict, where));
   } else {
     socket = amqp_tcp_socket_new(conn.get());
     if (!socket) return Error::Internal(where + ": cannot make a socket");
@@ -193,6 +186,10 @@ Status Link::Connect(bool first) {
   timeval timeout = ToTimeval(options_.connect_timeout);
   errno = 0;
   int rc = amqp_socket_open_noblock(socket, options_.host.c_str(), options_.port, &timeout);
+  if (options_.tls) ForgetVerdict(socket);
+  if (rc != AMQP_STATUS_OK && options_.tls)
+    if (const std::string why = TlsFailure(rc, verdict, options_); !why.empty())
+      return Error::Connection(where + ": " + why);
   // rabbitmq-c's non-blocking connect leaves errno at EINPROGRESS whatever
   // the reason, so say what it means.
   if (rc == AMQP_STATUS_SOCKET_ERROR)
@@ -212,14 +209,24 @@ Status Link::Connect(bool first) {
       conn.get(), options_.vhost.c_str(), 0, 131072, options_.heartbeat_s, &properties,
       AMQP_SASL_METHOD_PLAIN, options_.user.c_str(), options_.password.c_str());
   if (login.reply_type != AMQP_RESPONSE_NORMAL) {
+    // TLS 1.3: the server checks the client's certificate after the
+    // handshake, so its refusal comes while logging in.
+    if (options_.tls && login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
+      if (const std::string why = TlsFailure(login.library_error, verdict, options_); !why.empty())
+        return Error::Connection(where + ": " + why);
     Error e = RpcError(login, where);
     if (e.code() == ErrorCode::kPermissionDenied)
       return Error::PermissionDenied(e.message() + " (user '" + options_.user + "', vhost '" +
                                      options_.vhost + "')");
     if (login.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
         login.library_error == AMQP_STATUS_CONNECTION_CLOSED)
-      return Error::Connection(where + ": the server closed the connection during login (wrong "
-                               "user or password for '" + options_.user + "'?)");
+      return Error::Connection(
+          where + ": the server closed the connection during login (wrong user or password for '" +
+          options_.user + "'?" +
+          (options_.tls && options_.tls_cert_file.empty()
+               ? " Or does the server require a client certificate (tls_cert, tls_key)?"
+               : "") +
+          ")");
     return e;
   }
   conn_ = std::move(conn);

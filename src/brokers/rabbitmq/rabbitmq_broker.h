@@ -64,7 +64,7 @@ struct RabbitMqOptions {
 std::unique_ptr<Broker> MakeRabbitMqBroker(const RabbitMqOptions& options);
 
 // From a `[brokers]` entry: amqp://[user[:password]@]host[:port][/vhost] or
-// amqps://, with settings user, password, exchange, dead_letter_exchange,
+// amqps://, with settings user, password, password_file, exchange, dead_letter_exchange,
 // persistent, heartbeat_s, connect_timeout_ms, reconnect_wait_ms,
 // max_reconnect_wait_ms, tls_ca, tls_cert, tls_key, tls_verify, max_unconfirmed.
 // FERRY_AMQP_USER and FERRY_AMQP_PASSWORD fill in what the URL and the

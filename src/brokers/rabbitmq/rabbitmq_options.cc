@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "brokers/publish_window.h"
+#include "brokers/secret_file.h"
 #include "brokers/rabbitmq/rabbitmq_broker.h"
 
 namespace ferry {
@@ -106,6 +107,11 @@ Result<RabbitMqOptions> RabbitMqOptionsFrom(std::string_view url,
     } else if (key == "password") {
       o.password = value;
       password_set = true;
+    } else if (key == "password_file") {
+      auto secret = ReadSecretFile(key, value);
+      if (!secret.ok()) return secret.error();
+      o.password = *secret;
+      password_set = true;
     } else if (key == "exchange") {
       o.exchange = value;  // "" is the default exchange: topics are queue names
     } else if (key == "dead_letter_exchange") {
@@ -135,7 +141,7 @@ Result<RabbitMqOptions> RabbitMqOptionsFrom(std::string_view url,
     } else {
       return Error::InvalidArgument(
           "unknown option '" + key +
-          "' for an amqp broker (known: user, password, exchange, dead_letter_exchange, "
+          "' for an amqp broker (known: user, password, password_file, exchange, dead_letter_exchange, "
           "persistent, heartbeat_s, connect_timeout_ms, reconnect_wait_ms, "
           "max_reconnect_wait_ms, tls_ca, tls_cert, tls_key, tls_verify, max_unconfirmed)");
     }

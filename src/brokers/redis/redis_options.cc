@@ -4,6 +4,7 @@
 
 #include "brokers/publish_window.h"
 #include "brokers/redis/redis_broker.h"
+#include "brokers/secret_file.h"
 
 namespace ferry {
 namespace {
@@ -22,8 +23,9 @@ Result<RedisOptions> RedisOptionsFrom(std::string_view url,
                                       const std::map<std::string, std::string>& settings) {
   RedisOptions o;
   if (url.starts_with("rediss://"))
-    return Error::Unsupported("rediss:// (TLS) needs hiredis 1.0 or later; Debian's hiredis 0.14 "
-                              "has no TLS. Use redis:// through a TLS tunnel");
+    return Error::Unsupported("rediss:// (TLS) needs hiredis 1.0 or later; Debian 12's hiredis "
+                              "0.14 has no TLS. Use redis:// to a local TLS tunnel (stunnel), "
+                              "see docs/brokers/redis.md");
   if (!url.starts_with("redis://")) return Error::InvalidArgument("expected a redis:// URL");
   std::string_view rest = url.substr(8);
   if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
@@ -62,6 +64,10 @@ Result<RedisOptions> RedisOptionsFrom(std::string_view url,
       o.endpoint.user = value;
     } else if (key == "password") {
       o.endpoint.password = value;
+    } else if (key == "password_file") {
+      auto secret = ReadSecretFile(key, value);
+      if (!secret.ok()) return secret.error();
+      o.endpoint.password = *secret;
     } else if (key == "max_unconfirmed") {
       auto n = ParseMaxUnconfirmed(value);
       if (!n.ok()) return n.error();
@@ -80,7 +86,8 @@ Result<RedisOptions> RedisOptionsFrom(std::string_view url,
       return Error::InvalidArgument("unknown option '" + key +
                                     "' for a redis broker (known: publish, dead_letter_suffix, "
                                     "max_len, claim_idle_ms, connect_timeout_ms, "
-                                    "command_timeout_ms, user, password, max_unconfirmed)");
+                                    "command_timeout_ms, user, password, password_file, "
+                                    "max_unconfirmed)");
     }
   }
   if (const char* v = std::getenv("FERRY_REDIS_PASSWORD"); o.endpoint.password.empty() && v && *v)

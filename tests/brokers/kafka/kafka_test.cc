@@ -33,15 +33,6 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-KafkaServer& SharedKafka() {
-  // One server per test process, stopped when the process exits; Start
-  // does nothing while it runs.
-  static KafkaServer server;
-  Status s = server.Start();
-  EXPECT_OK(s);
-  return server;
-}
-
 TEST(KafkaTopics, MapToNamesAndRegexSubscriptions) {
   EXPECT_EQ(*kafka::ToKafkaTopic("orders.new-eu_1"), "orders.new-eu_1");
   EXPECT_THAT(kafka::ToKafkaTopic("orders.n+w").error().message(),

@@ -7,7 +7,6 @@
 
 #include <atomic>
 
-#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -24,6 +23,7 @@
 #include "brokers/registry.h"
 #include "core/topic.h"
 #include "support/ferry_process.h"
+#include "support/mosquitto_conf.h"
 #include "support/host_fixture.h"
 #include "support/restart_proof.h"
 #include "support/server_process.h"
@@ -42,16 +42,6 @@ ServerProcess& SharedMosquitto() {
   static ServerProcess server("mosquitto", {"mosquitto", "-p", "$PORT"});
   EXPECT_OK(server.Start());
   return server;
-}
-
-// A mosquitto.conf listening on loopback. Started as root, mosquitto drops to
-// the `mosquitto` user, which cannot write a test's private directory (its
-// persistence file would silently never be saved): it stays who we are.
-std::string MosquittoConf(std::uint16_t port, const std::string& rest) {
-  std::string conf = "listener " + std::to_string(port) + " 127.0.0.1\n";
-  if (::geteuid() == 0)
-    if (const passwd* me = ::getpwuid(0)) conf += "user " + std::string(me->pw_name) + "\n";
-  return conf + rest;
 }
 
 std::string MqttUrl(const ServerProcess& server) {

@@ -1,0 +1,82 @@
+// The Kafka adapter over TLS against the shared test server's TLS
+// listeners (support/kafka_server.h): mutual TLS, SASL/PLAIN over TLS with
+// a password from the environment or a file that never reaches the log, an
+// unrelated CA, a missing client certificate, and an expired server
+// certificate (openssl s_server: the handshake fails before Kafka speaks).
+#include <gtest/gtest.h>
+
+#include "brokers/kafka/kafka_broker.h"
+#include "support/host_fixture.h"
+#include "support/matchers.h"
+#include "support/kafka_config.h"
+#include "support/kafka_server.h"
+#include "support/tls_certs.h"
+#include "support/tls_checks.h"
+
+namespace ferry::testing {
+namespace {
+
+// Kafka's first connection over TLS may take a few seconds on a loaded
+// machine: a generous connect timeout.
+std::map<std::string, std::string> ClientCertificate(const std::filesystem::path& ca) {
+  auto settings = ClientCertificateSettings(ca);
+  settings["connect_timeout_ms"] = "10000";
+  return settings;
+}
+
+TEST(KafkaTls, SettingsChooseTheSecurityProtocolAndGoInPairs) {
+  auto tls = KafkaOptionsFrom("kafka://k:9093", {{"tls_ca", "/ca.pem"}});
+  ASSERT_OK(tls);
+  EXPECT_TRUE(tls->tls);
+  auto plain = KafkaOptionsFrom("kafka://k:9092", {});
+  ASSERT_OK(plain);
+  EXPECT_FALSE(plain->tls);
+  auto half = KafkaOptionsFrom("kafka://k:9093", {{"tls_cert", "/client.pem"}});
+  ASSERT_FALSE(half.ok());
+  EXPECT_EQ(half.error().message(), "tls_cert and tls_key go together");
+  auto bad = KafkaOptionsFrom("kafka://k:9093", {{"tls", "yes"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message(), "tls: expected true or false, got 'yes'");
+}
+
+TEST(KafkaTls, MutualTlsCarriesAnEcho) {
+  ExpectEchoThrough({SharedKafka().TlsUrl(), ClientCertificate(SharedTlsFiles().ca)}, "ktls.in");
+}
+
+TEST(KafkaTls, AnUnrelatedCaIsRefusedInOneLine) {
+  KafkaServer& server = SharedKafka();
+  auto settings = ClientCertificate(SharedTlsFiles().other_ca);
+  settings["connect_timeout_ms"] = "3000";
+  ExpectConnectFails({server.TlsUrl(), settings}, server.TlsUrl(), {"certificate verify failed"});
+}
+
+TEST(KafkaTls, WithoutAClientCertificateIsRefusedInOneLine) {
+  KafkaServer& server = SharedKafka();
+  ExpectConnectFails({server.TlsUrl(),
+                      {{"tls_ca", SharedTlsFiles().ca.string()}, {"connect_timeout_ms", "3000"}}},
+                     server.TlsUrl(), {"require a client certificate (tls_cert, tls_key)?"});
+}
+
+TEST(KafkaTls, AnExpiredOrMisnamedServerCertificateIsRefusedInOneLine) {
+  const TlsFiles& f = SharedTlsFiles();
+  auto settings = ClientCertificate(f.ca);
+  settings["connect_timeout_ms"] = "3000";
+  for (const auto& [cert, reason] : {std::pair{f.expired_cert, "certificate has expired"},
+                                     std::pair{f.other_name_cert, "IP address mismatch"}}) {
+    auto server = PresentingServer(cert);
+    const std::string url = "kafka://127.0.0.1:" + std::to_string(server->port());
+    ExpectConnectFails({url, settings}, url, {reason});
+  }
+}
+
+TEST(KafkaTls, SaslPasswordFromTheEnvironmentOrAFileIsUsedAndNeverLogged) {
+  KafkaServer& server = SharedKafka();
+  ExpectPasswordFromTheEnvironmentOrAFile(
+      {server.SaslTlsUrl(),
+       {{"tls_ca", SharedTlsFiles().ca.string()}, {"user", kKafkaUser}, {"connect_timeout_ms", "10000"}}},
+      "FERRY_KAFKA_PASSWORD", kKafkaPassword, "ktls", server.SaslTlsUrl(),
+      {"Invalid username or password"}, {{"connect_timeout_ms", "3000"}});
+}
+
+}  // namespace
+}  // namespace ferry::testing
