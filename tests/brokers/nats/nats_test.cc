@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -464,6 +465,64 @@ TEST_F(NatsHost, PlainNatsClientTalksToFerry) {
   const std::string answer(natsMsg_GetData(reply), natsMsg_GetDataLength(reply));
   EXPECT_TRUE(answer == "hello, cnats" || answer == "HELLO, CNATS") << answer;
   natsMsg_Destroy(reply);
+  natsSubscription_Destroy(sub);
+  natsConnection_Destroy(conn);
+}
+
+// CloudEvents over NATS: the binding's headers are the ce- keys themselves.
+// A plain cnats client's event reaches a component with its ce- keys, and a
+// component stamping its sends (cloudevents_type) puts the event's headers
+// on the wire under the same names.
+TEST(NatsCloudEvents, CeHeadersReachComponentsAndLeaveAsTheyAre) {
+  const std::string url = NatsUrl(SharedNatsServer());
+  RunningHost h("[brokers]\ndefault = \"" + url + "\"\n" + R"(
+[[component]]
+path = "$COMPONENTS/misbehave.wasm"
+subscribe = ["nce.inspect"]
+
+[[component]]
+path = "$COMPONENTS/echo.wasm"
+subscribe = ["nce.echo"]
+cloudevents_type = "com.example.echoed"
+)");
+  ASSERT_OK(h.start_status());
+  natsConnection* conn = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&conn, url.c_str()), NATS_OK);
+  natsSubscription* sub = nullptr;
+  ASSERT_EQ(natsConnection_SubscribeSync(&sub, conn, "echo.out"), NATS_OK);
+  ASSERT_EQ(natsConnection_Flush(conn), NATS_OK);
+  auto event = [&](const char* subject, const char* body) {
+    natsMsg* msg = nullptr;
+    ASSERT_EQ(natsMsg_Create(&msg, subject, nullptr, body, static_cast<int>(std::strlen(body))), NATS_OK);
+    for (auto [k, v] : {std::pair{"ce-specversion", "1.0"}, std::pair{"ce-id", "ev-1"},
+                        std::pair{"ce-source", "/sensors/7"}, std::pair{"ce-type", "com.example.reading"}})
+      ASSERT_EQ(natsMsgHeader_Set(msg, k, v), NATS_OK);
+    ASSERT_EQ(natsConnection_PublishMsg(conn, msg), NATS_OK);
+    natsMsg_Destroy(msg);
+  };
+  Inbox& inspected = h.Listen("misbehave.out");
+  event("nce.inspect", "inspect");
+  auto got = inspected.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  const std::string seen(got[0].data.view());
+  EXPECT_THAT(seen, HasSubstr("ce-specversion=1.0"));
+  EXPECT_THAT(seen, HasSubstr("ce-id=ev-1"));
+  EXPECT_THAT(seen, HasSubstr("ce-source=/sensors/7"));
+  EXPECT_THAT(seen, HasSubstr("ce-type=com.example.reading"));
+
+  event("nce.echo", "hi");
+  natsMsg* out = nullptr;
+  ASSERT_EQ(natsSubscription_NextMsg(&out, sub, 20000), NATS_OK);
+  auto header = [&](const char* key) {
+    const char* value = nullptr;
+    return natsMsgHeader_Get(out, key, &value) == NATS_OK ? std::string(value) : std::string("<none>");
+  };
+  EXPECT_EQ(header("ce-specversion"), "1.0");
+  EXPECT_EQ(header("ce-type"), "com.example.echoed");
+  EXPECT_EQ(header("ce-source"), "/ferry/echo");
+  EXPECT_NE(header("ce-id"), "ev-1") << "a new event, a new id";
+  EXPECT_THAT(header("ce-time"), ::testing::ContainsRegex("^[0-9]{4}-[0-9]{2}-[0-9]{2}T"));
+  natsMsg_Destroy(out);
   natsSubscription_Destroy(sub);
   natsConnection_Destroy(conn);
 }

@@ -10,10 +10,13 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
 #include <unistd.h>
 
 #include "brokers/conformance.h"
@@ -396,6 +399,88 @@ TEST_F(RabbitMqHost, ForeignRequestGetsRepliesInItsQueue) {
   consumer.join();
   EXPECT_THAT(received, HasSubstr("hello, amqp"));
   EXPECT_THAT(received, HasSubstr("HELLO, AMQP"));
+}
+
+// A plain rabbitmq-c consumer of `routing_key` on amq.topic: the next
+// message's AMQP headers as "key=value" strings (empty on a timeout).
+std::vector<std::string> NextHeaders(const std::string& url_host, int port, const std::string& routing_key,
+                                     const std::function<void()>& then_publish) {
+  std::vector<std::string> out;
+  amqp_connection_state_t conn = amqp_new_connection();
+  amqp_socket_t* socket = amqp_tcp_socket_new(conn);
+  EXPECT_EQ(amqp_socket_open(socket, url_host.c_str(), port), AMQP_STATUS_OK);
+  EXPECT_EQ(amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest").reply_type,
+            AMQP_RESPONSE_NORMAL);
+  amqp_channel_open(conn, 1);
+  amqp_queue_declare_ok_t* q = amqp_queue_declare(conn, 1, amqp_empty_bytes, 0, 0, 1, 1, amqp_empty_table);
+  EXPECT_NE(q, nullptr);
+  const amqp_bytes_t queue = amqp_bytes_malloc_dup(q->queue);
+  amqp_queue_bind(conn, 1, queue, amqp_cstring_bytes("amq.topic"), amqp_cstring_bytes(routing_key.c_str()),
+                  amqp_empty_table);
+  amqp_basic_consume(conn, 1, queue, amqp_empty_bytes, 0, 1, 0, amqp_empty_table);
+  EXPECT_EQ(amqp_get_rpc_reply(conn).reply_type, AMQP_RESPONSE_NORMAL);
+  then_publish();
+  amqp_envelope_t envelope;
+  timeval timeout{20, 0};
+  amqp_maybe_release_buffers(conn);
+  if (amqp_consume_message(conn, &envelope, &timeout, 0).reply_type == AMQP_RESPONSE_NORMAL) {
+    const amqp_basic_properties_t& p = envelope.message.properties;
+    if (p._flags & AMQP_BASIC_HEADERS_FLAG)
+      for (int i = 0; i < p.headers.num_entries; ++i) {
+        const amqp_table_entry_t& e = p.headers.entries[i];
+        const std::string key(static_cast<const char*>(e.key.bytes), e.key.len);
+        std::string value = "<not text>";
+        if (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES)
+          value.assign(static_cast<const char*>(e.value.value.bytes.bytes), e.value.value.bytes.len);
+        out.push_back(key + "=" + value);
+      }
+    amqp_destroy_envelope(&envelope);
+  }
+  amqp_bytes_free(queue);
+  amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
+  amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+  amqp_destroy_connection(conn);
+  return out;
+}
+
+// CloudEvents over AMQP: amqp-publish's event (the binding's cloudEvents_
+// headers, the form the `:` one may be written in) reaches a component as
+// ce- keys, and a component stamping its sends puts cloudEvents: headers on
+// the wire.
+TEST(RabbitMqCloudEvents, BindingHeadersAreCeKeysForComponentsAndBackOnTheWire) {
+  RabbitMqServer& server = SharedRabbitMq();
+  RunningHost h("[brokers]\ndefault = \"" + server.Url() + "\"\n" + R"(
+[[component]]
+path = "$COMPONENTS/misbehave.wasm"
+subscribe = ["rce.inspect"]
+
+[[component]]
+path = "$COMPONENTS/echo.wasm"
+subscribe = ["rce.echo"]
+cloudevents_type = "com.example.echoed"
+)");
+  ASSERT_OK(h.start_status());
+  const std::string event = " -H 'cloudEvents_specversion: 1.0' -H 'cloudEvents_id: ev-1'"
+                            " -H 'cloudEvents_source: /sensors/7' -H 'cloudEvents_type: com.example.reading'";
+  Inbox& inspected = h.Listen("misbehave.out");
+  EXPECT_EQ(Shell("amqp-publish -u " + server.Url() + " -e amq.topic -r rce.inspect" + event + " -b inspect"), "");
+  auto got = inspected.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  const std::string seen(got[0].data.view());
+  EXPECT_THAT(seen, HasSubstr("ce-specversion=1.0"));
+  EXPECT_THAT(seen, HasSubstr("ce-id=ev-1"));
+  EXPECT_THAT(seen, HasSubstr("ce-source=/sensors/7"));
+  EXPECT_THAT(seen, HasSubstr("ce-type=com.example.reading"));
+
+  const std::vector<std::string> headers = NextHeaders("127.0.0.1", server.port(), "echo.out", [&] {
+    EXPECT_EQ(Shell("amqp-publish -u " + server.Url() + " -e amq.topic -r rce.echo" + event + " -b hi"), "");
+  });
+  EXPECT_THAT(headers, ::testing::Contains("cloudEvents:specversion=1.0"));
+  EXPECT_THAT(headers, ::testing::Contains("cloudEvents:type=com.example.echoed"));
+  EXPECT_THAT(headers, ::testing::Contains("cloudEvents:source=/ferry/echo"));
+  EXPECT_THAT(headers, ::testing::Not(::testing::Contains("cloudEvents:id=ev-1"))) << "a new event, a new id";
+  EXPECT_THAT(headers, ::testing::Contains(::testing::StartsWith("cloudEvents:time=")));
+  for (const std::string& h : headers) EXPECT_FALSE(h.starts_with("ce-")) << h;
 }
 
 TEST(RabbitMqQueueGroup, TwoFerryProcessesShareOneQueue) {
