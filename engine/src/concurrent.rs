@@ -180,6 +180,9 @@ async fn run_call(
     (id, result)
 }
 
+/// Call ids start at 1.
+const UNKNOWN_CALL: u64 = 0;
+
 fn earliest(calls: &HashMap<u64, Call>) -> Option<Instant> {
     calls.values().filter_map(|c| c.deadline).min()
 }
@@ -300,12 +303,14 @@ fn drive(
                 return;
             }
             Ok(Ending::Trap(id, e)) => (id, Some(classify(&e, refused))),
-            Err(e) => (0, Some(classify(&e, refused))),
+            // Which call trapped is not known: each is told its instance failed.
+            Err(e) => (UNKNOWN_CALL, Some(classify(&e, refused))),
             Ok(Ending::Late) => (0, None),
         };
         shared.poisoned.store(true, Ordering::Release);
         jobs.close();
         let now = Instant::now();
+        let any_late = calls.values().any(|c| c.deadline.is_some_and(|d| now >= d));
         let mut first_text = String::new();
         for (id, call) in calls.drain() {
             let late = call.deadline.is_some_and(|d| now >= d);
@@ -313,9 +318,19 @@ fn drive(
                 (FE_OUTCOME_TIMEOUT, "ran past its deadline".to_string())
             } else {
                 match &failure {
-                    Some((outcome, text)) if id == trapped_id && *outcome != FE_OUTCOME_TIMEOUT => (*outcome, text.clone()),
-                    Some((_, text)) => (FE_OUTCOME_TRAP, format!("another call on its instance failed it: {text}")),
-                    None => (FE_OUTCOME_TRAP, "another call on its instance ran past its deadline".to_string()),
+                    // An interrupt with no call late is a deadline that passed
+                    // between the tick and this check: the interrupted call's.
+                    Some((outcome, text)) if id == trapped_id && (*outcome != FE_OUTCOME_TIMEOUT || !any_late) => {
+                        (*outcome, text.clone())
+                    }
+                    Some((outcome, text)) if trapped_id == UNKNOWN_CALL && *outcome != FE_OUTCOME_TIMEOUT => {
+                        (*outcome, format!("its instance failed with the call in flight: {text}"))
+                    }
+                    Some((outcome, _)) if *outcome == FE_OUTCOME_TIMEOUT => {
+                        (FE_OUTCOME_TRAP, "stopped with its instance: another call on it ran past its deadline".to_string())
+                    }
+                    Some((_, text)) => (FE_OUTCOME_TRAP, format!("stopped with its instance: another call on it failed: {text}")),
+                    None => (FE_OUTCOME_TRAP, "stopped with its instance: another call on it ran past its deadline".to_string()),
                 }
             };
             if first_text.is_empty() {

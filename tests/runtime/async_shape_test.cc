@@ -33,7 +33,7 @@ std::string Brokers(const std::string& broker) {
 // The probe's input topics (what it sends goes elsewhere, not back to it).
 constexpr char kProbeTopics[] =
     "subscribe = [\"probe.echo\", \"probe.hold\", \"probe.ask\", \"probe.fan\", \"probe.reply\", "
-    "\"probe.props\", \"probe.connect\", \"probe.trap\"]\n";
+    "\"probe.props\", \"probe.connect\", \"probe.trap\", \"probe.spin\"]\n";
 
 std::string Probe(const std::string& broker, const std::string& extra = "") {
   return Brokers(broker) +
@@ -265,6 +265,36 @@ TEST_P(AsyncShapeOn, TrapFailsTheCallsInFlightWhichAreRetried) {
       "probe", [](const ComponentStats& s) { return s.handled >= 3 && s.given_up >= 1; });
   EXPECT_EQ(s.handled, 3u);
   EXPECT_EQ(s.given_up, 1u);  // the trap, three times
+}
+
+TEST_P(AsyncShapeOn, CallPastItsDeadlineIsInterrupted) {
+  // A call that never yields is cut off at handler_timeout_ms (epoch
+  // interruption) with the calls in flight beside it; the instance after it
+  // is a fresh one.
+  RunningHost host(Probe(GetParam(), "workers = 1\n") + "[limits]\nhandler_timeout_ms = 300\n");
+  ASSERT_OK(host.start_status());
+  Responder gate(host, "probe.gate");
+  gate.Hold();
+  ASSERT_OK(host.Publish("probe.hold", "waiting"));
+  ASSERT_TRUE(gate.WaitHeld(1));
+  ASSERT_OK(host.Publish("probe.spin", ""));
+  const ComponentStats s = host.SettledStats("probe", 2);
+  EXPECT_EQ(s.failed, 2u);
+  EXPECT_EQ(s.handled, 0u);
+  Inbox& out = host.Listen("probe.out");
+  ASSERT_OK(host.Publish("probe.echo", "after"));
+  EXPECT_EQ(out.WaitFor(1).size(), 1u);
+}
+
+TEST(AsyncShape, PythonEchoRunsManyCallsAtOnce) {
+  RunningHost host("[[component]]\nname = \"echo\"\npath = \"$COMPONENTS/async_echo_py.wasm\"\n"
+                   "subscribe = [\"in\"]\nworkers = 1\n");
+  ASSERT_OK(host.start_status());
+  Inbox& out = host.Listen("echo.out");
+  for (int i = 0; i < 50; ++i) ASSERT_OK(host.Publish("in", "m" + std::to_string(i)));
+  auto got = out.WaitFor(50);
+  ASSERT_EQ(got.size(), 50u);
+  EXPECT_EQ(host.SettledStats("echo", 50).handled, 50u);
 }
 
 TEST_P(AsyncShapeOn, RequestTimesOutWhileOtherCallsComplete) {

@@ -16,6 +16,7 @@
 //   probe.props   every message method, then probe.props.out; disconnect
 //   probe.connect connect to a name the host does not know; fails with it
 //   probe.trap    trap
+//   probe.spin    loop forever (until handler_timeout_ms interrupts it)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ typedef wasi_messaging_types_own_message_t message_t;
 typedef messaging_request_reply_string_t string_t;
 typedef messaging_request_reply_subtask_status_t status_t;
 
-enum kind { ECHO, HOLD, ASK, FAN, REPLY, PROPS, CONNECT, TRAP };
+enum kind { ECHO, HOLD, ASK, FAN, REPLY, PROPS, CONNECT, TRAP, SPIN };
 
 typedef struct task {
   enum kind kind;
@@ -244,7 +245,8 @@ static messaging_request_reply_callback_code_t advance(task_t* t) {
             break;
           }
           case CONNECT:
-          case TRAP: return fail_text(t, "unreachable");
+          case TRAP:
+          case SPIN: return fail_text(t, "unreachable");
         }
         break;
 
@@ -321,9 +323,14 @@ messaging_request_reply_callback_code_t exports_wasi_messaging_incoming_handler_
             : has_prefix(p, len, "probe.props")   ? PROPS
             : has_prefix(p, len, "probe.connect") ? CONNECT
             : has_prefix(p, len, "probe.trap")    ? TRAP
+            : has_prefix(p, len, "probe.spin")    ? SPIN
                                                   : ECHO;
   if (len > 0) messaging_request_reply_string_free(&topic);
   if (t->kind == TRAP) __builtin_trap();
+  if (t->kind == SPIN) {
+    volatile unsigned spins = 0;
+    for (;;) spins++;
+  }
   if (t->kind == HOLD) {
     in_flight++;
     if (in_flight > most_in_flight) most_in_flight = in_flight;
