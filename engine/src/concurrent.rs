@@ -349,3 +349,45 @@ fn drive(
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    static SEEN: AtomicU32 = AtomicU32::new(u32::MAX);
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+
+    extern "C" fn record(_: *mut c_void, outcome: u32, _: FeStr) {
+        SEEN.store(outcome, Ordering::SeqCst);
+        CALLS.fetch_add(1, Ordering::SeqCst);
+    }
+
+    extern "C" fn ignore(_: *mut c_void, _: u32, _: FeStr) {}
+
+    #[test]
+    fn every_call_is_reported_exactly_once() {
+        // Dropped unfinished (its instance stopped): reported cancelled.
+        drop(Done::new(record, std::ptr::null_mut()));
+        assert_eq!(SEEN.load(Ordering::SeqCst), FE_OUTCOME_CANCELLED);
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+        // Finished: reported as it ended, and not again when dropped.
+        Done::new(record, std::ptr::null_mut()).finish(FE_OUTCOME_OK, "");
+        assert_eq!(SEEN.load(Ordering::SeqCst), FE_OUTCOME_OK);
+        assert_eq!(CALLS.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_earliest_deadline_wakes_the_driver() {
+        let now = Instant::now();
+        let mut calls = HashMap::new();
+        assert_eq!(earliest(&calls), None);
+        calls.insert(1, Call { done: Done::new(ignore, std::ptr::null_mut()), deadline: None });
+        calls.insert(2, Call { done: Done::new(ignore, std::ptr::null_mut()), deadline: Some(now + Duration::from_secs(2)) });
+        calls.insert(3, Call { done: Done::new(ignore, std::ptr::null_mut()), deadline: Some(now + Duration::from_secs(1)) });
+        assert_eq!(earliest(&calls), Some(now + Duration::from_secs(1)));
+        for (_, c) in calls.drain() {
+            c.done.finish(FE_OUTCOME_OK, "");
+        }
+    }
+}

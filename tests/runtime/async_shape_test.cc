@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -33,7 +34,7 @@ std::string Brokers(const std::string& broker) {
 // The probe's input topics (what it sends goes elsewhere, not back to it).
 constexpr char kProbeTopics[] =
     "subscribe = [\"probe.echo\", \"probe.hold\", \"probe.ask\", \"probe.fan\", \"probe.reply\", "
-    "\"probe.props\", \"probe.connect\", \"probe.trap\", \"probe.spin\"]\n";
+    "\"probe.props\", \"probe.connect\", \"probe.trap\", \"probe.spin\", \"probe.decide\"]\n";
 
 std::string Probe(const std::string& broker, const std::string& extra = "") {
   return Brokers(broker) +
@@ -244,27 +245,59 @@ TEST_P(AsyncShapeOn, ConcurrencyIsBoundedPerInstance) {
   for (const Message& m : got) EXPECT_LE(std::stoi(Text(m)), 3);
 }
 
-TEST_P(AsyncShapeOn, TrapFailsTheCallsInFlightWhichAreRetried) {
-  RunningHost host(Brokers(GetParam()) +
-                   "[[component]]\nname = \"probe\"\npath = \"$COMPONENTS/async_probe.wasm\"\n" +
-                   kProbeTopics + "max_attempts = 3\nretry_delay_ms = 20\nworkers = 1\n");
+TEST_P(AsyncShapeOn, TrapFailsTheCallsInFlightOnItsInstanceOnly) {
+  // One attempt each: a retried trap would end the retried calls again.
+  RunningHost host(Probe(GetParam(), "workers = 1\n"));
   ASSERT_OK(host.start_status());
   Responder gate(host, "probe.gate");
   gate.Hold();
-  Inbox& held = host.Listen("probe.held");
   for (int i = 0; i < 3; ++i) ASSERT_OK(host.Publish("probe.hold", std::to_string(i)));
   ASSERT_TRUE(gate.WaitHeld(3));
   ASSERT_OK(host.Publish("probe.trap", ""));
   // The trap ends the instance: the three calls waiting on it fail as
-  // attempts, then run again on a fresh instance, where the gate is open.
-  const ComponentStats failed = host.WaitForStats("probe", [](const ComponentStats& s) { return s.failed >= 4; });
-  EXPECT_GE(failed.failed, 4u);
+  // attempts with it (and, out of attempts, are given up).
+  const ComponentStats failed =
+      host.WaitForStats("probe", [](const ComponentStats& s) { return s.given_up >= 4; });
+  EXPECT_EQ(failed.failed, 4u);
+  EXPECT_EQ(failed.given_up, 4u);
+  EXPECT_EQ(failed.handled, 0u);
+  // The next calls run on a fresh instance.
   gate.Open();
+  Inbox& held = host.Listen("probe.held");
+  for (int i = 0; i < 3; ++i) ASSERT_OK(host.Publish("probe.hold", std::to_string(i)));
   EXPECT_EQ(held.WaitFor(3).size(), 3u);
-  const ComponentStats s = host.WaitForStats(
-      "probe", [](const ComponentStats& s) { return s.handled >= 3 && s.given_up >= 1; });
-  EXPECT_EQ(s.handled, 3u);
-  EXPECT_EQ(s.given_up, 1u);  // the trap, three times
+  EXPECT_EQ(host.SettledStats("probe", 7).handled, 3u);
+}
+
+TEST_P(AsyncShapeOn, CallsFailedWithTheirInstanceAreRetried) {
+  // probe.decide asks probe.decide.service whether to trap: yes the first
+  // time only. The calls in flight when it traps fail with their instance
+  // and are tried again, as the trapping one is, on a fresh instance.
+  RunningHost host(Brokers(GetParam()) +
+                   "[[component]]\nname = \"probe\"\npath = \"$COMPONENTS/async_probe.wasm\"\n" +
+                   kProbeTopics + "max_attempts = 3\nretry_delay_ms = 20\nworkers = 1\n");
+  ASSERT_OK(host.start_status());
+  std::atomic<int> asked{0};
+  auto decider = host.host().Listen("default", "probe.decide.service", [&](const Message& m) {
+    Message reply;
+    reply.topic = m.reply_to;
+    reply.data = Bytes::FromString(asked.fetch_add(1) == 0 ? "trap" : "go on");
+    (void)host.host().Publish("default", reply);
+  });
+  ASSERT_OK(decider);
+  Responder gate(host, "probe.gate");
+  gate.Hold();
+  for (int i = 0; i < 3; ++i) ASSERT_OK(host.Publish("probe.hold", std::to_string(i)));
+  ASSERT_TRUE(gate.WaitHeld(3));
+  ASSERT_OK(host.Publish("probe.decide", ""));
+  host.WaitForStats("probe", [](const ComponentStats& s) { return s.failed >= 4; });
+  gate.Open();
+  const ComponentStats s =
+      host.WaitForStats("probe", [](const ComponentStats& s) { return s.handled >= 4; });
+  EXPECT_EQ(s.failed, 4u);
+  EXPECT_EQ(s.handled, 4u);
+  EXPECT_EQ(s.given_up, 0u);
+  decider->reset();
 }
 
 TEST_P(AsyncShapeOn, CallPastItsDeadlineIsInterrupted) {

@@ -17,6 +17,7 @@
 //   probe.connect connect to a name the host does not know; fails with it
 //   probe.trap    trap
 //   probe.spin    loop forever (until handler_timeout_ms interrupts it)
+//   probe.decide  request on probe.decide.service; trap if it answers "trap"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ typedef wasi_messaging_types_own_message_t message_t;
 typedef messaging_request_reply_string_t string_t;
 typedef messaging_request_reply_subtask_status_t status_t;
 
-enum kind { ECHO, HOLD, ASK, FAN, REPLY, PROPS, CONNECT, TRAP, SPIN };
+enum kind { ECHO, HOLD, ASK, FAN, REPLY, PROPS, CONNECT, TRAP, SPIN, DECIDE };
 
 typedef struct task {
   enum kind kind;
@@ -164,10 +165,13 @@ static messaging_request_reply_callback_code_t advance(task_t* t) {
             if (!start_send(t, "probe.out", t->message, &t->sent)) return wait(t);
             break;
           case HOLD:
-          case ASK: {
+          case ASK:
+          case DECIDE: {
             t->step = 20;
             t->request.c = wasi_messaging_types_borrow_client(t->client);
-            set_str(&t->request.topic, t->kind == HOLD ? "probe.gate" : "probe.service");
+            set_str(&t->request.topic, t->kind == HOLD     ? "probe.gate"
+                                       : t->kind == DECIDE ? "probe.decide.service"
+                                                           : "probe.service");
             t->request.message = wasi_messaging_types_borrow_message(t->message);
             char timeout[16];
             t->request.options.is_some = false;
@@ -257,6 +261,13 @@ static messaging_request_reply_callback_code_t advance(task_t* t) {
           message_t first = t->replies.val.ok.ptr[0];
           for (size_t i = 1; i < t->replies.val.ok.len; i++) wasi_messaging_types_message_drop_own(t->replies.val.ok.ptr[i]);
           free(t->replies.val.ok.ptr);
+          if (t->kind == DECIDE) {
+            char answer[16];
+            read_data(first, answer, sizeof answer);
+            wasi_messaging_types_message_drop_own(first);
+            if (strcmp(answer, "trap") == 0) __builtin_trap();
+            return finish(t);
+          }
           if (t->kind == HOLD) {
             wasi_messaging_types_message_drop_own(first);
             int len = snprintf(t->text, sizeof t->text, "%d", most_in_flight);
@@ -324,6 +335,7 @@ messaging_request_reply_callback_code_t exports_wasi_messaging_incoming_handler_
             : has_prefix(p, len, "probe.connect") ? CONNECT
             : has_prefix(p, len, "probe.trap")    ? TRAP
             : has_prefix(p, len, "probe.spin")    ? SPIN
+            : has_prefix(p, len, "probe.decide")  ? DECIDE
                                                   : ECHO;
   if (len > 0) messaging_request_reply_string_free(&topic);
   if (t->kind == TRAP) __builtin_trap();
