@@ -1,7 +1,8 @@
 // The async shape's instances and the engine's async callbacks. A guest's
-// send, request or reply arrives on the instance's thread, is converted
-// there (the message data taken, strings copied) and runs on a
-// BlockingCalls thread; the guest task waits for fe_pending_done while the
+// send, request or reply arrives on the instance's thread and is converted
+// there (the message data taken, strings copied); a send is published from
+// there without waiting for its confirmation, a request or reply runs on a
+// BlockingCalls thread. The guest task waits for fe_pending_done while the
 // instance runs its other calls.
 #include "wasm/async_instance.h"
 
@@ -73,16 +74,28 @@ void RunOp(AsyncHost& host, Op op) {
   });
 }
 
-// Instance thread.
+// Instance thread. A send goes through the broker's PublishAsync from here:
+// adapters with a window of unconfirmed publishes (MQTT, Redis, ...) return
+// at once and confirm later, from their own threads; the embedded broker
+// and core NATS publish inline (a buffered write), waiting only while the
+// broker holds publishers back, within the call's deadline. The guest task
+// waits for the confirmation; the instance runs its other calls.
 void Send(void* host, void* client, fe_str topic, const fe_message* messages, std::size_t count,
           fe_pending* done) {
+  AsyncHost& state = AsyncOf(host);
   std::vector<Message> taken;
   taken.reserve(count);
   for (std::size_t i = 0; i < count; ++i) taken.push_back(TakeMessage(messages[i]));
-  RunOp(AsyncOf(host), [broker = static_cast<Broker*>(client), topic = std::string(FromFe(topic)),
-                        taken = std::move(taken), done](HostState& state) mutable {
-    Finish(done, SendMessages(state, *broker, topic, std::move(taken)));
-  });
+  state.call_deadline = Clock::now() + state.services->handler_timeout;
+  auto sends = PendingSends::Make();
+  state.sends = sends;
+  const Status sent = SendMessages(state, *static_cast<Broker*>(client), FromFe(topic), std::move(taken));
+  state.sends = nullptr;
+  if (!sent.ok()) {
+    (void)sends->Seal([](Status) {});  // what went out before it is not waited for
+    return Finish(done, sent);
+  }
+  if (auto outcome = sends->Seal([done](Status s) { Finish(done, s); })) Finish(done, *outcome);
 }
 
 // Instance thread.

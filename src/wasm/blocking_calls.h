@@ -1,7 +1,7 @@
-// Threads for the broker operations of async-shape guests. The broker API
-// is blocking (a request waits for its replies); an async guest's send,
+// Threads for the broker operations of async-shape guests that the broker
+// API can only wait for (a request waits for its replies): an async guest's
 // request or reply runs here so that neither the instance's thread nor a
-// worker waits on it: the guest task stays suspended until it is done.
+// worker waits on it; the guest task stays suspended until it is done.
 #pragma once
 
 #include <condition_variable>
