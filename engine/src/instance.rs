@@ -48,6 +48,8 @@ impl Pre {
             // Async imports and exports: WASI and wasi:http in their async
             // forms, since the store's calls run concurrently.
             wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+            // WASI 0.3 (its own package versions) for guests that import it.
+            wasmtime_wasi::p3::add_to_linker(&mut linker)?;
             wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
             crate::draft_async::add_to_linker(&mut linker)?;
             return Ok(Pre::DraftAsync(crate::draft_async::MessagingRequestReplyPre::new(

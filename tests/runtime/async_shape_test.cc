@@ -319,6 +319,18 @@ TEST_P(AsyncShapeOn, CallPastItsDeadlineIsInterrupted) {
   EXPECT_EQ(out.WaitFor(1).size(), 1u);
 }
 
+TEST(AsyncShape, GuestImportingWasi03Runs) {
+  // WASI 0.3 is linked beside 0.2 for this shape; the guest reads its clock.
+  RunningHost host("[[component]]\nname = \"p3\"\npath = \"$COMPONENTS/async_p3.wasm\"\n"
+                   "subscribe = [\"in\"]\n");
+  ASSERT_OK(host.start_status());
+  Inbox& out = host.Listen("probe.out");
+  ASSERT_OK(host.Publish("in", "x"));
+  auto got = out.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(Text(got[0]), "p3 clock ok");
+}
+
 TEST(AsyncShape, PythonEchoRunsManyCallsAtOnce) {
   RunningHost host("[[component]]\nname = \"echo\"\npath = \"$COMPONENTS/async_echo_py.wasm\"\n"
                    "subscribe = [\"in\"]\nworkers = 1\n");
