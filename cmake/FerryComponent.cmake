@@ -1,4 +1,5 @@
-# ferry_add_component(<name> WORLD <world> SOURCES <files...> [WIT <dir>] [DEFINES <d>...] [CXX] [CORE_ONLY])
+# ferry_add_component(<name> WORLD <world> SOURCES <files...> [WIT <dir>] [DEFINES <d>...]
+#                     [BINDGEN_ARGS <arg>...] [CXX] [CORE_ONLY])
 #
 # Builds a WebAssembly component from C or C++ sources:
 #   wit-bindgen c      → bindings for <world> of the WIT package in <dir>
@@ -6,7 +7,9 @@
 #                      → a reactor core module
 #   wasm-tools component new --adapt (WASI preview-1 reactor adapter)
 #                      → ${CMAKE_BINARY_DIR}/components/<name>.wasm
-# WIT defaults to the newest wasi:messaging draft in wit/. CORE_ONLY stops
+# WIT defaults to the newest wasi:messaging draft in wit/. BINDGEN_ARGS go
+# to wit-bindgen (e.g. `--sync all`: async WIT functions lifted and lowered
+# synchronously). CORE_ONLY stops
 # after the core module (for tests that need one). Every component joins the
 # target named by FERRY_COMPONENT_GROUP (set per folder).
 
@@ -32,7 +35,7 @@ set(FERRY_COMPONENT_OUT ${CMAKE_BINARY_DIR}/components)
 set(FERRY_DEFAULT_WIT ${PROJECT_SOURCE_DIR}/wit/messaging-0.2.0-draft)
 
 function(ferry_add_component name)
-  cmake_parse_arguments(arg "CXX;CORE_ONLY" "WORLD;WIT" "SOURCES;DEFINES" ${ARGN})
+  cmake_parse_arguments(arg "CXX;CORE_ONLY" "WORLD;WIT" "SOURCES;DEFINES;BINDGEN_ARGS" ${ARGN})
   if(NOT arg_WIT)
     set(arg_WIT ${FERRY_DEFAULT_WIT})
   endif()
@@ -41,7 +44,7 @@ function(ferry_add_component name)
   file(GLOB_RECURSE wit_files CONFIGURE_DEPENDS ${arg_WIT}/*.wit)
   add_custom_command(
     OUTPUT ${gen}/${world_c}.c ${gen}/${world_c}.h ${gen}/${world_c}_component_type.o
-    COMMAND ${FERRY_WIT_BINDGEN} c ${arg_WIT} --world ${arg_WORLD} --out-dir ${gen} > /dev/null
+    COMMAND ${FERRY_WIT_BINDGEN} c ${arg_WIT} --world ${arg_WORLD} ${arg_BINDGEN_ARGS} --out-dir ${gen} > /dev/null
     DEPENDS ${wit_files}
     COMMENT "wit-bindgen ${arg_WORLD} for ${name}")
 

@@ -35,6 +35,7 @@ OUT="$BUILD_DIR/bench.md"
   echo
   "$B/ferry_echo_bench" "${QUICK[@]}"
   "$B/ferry_v010_bench" "${QUICK[@]}"
+  "$B/ferry_async_bench" "${QUICK[@]}"
   "$B/ferry_request_bench" "${QUICK[@]}"
   "$B/ferry_memory_bench" "${QUICK[@]}"
   # shellcheck disable=SC2086

@@ -1,8 +1,11 @@
 """The cases. Each cites the WIT sentence it checks; `required` cases pass
 or fail, `implementation-defined` ones record what the host does.
 
-Shapes: "0.2.0-draft" (the current draft, guests conf_d25_*), "0.1.0" and
-"0.2.0-draft-2024" (the same interfaces, guests conf_v010* / conf_v2024*).
+Shapes: "0.2.0-draft" (the current draft, guests conf_d25_*), its async
+variant "0.2.0-draft-async" (WASI 0.3: the same guests built against
+wit/messaging-0.2.0-draft-async, conf_d25a_*, the same topics, run by a host
+session of their own), "0.1.0" and "0.2.0-draft-2024" (the same interfaces,
+guests conf_v010* / conf_v2024*).
 """
 
 import os
@@ -27,9 +30,14 @@ def case(cid, shapes, title, wit, kind=REQUIRED):
     return register
 
 
-D25 = ["0.2.0-draft"]
+D25 = ["0.2.0-draft", "0.2.0-draft-async"]
 V01 = ["0.1.0", "0.2.0-draft-2024"]
 ALL = D25 + V01
+
+
+def is_d25(shape):
+    """The 2025 draft's interfaces, synchronous or async."""
+    return shape in D25
 
 
 def prefix(shape):
@@ -39,12 +47,13 @@ def prefix(shape):
 # The components each shape needs: name, subscriptions (none for 0.1.0
 # shapes: configure() names them).
 def components(shape):
-    if shape == "0.2.0-draft":
-        return [("conf_d25_message", ["conf.d25.msg"]),
-                ("conf_d25_client", ["conf.d25.client"]),
-                ("conf_d25_responder", ["conf.d25.svc"]),
-                ("conf_d25_handler", ["conf.d25.handler"]),
-                ("conf_d25_echo", ["conf.d25.echo"])]
+    if is_d25(shape):
+        p = "conf_d25a_" if shape == "0.2.0-draft-async" else "conf_d25_"
+        return [(p + "message", ["conf.d25.msg"]),
+                (p + "client", ["conf.d25.client"]),
+                (p + "responder", ["conf.d25.svc"]),
+                (p + "handler", ["conf.d25.handler"]),
+                (p + "echo", ["conf.d25.echo"])]
     base = "conf_v010" if shape == "0.1.0" else "conf_v2024"
     return [(base, []), (base + "_echo", [])]
 
@@ -69,7 +78,7 @@ def _echo_probe(ctx, topic, timeout):
 
 def wait_ready(ctx, shape, timeout):
     """Probes every component of a shape until each answers."""
-    if shape == "0.2.0-draft":
+    if is_d25(shape):
         ctx.command_until("conf.d25.msg", "fresh", timeout)
         ctx.command_until("conf.d25.client", "connect-unknown", timeout)
         ctx.command_until("conf.d25.handler", "ok", timeout)
@@ -87,7 +96,7 @@ def wait_ready(ctx, shape, timeout):
 
 
 def cmd_topic(shape, d25_topic="conf.d25.msg"):
-    return d25_topic if shape == "0.2.0-draft" else prefix(shape) + ".in"
+    return d25_topic if is_d25(shape) else prefix(shape) + ".in"
 
 
 # ------------------------------------------------------------------ the message resource (2025)
@@ -226,7 +235,7 @@ PAYLOADS = [("0B", 0), ("1B", 1), ("64KiB", 64 << 10), ("1MiB", 1 << 20)]
 
 def payload_case(size):
     def run(ctx, shape):
-        topic = "conf.d25.echo" if shape == "0.2.0-draft" else prefix(shape) + ".echo"
+        topic = "conf.d25.echo" if is_d25(shape) else prefix(shape) + ".echo"
         data = os.urandom(size)
         sub = ctx.driver.subscribe(topic + ".out")
         try:
@@ -251,7 +260,7 @@ for _name, _size in PAYLOADS:
 @case("delivery.order", ALL, "20 messages sent one after another, in the order they came out",
       "the WIT says nothing about ordering", IMPL)
 def _(ctx, shape):
-    topic = "conf.d25.echo" if shape == "0.2.0-draft" else prefix(shape) + ".echo"
+    topic = "conf.d25.echo" if is_d25(shape) else prefix(shape) + ".echo"
     mark = f"seq-{ctx.tag()}-".encode()
     sub = ctx.driver.subscribe(topic + ".out")
     try:

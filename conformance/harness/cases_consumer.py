@@ -3,16 +3,16 @@ messaging-guest functions (0.1.0 and the 2024 draft)."""
 
 import time
 
-from cases import ALL, IMPL, V01, case, prefix
+from cases import ALL, IMPL, V01, case, is_d25, prefix
 from context import CaseFailed, Passed, Recorded, expect
 
 
 def handler_topic(shape):
-    return "conf.d25.handler" if shape == "0.2.0-draft" else prefix(shape) + ".in"
+    return "conf.d25.handler" if is_d25(shape) else prefix(shape) + ".in"
 
 
 def _deliveries(ctx, shape, tag, action):
-    verb = "seen" if shape == "0.2.0-draft" else action
+    verb = "seen" if is_d25(shape) else action
     return ctx.reports(tag, verb)
 
 

@@ -20,7 +20,7 @@ class ProfileError(Exception):
     pass
 
 
-SHAPES = ["0.2.0-draft", "0.1.0", "0.2.0-draft-2024"]
+SHAPES = ["0.2.0-draft", "0.2.0-draft-async", "0.1.0", "0.2.0-draft-2024"]
 
 
 def expand(text, values, where):

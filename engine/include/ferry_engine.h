@@ -36,7 +36,7 @@
 extern "C" {
 #endif
 
-#define FE_ABI_VERSION 2u
+#define FE_ABI_VERSION 3u
 uint32_t fe_abi_version(void);
 
 /* ---- plain data ------------------------------------------------------- */
@@ -170,7 +170,12 @@ typedef enum fe_shape {
   FE_SHAPE_DRAFT2025 = 1, /* wasi:messaging@0.2.0-draft (2025) */
   FE_SHAPE_V010 = 2,      /* wasi:messaging@0.1.0 */
   FE_SHAPE_DRAFT2024 = 3, /* the 0.1.0 interfaces published as 0.2.0-draft (2024) */
+  FE_SHAPE_DRAFT_ASYNC = 4, /* the 2025 draft with async functions (WASI 0.3): fe_async_instance */
 } fe_shape;
+
+/* True when a wasi:messaging function the component imports or exports is
+ * declared `async` (component-model async): the async shape. */
+bool fe_component_messaging_async(const fe_component* component);
 
 /* A component linked for `shape` with WASI p2: instantiating it again is
  * cheap. Fails (with the linker's reason) when the component imports
@@ -216,6 +221,7 @@ typedef enum fe_outcome {
   FE_OUTCOME_TIMEOUT = 3,     /* the epoch deadline passed */
   FE_OUTCOME_FUEL = 4,        /* the fuel budget ran out */
   FE_OUTCOME_MEMORY = 5,      /* a memory limit (linear or host-side) was hit */
+  FE_OUTCOME_CANCELLED = 6,   /* async shape: the instance was stopped during the call */
 } fe_outcome;
 
 typedef struct fe_instance fe_instance;
@@ -253,6 +259,57 @@ typedef enum fe_verdict {
  * message's data; writes one verdict per message into `verdicts`. */
 fe_outcome fe_instance_handler(fe_instance* instance, const fe_message* messages, size_t count,
                                fe_budget budget, uint8_t* verdicts);
+
+/* ---- the async shape (WASI 0.3) ------------------------------------------ */
+
+/* One host operation of an async-shape guest in progress. The host owns it
+ * from the callback that started the operation until it calls
+ * fe_pending_done, exactly once, from any thread (after fe_pending_push for
+ * each reply of a request). Until then the guest task waits; the instance
+ * runs its other calls. */
+typedef struct fe_pending fe_pending;
+void fe_pending_push(fe_pending* pending, const fe_message* message);
+/* Finishes (and frees) `pending`: ok, or the interface's error as for
+ * fe_error_set. Harmless when the instance has stopped meanwhile. */
+void fe_pending_done(fe_pending* pending, bool ok, fe_error_kind kind, fe_str message, fe_str full);
+
+/* Called on the instance's own thread; each must return without waiting for
+ * the broker. Message data passes to the host, strings are borrowed for the
+ * callback. Connect and output go through fe_host_vtable as for the other
+ * shapes (connect is a lookup: nothing to wait for). */
+typedef struct fe_async_host_vtable {
+  void (*send)(void* host, void* client, fe_str topic, const fe_message* messages, size_t count,
+               fe_pending* done);
+  void (*request)(void* host, void* client, fe_str topic, const fe_message* message,
+                  const uint32_t* timeout_ms, const uint32_t* expected_replies, fe_pending* done);
+  void (*reply)(void* host, void* origin, fe_str reply_to, const fe_message* reply, fe_pending* done);
+} fe_async_host_vtable;
+
+/* An instance of the async shape: a store driven by a thread of its own, on
+ * which any number of handle calls may be in flight (the host bounds them).
+ * Thread-safe, unlike fe_instance. Each call's wall-clock deadline is its
+ * budget's wall_ms (checked at epoch ticks while guest code runs); fuel is
+ * pooled: each call adds its budget's to the store's. A trap or a call past
+ * its deadline ends the instance: every call in flight on it fails, and it
+ * is poisoned. `vtable`, `async_vtable` and `host` must outlive it. */
+typedef struct fe_async_instance fe_async_instance;
+fe_async_instance* fe_async_instance_new(const fe_pre* pre, const fe_limits* limits,
+                                         const fe_grants* grants, const fe_host_vtable* vtable,
+                                         const fe_async_host_vtable* async_vtable, void* host,
+                                         fe_budget budget, fe_outcome* outcome, fe_text* err);
+/* Stops the instance, waiting for its thread: calls still in flight end
+ * FE_OUTCOME_CANCELLED (their `done` runs before this returns). */
+void fe_async_instance_free(fe_async_instance* instance);
+bool fe_async_instance_poisoned(const fe_async_instance* instance);
+/* One line on what ended a poisoned instance (free it with fe_text_free). */
+void fe_async_instance_last_error(const fe_async_instance* instance, fe_text* out);
+/* Starts incoming-handler.handle(message) and returns. `done` runs exactly
+ * once with the outcome and a one-line text (empty on success): on the
+ * instance's thread, or on this one when the instance is poisoned. Takes the
+ * message's data. */
+void fe_async_instance_handle(const fe_async_instance* instance, const fe_message* message,
+                              fe_budget budget, void (*done)(void* ctx, fe_outcome outcome, fe_str text),
+                              void* ctx);
 
 #ifdef __cplusplus
 }

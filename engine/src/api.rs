@@ -10,11 +10,12 @@ use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::abi::{FeBuffer, FeMessage, FePair, FeStr, FeText, HostMessage};
-use crate::host::{FeHostVtable, FeLimits, HostLink};
+use crate::concurrent::{AsyncInstance, Done, DoneFn};
+use crate::host::{FeAsyncHostVtable, FeHostVtable, FeLimits, HostLink};
 use crate::http::HttpPattern;
 use crate::instance::{FeBudget, Instance, Pre};
 
-pub const FE_ABI_VERSION: u32 = 2;
+pub const FE_ABI_VERSION: u32 = 3;
 
 #[unsafe(no_mangle)]
 pub extern "C" fn fe_abi_version() -> u32 {
@@ -42,6 +43,9 @@ fn engine_config(c: &FeEngineConfig) -> Config {
     // Call deadlines: the host's ticker advances the epoch.
     config.epoch_interruption(true);
     config.consume_fuel(c.consume_fuel);
+    // Components of the async shape (WASI 0.3) validate; stores stay
+    // synchronous unless their component is of that shape.
+    config.wasm_component_model_async(true);
     config.parallel_compilation(true);
     if c.pooled_instances > 0 {
         let n = c.pooled_instances;
@@ -214,23 +218,16 @@ pub extern "C" fn fe_instance_new(
     if vtable.is_null() {
         return std::ptr::null_mut();
     }
-    let mut http = Vec::new();
-    if let Some(g) = unsafe { grants.as_ref() } {
-        let patterns: &[FeStr] =
-            if g.allow_http_len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(g.allow_http, g.allow_http_len) } };
-        for p in patterns {
-            match HttpPattern::parse(&unsafe { (*p).to_string() }) {
-                Ok(p) => http.push(p),
-                Err(text) => {
-                    if !outcome.is_null() {
-                        unsafe { *outcome = crate::instance::FE_OUTCOME_TRAP };
-                    }
-                    FeText::store(err, &text);
-                    return std::ptr::null_mut();
-                }
+    let http = match http_grants(grants) {
+        Ok(h) => h,
+        Err(text) => {
+            if !outcome.is_null() {
+                unsafe { *outcome = crate::instance::FE_OUTCOME_TRAP };
             }
+            FeText::store(err, &text);
+            return std::ptr::null_mut();
         }
-    }
+    };
     match Instance::new(pre, *limits, http, HostLink::new(vtable, host), budget) {
         Ok(instance) => Box::into_raw(Box::new(instance)),
         Err((kind, text)) => {
@@ -241,6 +238,18 @@ pub extern "C" fn fe_instance_new(
             std::ptr::null_mut()
         }
     }
+}
+
+fn http_grants(grants: *const FeGrants) -> Result<Vec<HttpPattern>, String> {
+    let mut http = Vec::new();
+    if let Some(g) = unsafe { grants.as_ref() } {
+        let patterns: &[FeStr] =
+            if g.allow_http_len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(g.allow_http, g.allow_http_len) } };
+        for p in patterns {
+            http.push(HttpPattern::parse(&unsafe { (*p).to_string() })?);
+        }
+    }
+    Ok(http)
 }
 
 #[unsafe(no_mangle)]
@@ -302,4 +311,98 @@ pub extern "C" fn fe_instance_handler(
     let taken: Vec<HostMessage> = views.iter().map(|m| unsafe { HostMessage::take(m) }).collect();
     let out = if count == 0 { &mut [][..] } else { unsafe { std::slice::from_raw_parts_mut(verdicts, count) } };
     i.handler(taken, budget, out)
+}
+
+/// True when any function the component imports or exports from
+/// wasi:messaging is declared `async`: the async shape, told apart from the
+/// 2025 draft by its functions' types.
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_component_messaging_async(component: *const FeComponent) -> bool {
+    use wasmtime::component::types::ComponentItem;
+    let Some(c) = (unsafe { component.as_ref() }) else { return false };
+    let ty = c.component.component_type();
+    let any_async = |item: ComponentItem| match item {
+        ComponentItem::ComponentInstance(i) => i.exports(&c.engine).any(|(_, e)| match e.ty {
+            ComponentItem::ComponentFunc(f) => f.async_(),
+            _ => false,
+        }),
+        ComponentItem::ComponentFunc(f) => f.async_(),
+        _ => false,
+    };
+    ty.imports(&c.engine).filter(|(n, _)| n.starts_with("wasi:messaging/")).any(|(_, i)| any_async(i.ty))
+        || ty.exports(&c.engine).filter(|(n, _)| n.starts_with("wasi:messaging/")).any(|(_, i)| any_async(i.ty))
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_async_instance_new(
+    pre: *const Pre,
+    limits: *const FeLimits,
+    grants: *const FeGrants,
+    vtable: *const FeHostVtable,
+    async_vtable: *const FeAsyncHostVtable,
+    host: *mut c_void,
+    budget: FeBudget,
+    outcome: *mut u32,
+    err: *mut FeText,
+) -> *mut AsyncInstance {
+    let fail = |kind: u32, text: &str| {
+        if !outcome.is_null() {
+            unsafe { *outcome = kind };
+        }
+        FeText::store(err, text);
+        std::ptr::null_mut()
+    };
+    let (Some(pre), Some(limits)) = (unsafe { pre.as_ref() }, unsafe { limits.as_ref() }) else {
+        return std::ptr::null_mut();
+    };
+    let Pre::DraftAsync(pre) = pre else {
+        return fail(crate::instance::FE_OUTCOME_TRAP, "the component is not of the async shape");
+    };
+    if vtable.is_null() || async_vtable.is_null() {
+        return std::ptr::null_mut();
+    }
+    let http = match http_grants(grants) {
+        Ok(h) => h,
+        Err(text) => return fail(crate::instance::FE_OUTCOME_TRAP, &text),
+    };
+    match AsyncInstance::new(pre, *limits, http, HostLink::with_async(vtable, async_vtable, host), budget) {
+        Ok(instance) => Box::into_raw(Box::new(instance)),
+        Err((kind, text)) => fail(kind, &text),
+    }
+}
+
+/// Stops the instance (calls in flight end as cancelled) and frees it.
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_async_instance_free(instance: *mut AsyncInstance) {
+    if !instance.is_null() {
+        drop(unsafe { Box::from_raw(instance) });
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_async_instance_poisoned(instance: *const AsyncInstance) -> bool {
+    unsafe { instance.as_ref() }.is_none_or(AsyncInstance::poisoned)
+}
+
+/// How the last failure ended the instance; the host frees the text.
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_async_instance_last_error(instance: *const AsyncInstance, out: *mut FeText) {
+    if let Some(i) = unsafe { instance.as_ref() } {
+        FeText::store(out, &i.last_error());
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_async_instance_handle(
+    instance: *const AsyncInstance,
+    message: *const FeMessage,
+    budget: FeBudget,
+    done: DoneFn,
+    ctx: *mut c_void,
+) {
+    let done = Done::new(done, ctx);
+    let (Some(i), Some(m)) = (unsafe { instance.as_ref() }, unsafe { message.as_ref() }) else {
+        return;
+    };
+    i.handle(unsafe { HostMessage::take(m) }, budget, done);
 }

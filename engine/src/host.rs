@@ -53,11 +53,59 @@ pub struct FeHostVtable {
     pub output: extern "C" fn(*mut c_void, i32, *const u8, usize),
 }
 
+/// The async shape's calls into the host: each starts the operation and
+/// returns; the host finishes it later, from any thread, with
+/// `fe_pending_done` (after `fe_pending_push` for each reply).
+#[repr(C)]
+pub struct FeAsyncHostVtable {
+    pub send: extern "C" fn(*mut c_void, *mut c_void, FeStr, *const FeMessage, usize, *mut FePending),
+    pub request: extern "C" fn(*mut c_void, *mut c_void, FeStr, *const FeMessage, *const u32, *const u32, *mut FePending),
+    pub reply: extern "C" fn(*mut c_void, *mut c_void, FeStr, *const FeMessage, *mut FePending),
+}
+
+/// What the host returns for one async operation.
+pub type Finished = Result<Vec<HostMessage>, HostError>;
+
+/// One async host operation in progress: the host owns it from the call
+/// that started it until `fe_pending_done`.
+pub struct FePending {
+    replies: Vec<HostMessage>,
+    tx: tokio::sync::oneshot::Sender<Finished>,
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_pending_push(pending: *mut FePending, message: *const FeMessage) {
+    if pending.is_null() || message.is_null() {
+        return;
+    }
+    unsafe { (*pending).replies.push(HostMessage::take(&*message)) };
+}
+
+/// Ends the operation (and frees `pending`). A guest task gone in the
+/// meantime (its instance was stopped) is not an error.
+#[unsafe(no_mangle)]
+pub extern "C" fn fe_pending_done(pending: *mut FePending, ok: bool, kind: u32, message: FeStr, full: FeStr) {
+    if pending.is_null() {
+        return;
+    }
+    let p = unsafe { Box::from_raw(pending) };
+    let result = if ok {
+        Ok(p.replies)
+    } else {
+        let mut slot = ErrorSlot(None);
+        crate::abi::fe_error_set(&mut slot, kind, message, full);
+        Err(slot.0.unwrap_or_else(|| HostError::other("the host failed without saying why")))
+    };
+    let _ = p.tx.send(result);
+}
+
 /// The C++ host behind one instance: its callback table and context.
 #[derive(Clone, Copy)]
 pub struct HostLink {
     vtable: *const FeHostVtable,
     ctx: *mut c_void,
+    /// Null but for instances of the async shape.
+    async_vt: *const FeAsyncHostVtable,
 }
 
 // The host context is used only from the thread running the instance's
@@ -73,7 +121,51 @@ unsafe impl Send for ClientToken {}
 
 impl HostLink {
     pub fn new(vtable: *const FeHostVtable, ctx: *mut c_void) -> HostLink {
-        HostLink { vtable, ctx }
+        HostLink { vtable, ctx, async_vt: std::ptr::null() }
+    }
+
+    pub fn with_async(vtable: *const FeHostVtable, async_vt: *const FeAsyncHostVtable, ctx: *mut c_void) -> HostLink {
+        HostLink { vtable, ctx, async_vt }
+    }
+
+    fn start(&self) -> (&FeAsyncHostVtable, *mut FePending, tokio::sync::oneshot::Receiver<Finished>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let pending = Box::into_raw(Box::new(FePending { replies: Vec::new(), tx }));
+        (unsafe { &*self.async_vt }, pending, rx)
+    }
+
+    /// Starts a send; the receiver resolves when the host finished it.
+    pub fn send_async(&self, client: ClientToken, topic: &str, message: &HostMessage) -> tokio::sync::oneshot::Receiver<Finished> {
+        let (vt, pending, rx) = self.start();
+        let lent = Lent::new(message);
+        let view = lent.view();
+        (vt.send)(self.ctx, client.0, FeStr::of(topic), &view, 1, pending);
+        rx
+    }
+
+    pub fn request_async(
+        &self,
+        client: ClientToken,
+        topic: &str,
+        message: &HostMessage,
+        timeout_ms: Option<u32>,
+        expected: Option<u32>,
+    ) -> tokio::sync::oneshot::Receiver<Finished> {
+        let (vt, pending, rx) = self.start();
+        let lent = Lent::new(message);
+        let view = lent.view();
+        let t = timeout_ms.as_ref().map_or(std::ptr::null(), |v| v as *const u32);
+        let e = expected.as_ref().map_or(std::ptr::null(), |v| v as *const u32);
+        (vt.request)(self.ctx, client.0, FeStr::of(topic), &view, t, e, pending);
+        rx
+    }
+
+    pub fn reply_async(&self, original: &HostMessage, reply: &HostMessage) -> tokio::sync::oneshot::Receiver<Finished> {
+        let (vt, pending, rx) = self.start();
+        let lent = Lent::new(reply);
+        let view = lent.view();
+        (vt.reply)(self.ctx, original.origin.0, FeStr::of(&original.reply_to), &view, pending);
+        rx
     }
 
     fn vt(&self) -> &FeHostVtable {
@@ -225,6 +317,8 @@ pub struct HostState {
     pub last_error: String,
     /// wasi:http: the component's grants and the call's deadline.
     pub http: crate::http::HttpState,
+    /// Async shape: the earliest deadline of the calls in flight.
+    pub calls_deadline: Option<std::time::Instant>,
 }
 
 impl WasiHttpView for HostState {
@@ -261,6 +355,7 @@ impl HostState {
             call: Vec::new(),
             last_error: String::new(),
             http: Default::default(),
+            calls_deadline: None,
         }
     }
 

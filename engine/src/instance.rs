@@ -13,6 +13,7 @@ use crate::{draft2025, v010, v2024};
 pub const FE_SHAPE_DRAFT2025: u32 = 1;
 pub const FE_SHAPE_V010: u32 = 2;
 pub const FE_SHAPE_DRAFT2024: u32 = 3;
+pub const FE_SHAPE_DRAFT_ASYNC: u32 = 4;
 
 pub const FE_OUTCOME_OK: u32 = 0;
 pub const FE_OUTCOME_GUEST_ERROR: u32 = 1;
@@ -36,11 +37,25 @@ pub enum Pre {
     Draft2025(draft2025::MessagingRequestReplyPre<HostState>),
     V010(v010::MessagingPre<HostState>),
     Draft2024(v2024::MessagingPre<HostState>),
+    /// The async shape: instances are `concurrent::AsyncInstance`s.
+    DraftAsync(crate::draft_async::MessagingRequestReplyPre<HostState>),
 }
 
 impl Pre {
     pub fn new(engine: &Engine, component: &Component, shape: u32) -> wasmtime::Result<Pre> {
         let mut linker = Linker::<HostState>::new(engine);
+        if shape == FE_SHAPE_DRAFT_ASYNC {
+            // Async imports and exports: WASI and wasi:http in their async
+            // forms, since the store's calls run concurrently.
+            wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+            // WASI 0.3 (its own package versions) for guests that import it.
+            wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+            wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+            crate::draft_async::add_to_linker(&mut linker)?;
+            return Ok(Pre::DraftAsync(crate::draft_async::MessagingRequestReplyPre::new(
+                linker.instantiate_pre(component)?,
+            )?));
+        }
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         // wasi:http for components that import it (fetch in componentize-js
         // builds); the hooks refuse what the component was not granted.
@@ -68,6 +83,7 @@ impl Pre {
             Pre::Draft2025(p) => p.instance_pre().engine(),
             Pre::V010(p) => p.instance_pre().engine(),
             Pre::Draft2024(p) => p.instance_pre().engine(),
+            Pre::DraftAsync(p) => p.instance_pre().engine(),
         }
     }
 }
@@ -139,6 +155,9 @@ impl Instance {
             Pre::Draft2025(p) => p.instantiate(&mut instance.store).map(Bound::Draft2025),
             Pre::V010(p) => p.instantiate(&mut instance.store).map(Bound::V010),
             Pre::Draft2024(p) => p.instantiate(&mut instance.store).map(Bound::Draft2024),
+            Pre::DraftAsync(_) => {
+                return Err((FE_OUTCOME_TRAP, "a component of the async shape needs an async instance".into()));
+            }
         };
         match bound {
             Ok(b) => instance.bound = Some(b),

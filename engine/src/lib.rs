@@ -5,7 +5,9 @@
 
 pub mod abi;
 mod api;
+pub mod concurrent;
 pub mod draft2025;
+pub mod draft_async;
 pub mod host;
 pub mod http;
 mod instance;

@@ -84,6 +84,9 @@ struct ComponentConfig {
   // gets the error code HTTP-request-denied.
   std::vector<std::string> allow_http;
   std::uint32_t workers = 1;             // instances handling messages at once
+  // Async shape (WASI 0.3): handle calls one instance runs at once (each
+  // of the `workers` instances).
+  std::uint32_t max_concurrent_per_instance = 16;
   // Broker-specific subscription settings (JetStream stream and durable,
   // MQTT qos, ...), passed to the adapter with every subscription.
   std::map<std::string, std::string> extensions;

@@ -376,7 +376,7 @@ Status ParseComponents(const Reader& r, const toml::table& root, const std::file
     if (!t) return r.Fail(&item, prefix, "expected a table");
     FERRY_RETURN_IF_ERROR(r.CheckKeys(*t, prefix + ".",
                                       {"name", "path", "broker", "subscribe", "queue_group",
-                                       "connect", "workers", "extensions", "batch_size",
+                                       "connect", "workers", "max_concurrent_per_instance", "extensions", "batch_size",
                                        "batch_linger_ms", "reuse_instances", "max_attempts",
                                        "retry_delay_ms", "max_retry_delay_ms", "dead_letter",
                                        "allow_publish", "allow_request", "allow_subscribe",
@@ -445,6 +445,10 @@ Status ParseComponents(const Reader& r, const toml::table& root, const std::file
     auto workers = r.Positive(*t, "workers", prefix + ".workers", 1, 256);
     if (!workers.ok()) return workers.error();
     c.workers = static_cast<std::uint32_t>(*workers);
+    auto concurrent = r.Positive(*t, "max_concurrent_per_instance",
+                                 prefix + ".max_concurrent_per_instance", 16, 1024);
+    if (!concurrent.ok()) return concurrent.error();
+    c.max_concurrent_per_instance = static_cast<std::uint32_t>(*concurrent);
     auto batch = r.Positive(*t, "batch_size", prefix + ".batch_size", 1, 10000);
     if (!batch.ok()) return batch.error();
     c.batch_size = static_cast<std::uint32_t>(*batch);

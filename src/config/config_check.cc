@@ -59,6 +59,8 @@ Status CompleteComponent(const Config& config, const std::string& field, Compone
     if (!valid.ok()) return Fail(field + ".allow_http[" + std::to_string(k) + "]", valid.error().message());
   }
   FERRY_RETURN_IF_ERROR(CheckRange(field + ".workers", c.workers, 1, 256));
+  FERRY_RETURN_IF_ERROR(CheckRange(field + ".max_concurrent_per_instance",
+                                   c.max_concurrent_per_instance, 1, 1024));
   FERRY_RETURN_IF_ERROR(CheckRange(field + ".batch_size", c.batch_size, 1, 10000));
   FERRY_RETURN_IF_ERROR(CheckRange(field + ".batch_linger_ms", c.batch_linger.count(), 0, 60000));
   FERRY_RETURN_IF_ERROR(CheckRange(field + ".max_attempts", c.max_attempts, 1, 1000));

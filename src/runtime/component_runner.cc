@@ -17,7 +17,8 @@ Failure FailureOf(wasm::CallFailure failure) {
     case wasm::CallFailure::kFuel: return Failure::kFuel;
     case wasm::CallFailure::kMemory: return Failure::kMemory;
     case wasm::CallFailure::kTrap: return Failure::kTrap;
-    case wasm::CallFailure::kUnavailable: return Failure::kUnavailable;
+    case wasm::CallFailure::kUnavailable:
+    case wasm::CallFailure::kCancelled: return Failure::kUnavailable;
     case wasm::CallFailure::kError:
     case wasm::CallFailure::kNone: return Failure::kError;
   }
@@ -96,8 +97,12 @@ Status ComponentRunner::Start() {
   }
 
   reaper_ = std::thread([this] { ReaperLoop(); });
-  for (auto& instance : instances)
-    workers_.emplace_back([this, inst = std::move(instance)]() mutable { WorkerLoop(std::move(inst)); });
+  for (auto& instance : instances) {
+    if (compiled_->concurrent())
+      workers_.emplace_back([this, inst = std::move(instance)]() mutable { AsyncWorkerLoop(std::move(inst)); });
+    else
+      workers_.emplace_back([this, inst = std::move(instance)]() mutable { WorkerLoop(std::move(inst)); });
+  }
 
   std::lock_guard lock(subs_mutex_);
   for (const std::string& pattern : config_.subscriptions) {
@@ -128,8 +133,10 @@ Result<ComponentRunner::Sub> ComponentRunner::SubscribeTo(const std::string& pat
   options.extensions = guest_extensions_;
   for (const auto& [k, v] : config_.extensions) options.extensions[k] = v;
   // Enough unsettled deliveries to keep every worker and the queue busy.
+  const std::size_t per_worker =
+      compiled_->concurrent() ? config_.max_concurrent_per_instance : batch_size_;
   options.max_in_flight =
-      static_cast<std::uint32_t>(queue_.capacity_hint() + config_.workers * batch_size_);
+      static_cast<std::uint32_t>(queue_.capacity_hint() + config_.workers * per_worker);
   auto live = std::make_shared<std::atomic<bool>>(true);
   options.try_handler = [this, live](Delivery& d) {
     return live->load(std::memory_order_acquire) && TryOnDelivery(d);

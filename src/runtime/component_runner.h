@@ -93,6 +93,12 @@ class ComponentRunner {
   // The hold's callback: a retry whose time has come.
   void RunHeld(Delivery delivery);
   void WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance);
+  // The async shape's worker (component_runner_async.cc): keeps up to
+  // max_concurrent_per_instance calls in flight on its instance.
+  void AsyncWorkerLoop(std::unique_ptr<wasm::GuestInstance> instance);
+  // Settles one delivery of the async shape when its call ended (on the
+  // instance's thread).
+  void FinishAsync(Delivery& delivery, const wasm::CallOutcome& outcome);
   // A new guest instance, counted.
   Result<std::unique_ptr<wasm::GuestInstance>> NewInstance();
   void CountTopic(const Delivery& d, TopicCounters::Event event) {

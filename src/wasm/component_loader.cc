@@ -96,6 +96,7 @@ std::string_view ShapeName(Shape shape) {
     case Shape::kDraft2025: return "wasi:messaging@0.2.0-draft (2025: types, request-reply, incoming-handler)";
     case Shape::kV010: return "wasi:messaging@0.1.0 (messaging-types, consumer, messaging-guest)";
     case Shape::kDraft2024: return "wasi:messaging@0.2.0-draft (2024: the 0.1.0 interfaces)";
+    case Shape::kDraftAsync: return "wasi:messaging@0.2.0-draft, async (WASI 0.3: types, request-reply, incoming-handler)";
   }
   return "unknown";
 }
@@ -193,12 +194,14 @@ Result<ComponentReport> Describe(const std::filesystem::path& path, const fe_com
         path.string() + " mixes interfaces of two wasi:messaging versions (0.1.0-style "
                         "messaging-types/consumer/messaging-guest with 2025 types/request-reply/"
                         "incoming-handler); build it against one");
+  // The async variant has the same names and version: its functions' types
+  // tell it apart.
   if (new_ifaces)
-    report.shape = Shape::kDraft2025;
+    report.shape = fe_component_messaging_async(&component) ? Shape::kDraftAsync : Shape::kDraft2025;
   else if (old_ifaces)
     report.shape = v010 ? Shape::kV010 : Shape::kDraft2024;
   else if (Has(all, "wasi:messaging/producer@0.2.0-draft"))
-    report.shape = Shape::kDraft2025;
+    report.shape = fe_component_messaging_async(&component) ? Shape::kDraftAsync : Shape::kDraft2025;
   else if (Has(all, "wasi:messaging/"))
     report.shape = Shape::kV010;
   else
@@ -228,6 +231,7 @@ Result<std::shared_ptr<CompiledComponent>> LoadCompiledComponent(const Engine& e
   std::string required_export;
   switch (report->shape) {
     case Shape::kDraft2025:
+    case Shape::kDraftAsync:
       version = "0.2.0-draft";
       interfaces = {"types", "producer", "request-reply"};
       required_export = "incoming-handler";

@@ -29,6 +29,7 @@ enum class Shape {
   kDraft2025,   // wasi:messaging@0.2.0-draft: types, producer, request-reply, incoming-handler
   kV010,        // wasi:messaging@0.1.0: messaging-types, producer, consumer, messaging-guest
   kDraft2024,   // wasi:messaging@0.2.0-draft with the 0.1.0 interfaces (Feb 2024)
+  kDraftAsync,  // kDraft2025's interfaces with async functions (WASI 0.3): calls run concurrently
 };
 std::string_view ShapeName(Shape shape);
 
@@ -113,6 +114,7 @@ enum class CallFailure : std::uint8_t {
   kFuel,         // fuel_per_call ran out
   kMemory,       // max_memory_bytes or a max_guest_* limit was hit
   kUnavailable,  // no instance could be made to run it
+  kCancelled,    // async shape: the instance was stopped (shutdown) during the call
 };
 
 // The result of one handler call.
@@ -140,6 +142,16 @@ class GuestInstance {
   virtual void TrackSends(std::shared_ptr<PendingSends> sends) = 0;
   // True once a trap has left the instance unusable.
   virtual bool poisoned() const = 0;
+  // Async shape only (CompiledComponent::concurrent()): starts a call with
+  // one message and returns; `done` runs exactly once with its outcome, on
+  // the instance's own thread (on this one when the instance is poisoned).
+  // Thread-safe; any number may be in flight (the caller bounds them).
+  // Destroying the instance ends those still in flight as kCancelled.
+  using CallDone = std::function<void(CallOutcome)>;
+  virtual void Start(const Inbound& in, CallDone done) {
+    done({Error::Unsupported("this component's handler runs one call at a time"),
+          CallFailure::kUnavailable, {}});
+  }
 };
 
 class CompiledComponent {
@@ -147,7 +159,11 @@ class CompiledComponent {
   virtual ~CompiledComponent() = default;
   virtual const ComponentReport& report() const = 0;
   // True for shapes whose handler takes a list of messages.
-  bool takes_batches() const { return report().shape != Shape::kDraft2025; }
+  bool takes_batches() const {
+    return report().shape != Shape::kDraft2025 && report().shape != Shape::kDraftAsync;
+  }
+  // True for the async shape: an instance runs many calls at once (Start).
+  bool concurrent() const { return report().shape == Shape::kDraftAsync; }
   // Makes a fresh instance. Thread-safe.
   virtual Result<std::unique_ptr<GuestInstance>> Instantiate(
       std::shared_ptr<const GuestServices> services) = 0;

@@ -4,6 +4,7 @@
 // guest memory.
 #include <spdlog/spdlog.h>
 
+#include "wasm/async_instance.h"
 #include "wasm/component_loader.h"
 #include "wasm/engine_abi.h"
 #include "wasm/host_state.h"
@@ -16,6 +17,7 @@ fe_shape ToFe(Shape shape) {
     case Shape::kDraft2025: return FE_SHAPE_DRAFT2025;
     case Shape::kV010: return FE_SHAPE_V010;
     case Shape::kDraft2024: return FE_SHAPE_DRAFT2024;
+    case Shape::kDraftAsync: return FE_SHAPE_DRAFT_ASYNC;
   }
   return FE_SHAPE_DRAFT2025;
 }
@@ -28,6 +30,7 @@ CallFailure FailureOf(fe_outcome outcome) {
     case FE_OUTCOME_TIMEOUT: return CallFailure::kTimeout;
     case FE_OUTCOME_FUEL: return CallFailure::kFuel;
     case FE_OUTCOME_MEMORY: return CallFailure::kMemory;
+    case FE_OUTCOME_CANCELLED: return CallFailure::kCancelled;
   }
   return CallFailure::kTrap;
 }
@@ -163,6 +166,7 @@ class EngineComponent final : public CompiledComponent {
 
   Result<std::unique_ptr<GuestInstance>> Instantiate(
       std::shared_ptr<const GuestServices> services) override {
+    if (concurrent()) return MakeAsyncInstance(engine_, *pre_, std::move(services));
     auto instance = std::make_unique<EngineInstance>(engine_, std::make_unique<HostState>(std::move(services)));
     instance->set_configurable(takes_batches());
     FERRY_RETURN_IF_ERROR(instance->Init(pre_.get()));

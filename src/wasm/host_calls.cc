@@ -16,17 +16,8 @@ HostState& StateOf(void* host) { return *static_cast<HostState*>(host); }
 // The interface's error for a Ferry error: the 2025 shape carries the
 // message in its case, 0.1.0's trace() the whole text.
 bool Fail(fe_error* err, const Error& e) {
-  fe_error_kind kind = FE_ERROR_OTHER;
-  switch (e.code()) {
-    case ErrorCode::kTimeout: kind = FE_ERROR_TIMEOUT; break;
-    case ErrorCode::kConnection: kind = FE_ERROR_CONNECTION; break;
-    case ErrorCode::kPermissionDenied: kind = FE_ERROR_PERMISSION_DENIED; break;
-    default: break;
-  }
-  const std::string full = e.ToString();
-  // The 2025 `other` case has always carried the code too.
-  const std::string& message = kind == FE_ERROR_OTHER ? full : e.message();
-  fe_error_set(err, kind, ToFe(message), ToFe(full));
+  const GuestError g = ToGuestError(e);
+  fe_error_set(err, g.kind, ToFe(g.message), ToFe(g.full));
   return false;
 }
 
@@ -108,6 +99,20 @@ void Output(void* host, int stream, const std::uint8_t* data, std::size_t len) {
 constexpr fe_host_vtable kHostCalls{Connect, Send, Request, Reply, Pull, Reconfigure, Output};
 
 }  // namespace
+
+GuestError ToGuestError(const Error& e) {
+  GuestError g;
+  switch (e.code()) {
+    case ErrorCode::kTimeout: g.kind = FE_ERROR_TIMEOUT; break;
+    case ErrorCode::kConnection: g.kind = FE_ERROR_CONNECTION; break;
+    case ErrorCode::kPermissionDenied: g.kind = FE_ERROR_PERMISSION_DENIED; break;
+    default: break;
+  }
+  g.full = e.ToString();
+  // The 2025 `other` case has always carried the code too.
+  g.message = g.kind == FE_ERROR_OTHER ? g.full : e.message();
+  return g;
+}
 
 const fe_host_vtable& HostCalls() { return kHostCalls; }
 

@@ -34,4 +34,13 @@ struct HostState {
 // The host side of the engine's callbacks: every function a guest can reach.
 const fe_host_vtable& HostCalls();
 
+// The interface's error for a Ferry error: the 2025 shapes carry `message`
+// in its case, 0.1.0's trace() the whole text.
+struct GuestError {
+  fe_error_kind kind = FE_ERROR_OTHER;
+  std::string message;
+  std::string full;
+};
+GuestError ToGuestError(const Error& e);
+
 }  // namespace ferry::wasm

@@ -1,0 +1,116 @@
+// The worker of an async-shape component (WASI 0.3): one instance with up
+// to max_concurrent_per_instance handle calls in flight. The worker only
+// feeds it: it takes a delivery when a slot is free and starts the call;
+// the call's end is settled on the instance's own thread. A handler waiting
+// on a send or a request holds a slot, not a thread.
+#include <spdlog/spdlog.h>
+
+#include "core/thread_name.h"
+#include "runtime/component_runner.h"
+#include "runtime/log_context.h"
+
+namespace ferry {
+namespace {
+
+// Calls in flight on one worker's instance.
+struct Slots {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::size_t in_flight = 0;
+
+  void Release() {
+    std::lock_guard lock(mutex);
+    --in_flight;
+    cv.notify_all();
+  }
+};
+
+}  // namespace
+
+void ComponentRunner::FinishAsync(Delivery& delivery, const wasm::CallOutcome& outcome) {
+  if (outcome.failure == wasm::CallFailure::kCancelled) {
+    // Stopped at shutdown before it ended: back to the broker, untried.
+    GiveBack(delivery);
+  } else if (outcome.status.ok()) {
+    CountTopic(delivery, TopicCounters::kHandled);
+    settler_.Handled(delivery);
+  } else {
+    CountTopic(delivery, TopicCounters::kFailed);
+    Failure kind = Failure::kTrap;
+    switch (outcome.failure) {
+      case wasm::CallFailure::kTimeout: kind = Failure::kTimeout; break;
+      case wasm::CallFailure::kFuel: kind = Failure::kFuel; break;
+      case wasm::CallFailure::kMemory: kind = Failure::kMemory; break;
+      case wasm::CallFailure::kUnavailable: kind = Failure::kUnavailable; break;
+      case wasm::CallFailure::kError: kind = Failure::kError; break;
+      default: break;
+    }
+    settler_.Failed(delivery, kind, outcome.status.error());
+  }
+  Done();
+}
+
+void ComponentRunner::AsyncWorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) {
+  NameThisThread("w:" + config_.name);
+  log_context.component = &config_.name;
+  const std::size_t max = config_.max_concurrent_per_instance;
+  auto slots = std::make_shared<Slots>();
+  std::vector<std::unique_ptr<wasm::GuestInstance>> retired;
+  // Waits until no call is in flight, or the drain deadline has passed.
+  auto wait_idle = [&] {
+    std::unique_lock lock(slots->mutex);
+    while (slots->in_flight > 0 && !draining_past_deadline_.load())
+      slots->cv.wait_for(lock, std::chrono::milliseconds(50));
+  };
+  while (true) {
+    {
+      std::unique_lock lock(slots->mutex);
+      slots->cv.wait(lock, [&] { return slots->in_flight < max; });
+    }
+    auto next = queue_.Pop();
+    if (!next) break;
+    Delivery delivery = std::move(*next);
+    if (draining_past_deadline_.load(std::memory_order_relaxed)) {
+      GiveBack(delivery);
+      Done();
+      continue;
+    }
+    if (!instance || instance->poisoned()) {
+      // A trap ended the instance and failed its calls in flight; their
+      // ends are still being settled on its thread. Start over once they are.
+      wait_idle();
+      // Kept until the worker ends: destroying it waits for broker
+      // operations its failed calls started (bounded by their deadlines),
+      // which must not hold up the calls that follow.
+      if (instance) retired.push_back(std::move(instance));
+      auto fresh = NewInstance();
+      if (!fresh.ok()) {
+        spdlog::error("{}: cannot make a new instance: {}", config_.name, fresh.error().message());
+        settler_.Failed(delivery, Failure::kUnavailable, fresh.error());
+        Done();
+        continue;
+      }
+      instance = std::move(fresh).value();
+    }
+    {
+      std::lock_guard lock(slots->mutex);
+      ++slots->in_flight;
+    }
+    auto held = std::make_shared<Delivery>(std::move(delivery));
+    const auto started = Clock::now();
+    // Not under the slots' lock: a poisoned instance ends the call here.
+    instance->Start({&held->message, &broker_}, [this, held, slots, started](wasm::CallOutcome outcome) {
+      durations_.Observe(Clock::now() - started);
+      FinishAsync(*held, outcome);
+      slots->Release();
+    });
+  }
+  // The queue is closed: the calls in flight may end until the drain
+  // deadline; destroying the instance then ends the rest as cancelled,
+  // which gives them back to the broker.
+  wait_idle();
+  instance.reset();
+  retired.clear();
+}
+
+}  // namespace ferry

@@ -1,0 +1,401 @@
+// The async shape of wasi:messaging (WASI 0.3) end to end, on the embedded
+// broker and on NATS: every function of the variant, many handle calls in
+// flight on one instance, a trap and a request timeout while others are in
+// flight, and shutdown with calls in flight.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "support/host_fixture.h"
+#include "support/server_process.h"
+
+namespace ferry::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+ServerProcess& Nats() {
+  static ServerProcess server("nats-server", {"nats-server", "-a", "127.0.0.1", "-p", "$PORT"});
+  EXPECT_OK(server.Start());
+  return server;
+}
+
+std::string Brokers(const std::string& broker) {
+  if (broker == "mem") return "";
+  return "[brokers]\ndefault = \"nats://127.0.0.1:" + std::to_string(Nats().port()) + "\"\n";
+}
+
+// The probe's input topics (what it sends goes elsewhere, not back to it).
+constexpr char kProbeTopics[] =
+    "subscribe = [\"probe.echo\", \"probe.hold\", \"probe.ask\", \"probe.fan\", \"probe.reply\", "
+    "\"probe.props\", \"probe.connect\", \"probe.trap\", \"probe.spin\", \"probe.decide\"]\n";
+
+std::string Probe(const std::string& broker, const std::string& extra = "") {
+  return Brokers(broker) +
+         "[[component]]\nname = \"probe\"\npath = \"$COMPONENTS/async_probe.wasm\"\n" + kProbeTopics +
+         "max_attempts = 1\n" + extra;
+}
+
+// Answers requests on a topic through the host's broker: at once, or held
+// until Open (or until `open_at` of them wait).
+class Responder {
+ public:
+  Responder(RunningHost& host, const std::string& topic) : host_(host) {
+    auto listener = host.host().Listen("default", topic, [this](const Message& m) { Take(m); });
+    EXPECT_OK(listener);
+    if (listener.ok()) listener_ = std::move(listener).value();
+  }
+  ~Responder() {
+    Open();
+    listener_.reset();
+  }
+  // Holds requests from now on until `n` wait (0: until Open).
+  void Hold(std::size_t n = 0) {
+    std::lock_guard lock(mutex_);
+    held_ = true;
+    open_at_ = n;
+  }
+  void Silence(const std::string& data) {
+    std::lock_guard lock(mutex_);
+    silent_ = data;
+  }
+  void Open() {
+    std::deque<Message> waiting;
+    {
+      std::lock_guard lock(mutex_);
+      held_ = false;
+      waiting.swap(pending_);
+    }
+    for (const Message& m : waiting) Answer(m);
+  }
+  // Waits (generously) until `n` requests are held.
+  bool WaitHeld(std::size_t n) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, 20s, [&] { return pending_.size() >= n; });
+  }
+  std::size_t seen() {
+    std::lock_guard lock(mutex_);
+    return seen_;
+  }
+
+ private:
+  void Take(const Message& m) {
+    std::deque<Message> release;
+    {
+      std::lock_guard lock(mutex_);
+      ++seen_;
+      if (Text(m) == silent_) return;
+      if (!held_) {
+        release.push_back(m);
+      } else {
+        pending_.push_back(m);
+        cv_.notify_all();
+        if (open_at_ > 0 && pending_.size() >= open_at_) {
+          held_ = false;
+          release.swap(pending_);
+        }
+      }
+    }
+    for (const Message& r : release) Answer(r);
+  }
+  void Answer(const Message& request) {
+    if (request.reply_to.empty()) return;
+    Message reply;
+    reply.topic = request.reply_to;
+    reply.data = Bytes::FromString("answer:" + Text(request));
+    (void)host_.host().Publish("default", reply);
+  }
+
+  RunningHost& host_;
+  std::unique_ptr<Listener> listener_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Message> pending_;
+  bool held_ = false;
+  std::size_t open_at_ = 0;
+  std::size_t seen_ = 0;
+  std::string silent_ = "\x01never";
+};
+
+TEST(AsyncShape, InspectNamesTheAsyncShape) {
+  for (const char* name : {"async_probe", "async_echo"}) {
+    auto d = DescribeComponent(Component(name));
+    ASSERT_OK(d);
+    EXPECT_THAT(d->shape, HasSubstr("0.2.0-draft, async")) << name;
+    EXPECT_OK(d->runnable);
+  }
+  // The same names and version with synchronous functions stay the 2025 shape.
+  auto sync = DescribeComponent(Component("echo"));
+  ASSERT_OK(sync);
+  EXPECT_THAT(sync->shape, ::testing::Not(HasSubstr("async")));
+}
+
+TEST(AsyncShape, MaxConcurrentPerInstanceIsValidated) {
+  RunningHost host(Probe("mem", "max_concurrent_per_instance = 0\n"));
+  ASSERT_FALSE(host.start_status().ok());
+  EXPECT_THAT(host.start_status().error().message(), HasSubstr("max_concurrent_per_instance"));
+}
+
+class AsyncShapeOn : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(AsyncShapeOn, EchoesThroughAsyncSend) {
+  RunningHost host(Brokers(GetParam()) +
+                   "[[component]]\nname = \"echo\"\npath = \"$COMPONENTS/async_echo.wasm\"\n"
+                   "subscribe = [\"in\"]\n");
+  ASSERT_OK(host.start_status());
+  Inbox& out = host.Listen("echo.out");
+  for (int i = 0; i < 20; ++i) ASSERT_OK(host.Publish("in", "m" + std::to_string(i)));
+  EXPECT_EQ(out.WaitFor(20).size(), 20u);
+  EXPECT_EQ(host.SettledStats("echo", 20).handled, 20u);
+}
+
+TEST_P(AsyncShapeOn, MessageMethodsAndDisconnect) {
+  RunningHost host(Probe(GetParam()));
+  ASSERT_OK(host.start_status());
+  Inbox& out = host.Listen("probe.props.out");
+  Metadata md;
+  md.Set("k", "v");
+  ASSERT_OK(host.Publish("probe.props", "hello", md, "text/plain"));
+  auto got = out.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(Text(got[0]), "hello");
+  EXPECT_EQ(got[0].content_type.value_or(""), "text/x-probe");
+  EXPECT_EQ(got[0].metadata.Get("in-topic").value_or(""), "probe.props");
+  EXPECT_EQ(got[0].metadata.Get("in-content-type").value_or(""), "text/plain");
+  EXPECT_EQ(got[0].metadata.Get("in-k").value_or(""), "v");
+  EXPECT_FALSE(got[0].metadata.Get("dropped").has_value());
+  // The guest checked that a send on its disconnected client fails.
+  const ComponentStats s = host.SettledStats("probe", 1);
+  EXPECT_EQ(s.handled, 1u);
+  EXPECT_EQ(s.failed, 0u);
+}
+
+TEST_P(AsyncShapeOn, ConnectToAnUnknownNameFails) {
+  RunningHost host(Probe(GetParam()));
+  ASSERT_OK(host.start_status());
+  ASSERT_OK(host.Publish("probe.connect", ""));
+  const ComponentStats s = host.SettledStats("probe", 1);
+  EXPECT_EQ(s.failed, 1u);
+  EXPECT_EQ(s.handled, 0u);
+}
+
+TEST_P(AsyncShapeOn, RequestAndReply) {
+  RunningHost host(Probe(GetParam()));
+  ASSERT_OK(host.start_status());
+  Responder service(host, "probe.service");
+  Inbox& answers = host.Listen("probe.answer");
+  ASSERT_OK(host.Publish("probe.ask", "q1"));
+  auto got = answers.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(Text(got[0]), "answer:q1");
+
+  // The guest replies to a request made from outside.
+  Message request;
+  request.topic = "probe.reply";
+  request.data = Bytes::FromString("q2");
+  auto replies = host.host().Request("default", request, 10s, 1);
+  ASSERT_OK(replies);
+  ASSERT_EQ(replies->size(), 1u);
+  EXPECT_EQ(Text((*replies)[0]), "re:q2");
+}
+
+TEST_P(AsyncShapeOn, SendsManyMessagesConcurrentlyFromOneCall) {
+  RunningHost host(Probe(GetParam()));
+  ASSERT_OK(host.start_status());
+  Inbox& out = host.Listen("probe.fan.out");
+  ASSERT_OK(host.Publish("probe.fan", "25"));
+  EXPECT_EQ(out.WaitFor(25).size(), 25u);
+  EXPECT_EQ(host.SettledStats("probe", 1).handled, 1u);
+}
+
+TEST_P(AsyncShapeOn, TenCallsInFlightOnOneInstance) {
+  // One instance; the gate answers only once ten requests wait, which only
+  // ten calls in flight at once can make happen.
+  RunningHost host(Probe(GetParam(), "workers = 1\nmax_concurrent_per_instance = 16\n"));
+  ASSERT_OK(host.start_status());
+  Responder gate(host, "probe.gate");
+  gate.Hold(10);
+  Inbox& held = host.Listen("probe.held");
+  for (int i = 0; i < 10; ++i) ASSERT_OK(host.Publish("probe.hold", std::to_string(i)));
+  auto got = held.WaitFor(10);
+  ASSERT_EQ(got.size(), 10u);
+  // What the guest saw: ten of its calls in flight at once.
+  for (const Message& m : got) EXPECT_EQ(Text(m), "10");
+  const ComponentStats s = host.SettledStats("probe", 10);
+  EXPECT_EQ(s.handled, 10u);
+}
+
+TEST_P(AsyncShapeOn, ConcurrencyIsBoundedPerInstance) {
+  RunningHost host(Probe(GetParam(), "workers = 1\nmax_concurrent_per_instance = 3\n"));
+  ASSERT_OK(host.start_status());
+  Responder gate(host, "probe.gate");
+  gate.Hold();
+  Inbox& held = host.Listen("probe.held");
+  for (int i = 0; i < 5; ++i) ASSERT_OK(host.Publish("probe.hold", std::to_string(i)));
+  ASSERT_TRUE(gate.WaitHeld(3));
+  gate.Open();  // answers these three and every later one at once
+  auto got = held.WaitFor(5);
+  ASSERT_EQ(got.size(), 5u);
+  for (const Message& m : got) EXPECT_LE(std::stoi(Text(m)), 3);
+}
+
+TEST_P(AsyncShapeOn, TrapFailsTheCallsInFlightOnItsInstanceOnly) {
+  // One attempt each: a retried trap would end the retried calls again.
+  RunningHost host(Probe(GetParam(), "workers = 1\n"));
+  ASSERT_OK(host.start_status());
+  Responder gate(host, "probe.gate");
+  gate.Hold();
+  for (int i = 0; i < 3; ++i) ASSERT_OK(host.Publish("probe.hold", std::to_string(i)));
+  ASSERT_TRUE(gate.WaitHeld(3));
+  ASSERT_OK(host.Publish("probe.trap", ""));
+  // The trap ends the instance: the three calls waiting on it fail as
+  // attempts with it (and, out of attempts, are given up).
+  const ComponentStats failed =
+      host.WaitForStats("probe", [](const ComponentStats& s) { return s.given_up >= 4; });
+  EXPECT_EQ(failed.failed, 4u);
+  EXPECT_EQ(failed.given_up, 4u);
+  EXPECT_EQ(failed.handled, 0u);
+  // The next calls run on a fresh instance.
+  gate.Open();
+  Inbox& held = host.Listen("probe.held");
+  for (int i = 0; i < 3; ++i) ASSERT_OK(host.Publish("probe.hold", std::to_string(i)));
+  EXPECT_EQ(held.WaitFor(3).size(), 3u);
+  EXPECT_EQ(host.SettledStats("probe", 7).handled, 3u);
+}
+
+TEST_P(AsyncShapeOn, CallsFailedWithTheirInstanceAreRetried) {
+  // probe.decide asks probe.decide.service whether to trap: yes the first
+  // time only. The calls in flight when it traps fail with their instance
+  // and are tried again, as the trapping one is, on a fresh instance.
+  RunningHost host(Brokers(GetParam()) +
+                   "[[component]]\nname = \"probe\"\npath = \"$COMPONENTS/async_probe.wasm\"\n" +
+                   kProbeTopics + "max_attempts = 3\nretry_delay_ms = 20\nworkers = 1\n");
+  ASSERT_OK(host.start_status());
+  std::atomic<int> asked{0};
+  auto decider = host.host().Listen("default", "probe.decide.service", [&](const Message& m) {
+    Message reply;
+    reply.topic = m.reply_to;
+    reply.data = Bytes::FromString(asked.fetch_add(1) == 0 ? "trap" : "go on");
+    (void)host.host().Publish("default", reply);
+  });
+  ASSERT_OK(decider);
+  Responder gate(host, "probe.gate");
+  gate.Hold();
+  for (int i = 0; i < 3; ++i) ASSERT_OK(host.Publish("probe.hold", std::to_string(i)));
+  ASSERT_TRUE(gate.WaitHeld(3));
+  ASSERT_OK(host.Publish("probe.decide", ""));
+  host.WaitForStats("probe", [](const ComponentStats& s) { return s.failed >= 4; });
+  gate.Open();
+  const ComponentStats s =
+      host.WaitForStats("probe", [](const ComponentStats& s) { return s.handled >= 4; });
+  EXPECT_EQ(s.failed, 4u);
+  EXPECT_EQ(s.handled, 4u);
+  EXPECT_EQ(s.given_up, 0u);
+  decider->reset();
+}
+
+TEST_P(AsyncShapeOn, CallPastItsDeadlineIsInterrupted) {
+  // A call that never yields is cut off at handler_timeout_ms (epoch
+  // interruption) with the calls in flight beside it; the instance after it
+  // is a fresh one.
+  RunningHost host(Probe(GetParam(), "workers = 1\n") + "[limits]\nhandler_timeout_ms = 300\n");
+  ASSERT_OK(host.start_status());
+  Responder gate(host, "probe.gate");
+  gate.Hold();
+  ASSERT_OK(host.Publish("probe.hold", "waiting"));
+  ASSERT_TRUE(gate.WaitHeld(1));
+  ASSERT_OK(host.Publish("probe.spin", ""));
+  const ComponentStats s = host.SettledStats("probe", 2);
+  EXPECT_EQ(s.failed, 2u);
+  EXPECT_EQ(s.handled, 0u);
+  Inbox& out = host.Listen("probe.out");
+  ASSERT_OK(host.Publish("probe.echo", "after"));
+  EXPECT_EQ(out.WaitFor(1).size(), 1u);
+}
+
+TEST(AsyncShape, GuestImportingWasi03Runs) {
+  // WASI 0.3 is linked beside 0.2 for this shape; the guest reads its clock.
+  RunningHost host("[[component]]\nname = \"p3\"\npath = \"$COMPONENTS/async_p3.wasm\"\n"
+                   "subscribe = [\"in\"]\n");
+  ASSERT_OK(host.start_status());
+  Inbox& out = host.Listen("probe.out");
+  ASSERT_OK(host.Publish("in", "x"));
+  auto got = out.WaitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(Text(got[0]), "p3 clock ok");
+}
+
+TEST(AsyncShape, PythonEchoRunsManyCallsAtOnce) {
+  RunningHost host("[[component]]\nname = \"echo\"\npath = \"$COMPONENTS/async_echo_py.wasm\"\n"
+                   "subscribe = [\"in\"]\nworkers = 1\n");
+  ASSERT_OK(host.start_status());
+  Inbox& out = host.Listen("echo.out");
+  for (int i = 0; i < 50; ++i) ASSERT_OK(host.Publish("in", "m" + std::to_string(i)));
+  auto got = out.WaitFor(50);
+  ASSERT_EQ(got.size(), 50u);
+  EXPECT_EQ(host.SettledStats("echo", 50).handled, 50u);
+}
+
+TEST_P(AsyncShapeOn, RequestTimesOutWhileOtherCallsComplete) {
+  RunningHost host(Probe(GetParam(), "workers = 1\n"));
+  ASSERT_OK(host.start_status());
+  Responder service(host, "probe.service");
+  service.Silence("nobody-answers");
+  Inbox& answers = host.Listen("probe.answer");
+  Metadata md;
+  md.Set("timeout-ms", "5000");
+  ASSERT_OK(host.Publish("probe.ask", "nobody-answers", md));
+  // Without a timeout a request returns at its first reply.
+  for (int i = 0; i < 5; ++i) ASSERT_OK(host.Publish("probe.ask", "q" + std::to_string(i)));
+  // The five answered calls end while the silent one still waits.
+  EXPECT_EQ(answers.WaitFor(5).size(), 5u);
+  EXPECT_EQ(host.StatsOf("probe").failed, 0u);
+  const ComponentStats s = host.SettledStats("probe", 6);
+  EXPECT_EQ(s.handled, 5u);
+  EXPECT_EQ(s.failed, 1u);  // error timeout, returned by the guest
+}
+
+TEST_P(AsyncShapeOn, ShutdownLetsCallsInFlightFinishWithinTheGrace) {
+  RunningHost host(Probe(GetParam(), "workers = 1\n"));
+  ASSERT_OK(host.start_status());
+  Responder gate(host, "probe.gate");
+  gate.Hold();
+  for (int i = 0; i < 4; ++i) ASSERT_OK(host.Publish("probe.hold", std::to_string(i)));
+  ASSERT_TRUE(gate.WaitHeld(4));
+  std::thread stopper([&] { host.host().Stop(20s); });
+  // Stopping waits for them: answered now, they end as handled (their sends
+  // to probe.held confirmed by the broker).
+  gate.Open();
+  stopper.join();
+  const ComponentStats s = host.StatsOf("probe");
+  EXPECT_EQ(s.handled, 4u);
+  EXPECT_EQ(s.released + s.given_up, 0u);
+}
+
+TEST_P(AsyncShapeOn, ShutdownReleasesCallsStillInFlightAtTheDeadline) {
+  RunningHost host(Probe(GetParam(), "workers = 1\n") + "[limits]\nhandler_timeout_ms = 3000\n");
+  ASSERT_OK(host.start_status());
+  Responder gate(host, "probe.gate");
+  gate.Hold();
+  for (int i = 0; i < 4; ++i) ASSERT_OK(host.Publish("probe.hold", std::to_string(i)));
+  ASSERT_TRUE(gate.WaitHeld(4));
+  host.host().Stop(200ms);
+  const ComponentStats s = host.StatsOf("probe");
+  EXPECT_EQ(s.handled, 0u);
+  EXPECT_EQ(s.failed, 0u);  // not attempts: stopped, not failed
+  // None lost: back to a broker that redelivers, or (core NATS cannot)
+  // settled as shutdown.
+  EXPECT_EQ(s.released + s.given_up, 4u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Brokers, AsyncShapeOn, ::testing::Values("mem", "nats"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace ferry::testing
