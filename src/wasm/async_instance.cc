@@ -183,17 +183,10 @@ class AsyncEngineInstance final : public GuestInstance {
 
   Status Init(const fe_pre& pre) {
     const GuestServices& s = *host_->services;
-    const fe_limits limits{s.max_memory_bytes,        s.max_message_bytes,
-                           s.max_metadata_bytes,      s.max_guest_messages,
-                           s.max_guest_message_bytes, s.max_guest_clients,
-                           s.max_guest_request_options};
-    std::vector<fe_str> http;
-    http.reserve(s.allow_http.size());
-    for (const std::string& p : s.allow_http) http.push_back(ToFe(p));
-    const fe_grants grants{http.data(), http.size()};
+    const InstanceTerms terms(s);
     fe_outcome outcome = FE_OUTCOME_TRAP;
     EngineText err;
-    instance_.reset(fe_async_instance_new(&pre, &limits, &grants, &HostCalls(), &kAsyncCalls,
+    instance_.reset(fe_async_instance_new(&pre, &terms.limits, &terms.grants, &HostCalls(), &kAsyncCalls,
                                           static_cast<HostState*>(host_.get()), Budget(), &outcome,
                                           err.out()));
     if (!instance_) {

@@ -41,18 +41,10 @@ class EngineInstance final : public GuestInstance {
       : engine_(engine), state_(std::move(state)) {}
 
   Status Init(const fe_pre* pre) {
-    const GuestServices& s = *state_->services;
-    const fe_limits limits{s.max_memory_bytes,        s.max_message_bytes,
-                           s.max_metadata_bytes,      s.max_guest_messages,
-                           s.max_guest_message_bytes, s.max_guest_clients,
-                           s.max_guest_request_options};
-    std::vector<fe_str> http;
-    http.reserve(s.allow_http.size());
-    for (const std::string& p : s.allow_http) http.push_back(fe_str{p.data(), p.size()});
-    const fe_grants grants{http.data(), http.size()};
+    const InstanceTerms terms(*state_->services);
     fe_outcome outcome = FE_OUTCOME_TRAP;
     EngineText err;
-    instance_.reset(fe_instance_new(pre, &limits, &grants, &HostCalls(), state_.get(), Budget(),
+    instance_.reset(fe_instance_new(pre, &terms.limits, &terms.grants, &HostCalls(), state_.get(), Budget(),
                                     &outcome, err.out()));
     if (!instance_) return Failure("instantiating", outcome, err.str()).status;
     return Status::Ok();

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "brokers/broker.h"
 #include "brokers/pending_sends.h"
@@ -29,6 +30,28 @@ struct HostState {
   std::shared_ptr<PendingSends> sends;
   LineSink out;              // the guest's stdout
   LineSink err;              // the guest's stderr
+};
+
+// A component's limits and grants as the engine's ABI takes them when an
+// instance is made. Points into `services`, which must outlive it.
+class InstanceTerms {
+ public:
+  explicit InstanceTerms(const GuestServices& s)
+      : limits{s.max_memory_bytes,        s.max_message_bytes,       s.max_metadata_bytes,
+               s.max_guest_messages,      s.max_guest_message_bytes, s.max_guest_clients,
+               s.max_guest_request_options} {
+    http_.reserve(s.allow_http.size());
+    for (const std::string& p : s.allow_http) http_.push_back(fe_str{p.data(), p.size()});
+    grants = fe_grants{http_.data(), http_.size()};
+  }
+  InstanceTerms(const InstanceTerms&) = delete;
+  InstanceTerms& operator=(const InstanceTerms&) = delete;
+
+  fe_limits limits;
+  fe_grants grants{};
+
+ private:
+  std::vector<fe_str> http_;
 };
 
 // The host side of the engine's callbacks: every function a guest can reach.
