@@ -6,12 +6,21 @@
 
 #include <string>
 
+#include "support/host_fixture.h"
+
 namespace ferry::testing {
 
-// Runs the misbehave component on `broker_url`, subscribed to `in_topic`
-// (max_attempts 2), makes it send three messages to `refused_topic`, which
-// the broker must refuse after accepting them, and checks the outcome.
+// Publishes `command` (a misbehave "burst <n> <topic>" whose topic the broker
+// refuses after accepting its messages) to `in_topic` of the misbehave
+// component running on `h` with max_attempts = 2, and checks the outcome:
+// two failed attempts, nothing handled, the failure logged as unconfirmed,
+// with `broker_reason` in the log when it is not empty.
+void ExpectARefusedSendFailsItsDelivery(RunningHost& h, const std::string& in_topic, const std::string& command,
+                                        const std::string& broker_reason);
+
+// The same on a host of its own: misbehave on `broker_url`, subscribed to
+// `in_topic`, sending three messages to `refused_topic`.
 void ExpectARefusedSendFailsItsDelivery(const std::string& broker_url, const std::string& in_topic,
-                                        const std::string& refused_topic);
+                                        const std::string& refused_topic, const std::string& broker_reason);
 
 }  // namespace ferry::testing

@@ -402,7 +402,7 @@ TEST(KafkaPipeline, ARecordTheServerRefusesFailsTheDeliveryAfterTheSendReturned)
   const std::string tag = std::to_string(::getpid());
   const std::string refused = "krefused" + tag, in_topic = "kpin" + tag;
   CreateTopicNothingFits(url.substr(std::string("kafka://").size()), refused);
-  ExpectARefusedSendFailsItsDelivery(url, in_topic, refused);
+  ExpectARefusedSendFailsItsDelivery(url, in_topic, refused, "Message size too large");
 }
 
 }  // namespace

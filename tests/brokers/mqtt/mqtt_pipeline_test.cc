@@ -15,8 +15,8 @@
 #include "brokers/conformance.h"
 #include "support/faulty_broker.h"
 #include "support/host_fixture.h"
-#include "support/log_capture.h"
 #include "support/ports.h"
+#include "support/send_refused.h"
 #include "support/server_process.h"
 
 namespace ferry::testing {
@@ -86,15 +86,8 @@ TEST_F(MqttPipeline, ManySendsOfOneDeliveryAreAcknowledgedBeforeItIsSettled) {
 // authorized" to denied/topic. The send had returned; the delivery fails, is tried again,
 // and is given up.
 TEST_F(MqttPipeline, APublishTheServerRefusesInItsPubackFailsTheDelivery) {
-  LogCapture log;
   auto h = Host("max_attempts = 2\n");
-  ASSERT_OK(h->Publish("mq.in", "burst 2 denied.topic"));
-  const ComponentStats st =
-      h->WaitForStats("misbehave", [](const ComponentStats& s) { return s.given_up == 1; });
-  EXPECT_EQ(st.failed, 2u);
-  EXPECT_EQ(st.handled, 0u);
-  EXPECT_GE(log.Count("a message it sent was not confirmed by the broker"), 1u);
-  EXPECT_GE(log.Count("the server refused a message to denied/topic"), 1u);
+  ExpectARefusedSendFailsItsDelivery(*h, "mq.in", "burst 2 denied.topic", "the server refused a message to denied/topic");
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ TEST(RabbitMqPipeline, APublishTheBrokerNacksFailsTheDeliveryAfterTheSendReturne
   ASSERT_TRUE(capped) << "the policy never reached " << queue;
   ASSERT_OK((*broker)->Publish(TestMessage(full_topic, "fills it"), Clock::now() + 10s));
 
-  ExpectARefusedSendFailsItsDelivery(server.Url(), in_topic, full_topic);
+  ExpectARefusedSendFailsItsDelivery(server.Url(), in_topic, full_topic, "nacked");
   auto depth = server.Ctl("list_queues -q name messages");
   ASSERT_OK(depth);
   EXPECT_THAT(*depth, ::testing::HasSubstr(queue + "\t1")) << "only the first message is in the capped queue";
