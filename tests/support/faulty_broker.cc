@@ -1,5 +1,7 @@
 #include "support/faulty_broker.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <deque>
 #include <functional>
@@ -283,6 +285,13 @@ Result<std::unique_ptr<ScopedBrokerScheme>> RegisterFaultyScheme(std::shared_ptr
         if (!inner.ok()) return inner.error();
         return MakeFaultyBroker(std::move(inner).value(), faults);
       });
+}
+
+void ExpectOneAckAfterAllConfirmed(const Faults& faults, std::uint64_t sends) {
+  EXPECT_EQ(faults.acks.load(), 1u);
+  EXPECT_EQ(faults.acks_while_unconfirmed.load(), 0u);
+  EXPECT_EQ(faults.confirmed.load(), sends);
+  EXPECT_GT(faults.peak_unconfirmed.load(), 1);
 }
 
 }  // namespace ferry::testing

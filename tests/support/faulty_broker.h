@@ -87,4 +87,9 @@ std::unique_ptr<Broker> MakeFaultyBroker(std::unique_ptr<Broker> inner,
 Result<std::unique_ptr<ScopedBrokerScheme>> RegisterFaultyScheme(std::shared_ptr<Faults> faults,
                                                                  std::string inner_url = "mem://");
 
+// After one delivery that sent `sends` pipelined messages was handled: it was
+// acked once, only after every send was confirmed, and the sends were out
+// together (more than one unconfirmed at a time), not one by one.
+void ExpectOneAckAfterAllConfirmed(const Faults& faults, std::uint64_t sends);
+
 }  // namespace ferry::testing
