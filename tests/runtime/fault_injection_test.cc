@@ -36,13 +36,6 @@ class FaultInjection : public ::testing::Test {
   std::unique_ptr<ScopedBrokerScheme> scheme_;
 };
 
-// How often each text arrived.
-std::map<std::string, int> Tally(Inbox& inbox) {
-  std::map<std::string, int> out;
-  for (const Message& m : inbox.Snapshot()) ++out[Text(m)];
-  return out;
-}
-
 // echo_010 gets four messages in one handler call and sends them on in one
 // send; the broker refuses the third publish of that send. Ferry resumes
 // the send from the refused message: each is sent once, none twice.

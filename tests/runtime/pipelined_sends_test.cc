@@ -41,12 +41,6 @@ class PipelinedSends : public ::testing::Test {
   std::unique_ptr<ScopedBrokerScheme> scheme_;
 };
 
-std::map<std::string, int> Tally(Inbox& inbox) {
-  std::map<std::string, int> out;
-  for (const Message& m : inbox.Snapshot()) ++out[Text(m)];
-  return out;
-}
-
 // One delivery sends 50 messages; each confirmation comes 20 ms late. The
 // sends did not wait for them (many were unconfirmed at once), and the
 // delivery was acked only after the last one came.

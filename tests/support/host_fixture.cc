@@ -136,4 +136,10 @@ ComponentStats RunningHost::WaitForStats(const std::string& component,
 
 std::string Text(const Message& m) { return std::string(m.data.view()); }
 
+std::map<std::string, int> Tally(Inbox& inbox) {
+  std::map<std::string, int> out;
+  for (const Message& m : inbox.Snapshot()) ++out[Text(m)];
+  return out;
+}
+
 }  // namespace ferry::testing

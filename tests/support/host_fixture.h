@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -86,5 +87,7 @@ class RunningHost {
 };
 
 std::string Text(const Message& m);
+// How often each text has arrived in `inbox` so far.
+std::map<std::string, int> Tally(Inbox& inbox);
 
 }  // namespace ferry::testing
