@@ -36,7 +36,7 @@
 extern "C" {
 #endif
 
-#define FE_ABI_VERSION 3u
+#define FE_ABI_VERSION 4u
 uint32_t fe_abi_version(void);
 
 /* ---- plain data ------------------------------------------------------- */
@@ -275,14 +275,19 @@ void fe_pending_done(fe_pending* pending, bool ok, fe_error_kind kind, fe_str me
 
 /* Called on the instance's own thread; each must return without waiting for
  * the broker. Message data passes to the host, strings are borrowed for the
- * callback. Connect and output go through fe_host_vtable as for the other
- * shapes (connect is a lookup: nothing to wait for). */
+ * callback. `call` is the `ctx` fe_async_instance_handle was given for the
+ * handle call whose task started the operation, or NULL when the operation
+ * belongs to no call in flight (a guest task still running after its call
+ * returned); it is valid for the callback only. Connect and output go
+ * through fe_host_vtable as for the other shapes (connect is a lookup:
+ * nothing to wait for). */
 typedef struct fe_async_host_vtable {
-  void (*send)(void* host, void* client, fe_str topic, const fe_message* messages, size_t count,
-               fe_pending* done);
-  void (*request)(void* host, void* client, fe_str topic, const fe_message* message,
+  void (*send)(void* host, void* call, void* client, fe_str topic, const fe_message* messages,
+               size_t count, fe_pending* done);
+  void (*request)(void* host, void* call, void* client, fe_str topic, const fe_message* message,
                   const uint32_t* timeout_ms, const uint32_t* expected_replies, fe_pending* done);
-  void (*reply)(void* host, void* origin, fe_str reply_to, const fe_message* reply, fe_pending* done);
+  void (*reply)(void* host, void* call, void* origin, fe_str reply_to, const fe_message* reply,
+                fe_pending* done);
 } fe_async_host_vtable;
 
 /* An instance of the async shape: a store driven by a thread of its own, on

@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
-use wasmtime::component::{Accessor, Resource};
+use wasmtime::component::{Accessor, Resource, TypedFunc};
 use wasmtime::{AsContextMut, Store, UpdateDeadline};
 
 use crate::abi::{FeStr, HostMessage};
-use crate::draft_async::{self, MessagingRequestReply, MessagingRequestReplyPre};
+use crate::draft_async::{self, MessagingRequestReplyPre};
 use crate::host::{FeLimits, HostLink, HostState};
 use crate::http::HttpPattern;
 use crate::instance::{classify, FeBudget, FE_OUTCOME_GUEST_ERROR, FE_OUTCOME_OK, FE_OUTCOME_TIMEOUT, FE_OUTCOME_TRAP};
@@ -166,15 +166,34 @@ impl Drop for AsyncInstance {
     }
 }
 
+/// `incoming-handler.handle`, typed: called directly (not through the
+/// bindings) so that each call's guest task is known.
+type HandleFunc = TypedFunc<(Resource<HostMessage>,), (Result<(), draft_async::wasi::messaging::types::Error>,)>;
+
+const HANDLER: &str = "wasi:messaging/incoming-handler@0.2.0-draft";
+
 async fn run_call(
     accessor: &Accessor<HostState>,
-    bound: &MessagingRequestReply,
+    handle: HandleFunc,
     id: u64,
+    context: usize,
     message: HostMessage,
 ) -> (u64, wasmtime::Result<Result<(), draft_async::wasi::messaging::types::Error>>) {
-    let handle: wasmtime::Result<Resource<HostMessage>> = accessor.with(|mut access| access.get().push_message(message));
-    let result = match handle {
-        Ok(h) => bound.wasi_messaging_incoming_handler().call_handle(accessor, h).await,
+    // The call's guest task names the host's context to the imports it
+    // calls (send, request, reply: see draft_async::calling).
+    let started = accessor.with(|mut access| -> wasmtime::Result<_> {
+        let h = access.get().push_message(message)?;
+        let call = handle.start_call_concurrent(access.as_context_mut(), (h,))?;
+        let task = call.task();
+        access.get().call_contexts.insert(task, context);
+        Ok((call, task))
+    });
+    let result = match started {
+        Ok((call, task)) => {
+            let ended = handle.finish_call_concurrent(accessor, call).await.map(|(r,)| r);
+            accessor.with(|mut access| access.get().call_contexts.remove(&task));
+            ended
+        }
         Err(e) => Err(e),
     };
     (id, result)
@@ -185,6 +204,18 @@ const UNKNOWN_CALL: u64 = 0;
 
 fn earliest(calls: &HashMap<u64, Call>) -> Option<Instant> {
     calls.values().filter_map(|c| c.deadline).min()
+}
+
+/// Instantiates the component and finds its handler.
+async fn instantiate(pre: &MessagingRequestReplyPre<HostState>, store: &mut Store<HostState>) -> wasmtime::Result<HandleFunc> {
+    let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
+    let Some(iface) = instance.get_export_index(&mut *store, None, HANDLER) else {
+        wasmtime::bail!("the component exports no {HANDLER}");
+    };
+    let Some(func) = instance.get_export_index(&mut *store, Some(&iface), "handle") else {
+        wasmtime::bail!("the component's {HANDLER} has no handle");
+    };
+    instance.get_typed_func(&mut *store, &func)
 }
 
 fn drive(
@@ -209,8 +240,8 @@ fn drive(
             let _ = started.send(Err((FE_OUTCOME_TRAP, "cannot set the instance's fuel".into())));
             return;
         }
-        let bound = match pre.instantiate_async(&mut store).await {
-            Ok(b) => b,
+        let handle = match instantiate(&pre, &mut store).await {
+            Ok(h) => h,
             Err(e) => {
                 let _ = started.send(Err(classify(&e, store.data().limiter.refused)));
                 return;
@@ -250,6 +281,7 @@ fn drive(
                             Some(Job::Cancel) => return Ending::Cancelled,
                             Some(Job::Handle { message, budget, done }) => {
                                 next_id += 1;
+                                let context = done.ctx as usize;
                                 let deadline = (budget.wall_ms > 0).then(|| Instant::now() + Duration::from_millis(budget.wall_ms));
                                 calls.insert(next_id, Call { done, deadline });
                                 let wake = earliest(&calls);
@@ -262,7 +294,7 @@ fn drive(
                                         let _ = store.set_fuel(left.saturating_add(budget.fuel));
                                     }
                                 });
-                                running.push(run_call(accessor, &bound, next_id, message));
+                                running.push(run_call(accessor, handle, next_id, context, message));
                             }
                         },
                         Some((id, result)) = running.next(), if !running.is_empty() => {

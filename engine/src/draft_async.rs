@@ -6,7 +6,9 @@
 //! and suspend the guest task until the host finishes it, so no thread waits.
 
 use wasmtime::component::{Accessor, HasSelf, Linker, Resource};
-use wasmtime::StoreContextMut;
+use std::ffi::c_void;
+
+use wasmtime::{AsContextMut, StoreContextMut};
 
 use crate::abi::HostMessage;
 use crate::draft2025::wasi::messaging as sync;
@@ -73,6 +75,16 @@ fn connected(state: &HostState, c: &Resource<Client>) -> wasmtime::Result<Result
         return Ok(Err(Error::Connection(format!("client '{}' is disconnected", client.name))));
     }
     Ok(Ok(client.token))
+}
+
+/// The host's context of the handle call whose guest task is calling an
+/// import: the root of the async call stack, recorded when the call started
+/// (concurrent::run_call). Null when the task is not a call in flight (it
+/// returned, and the guest goes on running).
+fn calling(mut store: StoreContextMut<'_, HostState>) -> *mut c_void {
+    let root = store.async_call_stack().ok().and_then(|stack| stack.last());
+    root.and_then(|task| store.data().call_contexts.get(&task).copied())
+        .map_or(std::ptr::null_mut(), |address| address as *mut c_void)
 }
 
 /// What the guest gets once the host finished an operation it started.
@@ -162,9 +174,10 @@ impl wasi::messaging::producer::HostWithStore<HostState> for HasSelf<HostState> 
         message: Resource<HostMessage>,
     ) -> wasmtime::Result<Result<(), Error>> {
         let started = accessor.with(|mut access| -> wasmtime::Result<_> {
+            let call = calling(access.as_context_mut());
             let state: &mut HostState = access.get();
             let message = state.take_message(message)?;
-            Ok(connected(state, &c)?.map(|token| state.link.send_async(token, &topic, &message)))
+            Ok(connected(state, &c)?.map(|token| state.link.send_async(call, token, &topic, &message)))
         })?;
         Ok(match started {
             Ok(rx) => finished(rx).await.map(|_| ()),
@@ -202,6 +215,7 @@ impl wasi::messaging::request_reply::HostWithStore<HostState> for HasSelf<HostSt
         options: Option<Resource<RequestOptions>>,
     ) -> wasmtime::Result<Result<Vec<Resource<HostMessage>>, Error>> {
         let started = accessor.with(|mut access| -> wasmtime::Result<_> {
+            let call = calling(access.as_context_mut());
             let state: &mut HostState = access.get();
             // The options are passed by value: the host owns them from here on.
             let options = match options {
@@ -210,7 +224,7 @@ impl wasi::messaging::request_reply::HostWithStore<HostState> for HasSelf<HostSt
             };
             let request = state.message(&message)?.clone();
             Ok(connected(state, &c)?.map(|token| {
-                state.link.request_async(token, &topic, &request, options.timeout_ms, options.expected_replies)
+                state.link.request_async(call, token, &topic, &request, options.timeout_ms, options.expected_replies)
             }))
         })?;
         let replies = match started {
@@ -251,10 +265,11 @@ impl wasi::messaging::request_reply::HostWithStore<HostState> for HasSelf<HostSt
         message: Resource<HostMessage>,
     ) -> wasmtime::Result<Result<(), Error>> {
         let rx = accessor.with(|mut access| -> wasmtime::Result<_> {
+            let call = calling(access.as_context_mut());
             let state: &mut HostState = access.get();
             let reply = state.take_message(message)?;
             let original = state.message(&original)?;
-            Ok(state.link.reply_async(original, &reply))
+            Ok(state.link.reply_async(call, original, &reply))
         })?;
         Ok(finished(rx).await.map(|_| ()))
     }

@@ -58,9 +58,10 @@ pub struct FeHostVtable {
 /// `fe_pending_done` (after `fe_pending_push` for each reply).
 #[repr(C)]
 pub struct FeAsyncHostVtable {
-    pub send: extern "C" fn(*mut c_void, *mut c_void, FeStr, *const FeMessage, usize, *mut FePending),
-    pub request: extern "C" fn(*mut c_void, *mut c_void, FeStr, *const FeMessage, *const u32, *const u32, *mut FePending),
-    pub reply: extern "C" fn(*mut c_void, *mut c_void, FeStr, *const FeMessage, *mut FePending),
+    pub send: extern "C" fn(*mut c_void, *mut c_void, *mut c_void, FeStr, *const FeMessage, usize, *mut FePending),
+    pub request:
+        extern "C" fn(*mut c_void, *mut c_void, *mut c_void, FeStr, *const FeMessage, *const u32, *const u32, *mut FePending),
+    pub reply: extern "C" fn(*mut c_void, *mut c_void, *mut c_void, FeStr, *const FeMessage, *mut FePending),
 }
 
 /// What the host returns for one async operation.
@@ -135,16 +136,25 @@ impl HostLink {
     }
 
     /// Starts a send; the receiver resolves when the host finished it.
-    pub fn send_async(&self, client: ClientToken, topic: &str, message: &HostMessage) -> tokio::sync::oneshot::Receiver<Finished> {
+    /// `call` is the context of the handle call the operation belongs to
+    /// (null when not known), as the host gave it to fe_async_instance_handle.
+    pub fn send_async(
+        &self,
+        call: *mut c_void,
+        client: ClientToken,
+        topic: &str,
+        message: &HostMessage,
+    ) -> tokio::sync::oneshot::Receiver<Finished> {
         let (vt, pending, rx) = self.start();
         let lent = Lent::new(message);
         let view = lent.view();
-        (vt.send)(self.ctx, client.0, FeStr::of(topic), &view, 1, pending);
+        (vt.send)(self.ctx, call, client.0, FeStr::of(topic), &view, 1, pending);
         rx
     }
 
     pub fn request_async(
         &self,
+        call: *mut c_void,
         client: ClientToken,
         topic: &str,
         message: &HostMessage,
@@ -156,15 +166,20 @@ impl HostLink {
         let view = lent.view();
         let t = timeout_ms.as_ref().map_or(std::ptr::null(), |v| v as *const u32);
         let e = expected.as_ref().map_or(std::ptr::null(), |v| v as *const u32);
-        (vt.request)(self.ctx, client.0, FeStr::of(topic), &view, t, e, pending);
+        (vt.request)(self.ctx, call, client.0, FeStr::of(topic), &view, t, e, pending);
         rx
     }
 
-    pub fn reply_async(&self, original: &HostMessage, reply: &HostMessage) -> tokio::sync::oneshot::Receiver<Finished> {
+    pub fn reply_async(
+        &self,
+        call: *mut c_void,
+        original: &HostMessage,
+        reply: &HostMessage,
+    ) -> tokio::sync::oneshot::Receiver<Finished> {
         let (vt, pending, rx) = self.start();
         let lent = Lent::new(reply);
         let view = lent.view();
-        (vt.reply)(self.ctx, original.origin.0, FeStr::of(&original.reply_to), &view, pending);
+        (vt.reply)(self.ctx, call, original.origin.0, FeStr::of(&original.reply_to), &view, pending);
         rx
     }
 
@@ -319,6 +334,9 @@ pub struct HostState {
     pub http: crate::http::HttpState,
     /// Async shape: the earliest deadline of the calls in flight.
     pub calls_deadline: Option<std::time::Instant>,
+    /// Async shape: the host's context of each handle call in flight, by
+    /// the guest task the call is (a pointer kept as an address).
+    pub call_contexts: std::collections::HashMap<wasmtime::component::GuestTaskId, usize>,
 }
 
 impl WasiHttpView for HostState {
@@ -356,6 +374,7 @@ impl HostState {
             last_error: String::new(),
             http: Default::default(),
             calls_deadline: None,
+            call_contexts: std::collections::HashMap::new(),
         }
     }
 

@@ -360,7 +360,7 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
     instance->TrackSends(nullptr);
     current_span = nullptr;
     durations_.Observe(took);
-    if (span) FinishSpan(*span, batch, outcome, took);
+    if (span) FinishSpan(*span, batch.front().message.topic, batch.size(), outcome, took);
     std::vector<Delivery> handled;
     std::size_t settled = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -399,9 +399,8 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
   }
 }
 
-void ComponentRunner::FinishSpan(const TraceSpan& span, const std::vector<Delivery>& batch,
+void ComponentRunner::FinishSpan(const TraceSpan& span, const std::string& topic, std::size_t messages,
                                  const wasm::CallOutcome& outcome, Clock::duration took) const {
-  const std::string& topic = batch.front().message.topic;
   const std::string failure = outcome.status.ok() ? "" : std::string(FailureName(FailureOf(outcome.failure)));
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
   if (tracing_)
@@ -421,7 +420,7 @@ void ComponentRunner::FinishSpan(const TraceSpan& span, const std::vector<Delive
                   .topic = topic,
                   .start_unix_ns = static_cast<std::uint64_t>(end - length),
                   .end_unix_ns = static_cast<std::uint64_t>(end),
-                  .messages = static_cast<std::uint32_t>(batch.size()),
+                  .messages = static_cast<std::uint32_t>(messages),
                   .failure = failure});
 }
 

@@ -125,8 +125,8 @@ class ComponentRunner {
   void Retire(Sub sub);  // caller holds subs_mutex_
   void ReaperLoop();
   // Logs (tracing_) and exports (spans_) the span of a finished call.
-  void FinishSpan(const TraceSpan& span, const std::vector<Delivery>& batch, const wasm::CallOutcome& outcome,
-                  Clock::duration took) const;
+  void FinishSpan(const TraceSpan& span, const std::string& topic, std::size_t messages,
+                  const wasm::CallOutcome& outcome, Clock::duration took) const;
   void DropSubscriptions();
 
   config::ComponentConfig config_;

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/thread_name.h"
+#include "core/trace_context.h"
 #include "runtime/component_runner.h"
 #include "runtime/log_context.h"
 
@@ -96,12 +97,22 @@ void ComponentRunner::AsyncWorkerLoop(std::unique_ptr<wasm::GuestInstance> insta
       std::lock_guard lock(slots->mutex);
       ++slots->in_flight;
     }
-    auto held = std::make_shared<Delivery>(std::move(delivery));
+    // The call's span lives as long as the call: its sends are stamped
+    // with it on the instance's thread.
+    struct Held {
+      Delivery delivery;
+      std::optional<TraceSpan> span;
+    };
+    auto held = std::make_shared<Held>(Held{std::move(delivery), std::nullopt});
+    held->span = SpanFor(held->delivery.message, tracing_);
     const auto started = Clock::now();
+    const wasm::Inbound in{&held->delivery.message, &broker_, held->span ? &*held->span : nullptr};
     // Not under the slots' lock: a poisoned instance ends the call here.
-    instance->Start({&held->message, &broker_}, [this, held, slots, started](wasm::CallOutcome outcome) {
-      durations_.Observe(Clock::now() - started);
-      FinishAsync(*held, outcome);
+    instance->Start(in, [this, held, slots, started](wasm::CallOutcome outcome) {
+      const auto took = Clock::now() - started;
+      durations_.Observe(took);
+      if (held->span) FinishSpan(*held->span, held->delivery.message.topic, 1, outcome, took);
+      FinishAsync(held->delivery, outcome);
       slots->Release();
     });
   }

@@ -10,6 +10,7 @@
 #include <future>
 #include <mutex>
 
+#include "core/trace_context.h"
 #include "wasm/blocking_calls.h"
 #include "wasm/host_state.h"
 #include "wasm/operations.h"
@@ -61,15 +62,32 @@ void Finish(fe_pending* done, const Status& s) {
   fe_pending_done(done, false, g.kind, ToFe(g.message), ToFe(g.full));
 }
 
+struct PendingCall {
+  std::shared_ptr<const GuestServices> services;
+  const TraceSpan* span;  // the runner's, alive until `done` has run
+  GuestInstance::CallDone done;
+};
+
+// The span of the call an operation belongs to (null: none, or not traced).
+const TraceSpan* SpanOf(void* call) {
+  return call ? static_cast<const PendingCall*>(call)->span : nullptr;
+}
+
 // Runs `op` (given a HostState whose call deadline is handler_timeout from
-// now) on a pool thread.
+// now, and the span of the call that started it) on a pool thread. The span
+// is copied: the operation may outlive the call.
 template <typename Op>
-void RunOp(AsyncHost& host, Op op) {
+void RunOp(AsyncHost& host, void* call, Op op) {
   host.ops->Add();
-  BlockingCalls::Shared().Run([services = host.services, ops = host.ops, op = std::move(op)]() mutable {
+  const TraceSpan* span = SpanOf(call);
+  BlockingCalls::Shared().Run([services = host.services, ops = host.ops,
+                               span = span ? std::optional<TraceSpan>(*span) : std::nullopt,
+                               op = std::move(op)]() mutable {
     HostState state(services);
     state.call_deadline = Clock::now() + services->handler_timeout;
+    current_span = span ? &*span : nullptr;
     op(state);
+    current_span = nullptr;
     ops->Remove();
   });
 }
@@ -80,8 +98,8 @@ void RunOp(AsyncHost& host, Op op) {
 // and core NATS publish inline (a buffered write), waiting only while the
 // broker holds publishers back, within the call's deadline. The guest task
 // waits for the confirmation; the instance runs its other calls.
-void Send(void* host, void* client, fe_str topic, const fe_message* messages, std::size_t count,
-          fe_pending* done) {
+void Send(void* host, void* call, void* client, fe_str topic, const fe_message* messages,
+          std::size_t count, fe_pending* done) {
   AsyncHost& state = AsyncOf(host);
   std::vector<Message> taken;
   taken.reserve(count);
@@ -89,7 +107,9 @@ void Send(void* host, void* client, fe_str topic, const fe_message* messages, st
   state.call_deadline = Clock::now() + state.services->handler_timeout;
   auto sends = PendingSends::Make();
   state.sends = sends;
+  current_span = SpanOf(call);
   const Status sent = SendMessages(state, *static_cast<Broker*>(client), FromFe(topic), std::move(taken));
+  current_span = nullptr;
   state.sends = nullptr;
   if (!sent.ok()) {
     (void)sends->Seal([](Status) {});  // what went out before it is not waited for
@@ -99,9 +119,9 @@ void Send(void* host, void* client, fe_str topic, const fe_message* messages, st
 }
 
 // Instance thread.
-void Request(void* host, void* client, fe_str topic, const fe_message* message,
+void Request(void* host, void* call, void* client, fe_str topic, const fe_message* message,
              const std::uint32_t* timeout_ms, const std::uint32_t* expected, fe_pending* done) {
-  RunOp(AsyncOf(host), [broker = static_cast<Broker*>(client), topic = std::string(FromFe(topic)),
+  RunOp(AsyncOf(host), call, [broker = static_cast<Broker*>(client), topic = std::string(FromFe(topic)),
                         request = TakeMessage(*message),
                         timeout = timeout_ms ? std::optional(*timeout_ms) : std::nullopt,
                         expected = expected ? std::optional(*expected) : std::nullopt,
@@ -117,8 +137,9 @@ void Request(void* host, void* client, fe_str topic, const fe_message* message,
 }
 
 // Instance thread.
-void Reply(void* host, void* origin, fe_str reply_to, const fe_message* reply, fe_pending* done) {
-  RunOp(AsyncOf(host), [origin = static_cast<Broker*>(origin), reply_to = std::string(FromFe(reply_to)),
+void Reply(void* host, void* call, void* origin, fe_str reply_to, const fe_message* reply,
+           fe_pending* done) {
+  RunOp(AsyncOf(host), call, [origin = static_cast<Broker*>(origin), reply_to = std::string(FromFe(reply_to)),
                         reply = TakeMessage(*reply), done](HostState& state) mutable {
     Finish(done, ReplyTo(state, origin, reply_to, std::move(reply)));
   });
@@ -160,11 +181,6 @@ CallOutcome Outcome(const GuestServices& s, fe_outcome outcome, std::string_view
   return {std::move(error), FailureOf(outcome), {Verdict::kNone}};
 }
 
-struct PendingCall {
-  std::shared_ptr<const GuestServices> services;
-  GuestInstance::CallDone done;
-};
-
 // The instance's thread (or the caller's, for a poisoned instance).
 void CallEnded(void* ctx, fe_outcome outcome, fe_str text) {
   std::unique_ptr<PendingCall> call(static_cast<PendingCall*>(ctx));
@@ -202,7 +218,7 @@ class AsyncEngineInstance final : public GuestInstance {
 
   void Start(const Inbound& in, CallDone done) override {
     MessageView view(*in.message, in.origin);
-    auto* call = new PendingCall{host_->services, std::move(done)};
+    auto* call = new PendingCall{host_->services, in.span, std::move(done)};
     fe_async_instance_handle(instance_.get(), view.get(), Budget(), CallEnded, call);
   }
 

@@ -20,6 +20,10 @@
 #include "ferry/message.h"
 #include "ferry/result.h"
 
+namespace ferry {
+struct TraceSpan;
+}
+
 namespace ferry::wasm {
 
 class Engine;
@@ -102,6 +106,9 @@ enum class Verdict : std::uint8_t {
 struct Inbound {
   const Message* message;
   Broker* origin;
+  // The call's span (async shape: what its sends, requests and replies are
+  // stamped with); null when tracing is off. Outlives the call.
+  const TraceSpan* span = nullptr;
 };
 
 // How a guest call failed, as the engine classified it (from trap codes

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "support/host_fixture.h"
+#include "support/log_capture.h"
 #include "support/server_process.h"
 
 namespace ferry::testing {
@@ -83,6 +84,11 @@ class Responder {
     std::lock_guard lock(mutex_);
     return seen_;
   }
+  // The last request's traceparent (empty: none).
+  std::string traceparent() {
+    std::lock_guard lock(mutex_);
+    return traceparent_;
+  }
 
  private:
   void Take(const Message& m) {
@@ -90,6 +96,7 @@ class Responder {
     {
       std::lock_guard lock(mutex_);
       ++seen_;
+      traceparent_ = std::string(m.metadata.Get("traceparent").value_or(""));
       if (Text(m) == silent_) return;
       if (!held_) {
         release.push_back(m);
@@ -120,6 +127,7 @@ class Responder {
   bool held_ = false;
   std::size_t open_at_ = 0;
   std::size_t seen_ = 0;
+  std::string traceparent_;
   std::string silent_ = "\x01never";
 };
 
@@ -140,6 +148,50 @@ TEST(AsyncShape, MaxConcurrentPerInstanceIsValidated) {
   RunningHost host(Probe("mem", "max_concurrent_per_instance = 0\n"));
   ASSERT_FALSE(host.start_status().ok());
   EXPECT_THAT(host.start_status().error().message(), HasSubstr("max_concurrent_per_instance"));
+}
+
+// A traceparent's trace and span ids ("" when it is malformed).
+std::pair<std::string, std::string> TraceAndSpan(std::string_view traceparent) {
+  if (traceparent.size() != 55) return {};
+  return {std::string(traceparent.substr(3, 32)), std::string(traceparent.substr(36, 16))};
+}
+
+TEST(AsyncShape, SendsRequestsAndRepliesCarryTheirCallsTraceContext) {
+  constexpr char kParent[] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  LogCapture log;
+  RunningHost host("[host]\ntracing = true\n"
+                   "[[component]]\nname = \"asker\"\npath = \"$COMPONENTS/async_ask_echo.wasm\"\n"
+                   "subscribe = [\"in\"]\n"
+                   "[[component]]\nname = \"probe\"\npath = \"$COMPONENTS/async_probe.wasm\"\n"
+                   "subscribe = [\"probe.reply\"]\n",
+                   "info");
+  ASSERT_OK(host.start_status());
+  Responder service(host, "echo.service");
+  Inbox& out = host.Listen("echo.out");
+  ASSERT_OK(host.Publish("in", "traced", Metadata{{"traceparent", kParent}}));
+  auto echoed = out.WaitFor(1);
+  ASSERT_EQ(echoed.size(), 1u);
+  // The request and the send made by one call carry that call's span, in
+  // the delivery's trace.
+  const auto [trace, span] = TraceAndSpan(echoed[0].metadata.Get("traceparent").value_or(""));
+  EXPECT_EQ(trace, "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_NE(span, "b7ad6b7169203331");
+  EXPECT_EQ(TraceAndSpan(service.traceparent()), std::make_pair(trace, span));
+  // The call's span is logged, its parent the delivery's.
+  EXPECT_TRUE(log.WaitFor("asker: span trace=" + trace + " span=" + span + " parent=b7ad6b7169203331"));
+
+  // A reply from the guest carries the span of the call that made it.
+  Message request;
+  request.topic = "probe.reply";
+  request.data = Bytes::FromString("q");
+  request.metadata.Set("traceparent", kParent);
+  auto replies = host.host().Request("default", request, 10s, 1);
+  ASSERT_OK(replies);
+  ASSERT_EQ(replies->size(), 1u);
+  const auto [reply_trace, reply_span] = TraceAndSpan((*replies)[0].metadata.Get("traceparent").value_or(""));
+  EXPECT_EQ(reply_trace, trace);
+  EXPECT_NE(reply_span, span);
+  EXPECT_TRUE(log.WaitFor("probe: span trace=" + trace + " span=" + reply_span));
 }
 
 class AsyncShapeOn : public ::testing::TestWithParam<std::string> {};
