@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -96,6 +97,11 @@ struct RequestOptions {
   // bounds "wait forever" by its own invocation limit.
   std::chrono::milliseconds timeout{5000};
   std::uint32_t expected_replies = 1;  // return as soon as this many arrived
+  // Requested when the caller no longer wants the replies (its component is
+  // stopping): stop waiting and return what arrived, or Error::Cancelled
+  // when nothing did. An adapter that cannot stop early waits out the
+  // timeout instead.
+  std::stop_token stop;
 };
 
 // A live subscription. Destroying it unsubscribes and waits for a running

@@ -23,7 +23,8 @@ using AsyncInstancePtr =
 
 // Broker operations an instance started that have not finished: the
 // instance waits for them when destroyed, so none outlives the runner
-// (and the brokers) it belongs to. Each is bounded by handler_timeout.
+// (and the brokers) it belongs to. Each is bounded by handler_timeout, and
+// requests end early once the instance's stop is requested.
 class OpsInFlight {
  public:
   void Add() {
@@ -49,6 +50,7 @@ class OpsInFlight {
 struct AsyncHost : HostState {
   using HostState::HostState;
   std::shared_ptr<OpsInFlight> ops = std::make_shared<OpsInFlight>();
+  std::stop_source stopping;  // requested as the instance is destroyed
 };
 
 AsyncHost& AsyncOf(void* host) { return static_cast<AsyncHost&>(*static_cast<HostState*>(host)); }
@@ -80,11 +82,12 @@ template <typename Op>
 void RunOp(AsyncHost& host, void* call, Op op) {
   host.ops->Add();
   const TraceSpan* span = SpanOf(call);
-  BlockingCalls::Shared().Run([services = host.services, ops = host.ops,
+  BlockingCalls::Shared().Run([services = host.services, ops = host.ops, stop = host.stopping.get_token(),
                                span = span ? std::optional<TraceSpan>(*span) : std::nullopt,
                                op = std::move(op)]() mutable {
     HostState state(services);
     state.call_deadline = Clock::now() + services->handler_timeout;
+    state.stop = stop;
     current_span = span ? &*span : nullptr;
     op(state);
     current_span = nullptr;
@@ -194,6 +197,8 @@ class AsyncEngineInstance final : public GuestInstance {
 
   ~AsyncEngineInstance() override {
     instance_.reset();  // calls in flight end as cancelled
+    // Nobody waits for the replies any more.
+    host_->stopping.request_stop();
     host_->ops->WaitNone();
   }
 

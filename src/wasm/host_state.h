@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@ struct HostState {
 
   std::shared_ptr<const GuestServices> services;
   Deadline call_deadline{};  // when the current guest call is cut off
+  // Requested when the instance stops: requests stop waiting for replies.
+  std::stop_token stop;
   // The handling in progress, when the runtime settles its deliveries only
   // once their sends are confirmed: sends return once in the broker's
   // window and are tracked here. Null: sends wait for the broker. Set and

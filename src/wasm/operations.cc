@@ -128,6 +128,7 @@ Result<std::vector<Message>> RequestMessages(HostState& state, Broker& broker,
   if (current_span) Stamp(message, *current_span);
   StampEvent(*state.services, message);
   RequestOptions options;
+  options.stop = state.stop;
   // The guest's timeout, the host's bound and the call's time left: the
   // shortest wins. With no time left the request is not sent at all.
   const auto left = TimeLeft(state);

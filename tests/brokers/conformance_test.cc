@@ -274,6 +274,28 @@ TEST_P(BrokerConformance, RequestCollectsSeveralRepliesAndTimesOut) {
   EXPECT_EQ(none.error().code(), ErrorCode::kTimeout);
 }
 
+TEST_P(BrokerConformance, ARequestStopsWaitingWhenItsStopIsRequested) {
+  // The request could wait a minute for a listener that never answers; its
+  // caller stops it after a moment (a component stopping with the call
+  // waiting).
+  Sink silent;
+  auto listener = Subscribe(*b_, Options(Topic("silent")), silent);
+  std::this_thread::sleep_for(GetParam().settle);
+  std::stop_source stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(300ms);
+    stop.request_stop();
+  });
+  const auto start = Clock::now();
+  auto none = a_->Request(TestMessage(Topic("silent"), "q"), {.timeout = 60s, .stop = stop.get_token()});
+  const auto took = Clock::now() - start;
+  stopper.join();
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code(), ErrorCode::kCancelled) << none.error().message();
+  EXPECT_EQ(silent.WaitFor(1), 1u);  // the request went out
+  EXPECT_LT(took, 20s);  // loose: a loaded machine, but nowhere near the minute
+}
+
 TEST_P(BrokerConformance, NackRedeliversAndAckSettlesForGood) {
   Sink sink;
   auto sub = Subscribe(*b_, Options(Topic("retry"), "", /*manual_ack=*/true), sink);

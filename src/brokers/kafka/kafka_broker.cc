@@ -15,6 +15,7 @@
 #include "brokers/kafka/kafka_client.h"
 #include "brokers/kafka/kafka_consumer.h"
 #include "brokers/publish_window.h"
+#include "brokers/reply_wait.h"
 
 namespace ferry {
 namespace {
@@ -39,7 +40,7 @@ struct PendingPublish {
 // Replies to this broker's requests, sorted by correlation id.
 struct ReplyBox {
   std::mutex mutex;
-  std::condition_variable cv;
+  std::condition_variable_any cv;
   std::unordered_map<std::string, std::vector<Message>> replies;  // by correlation id
 };
 
@@ -488,13 +489,8 @@ Result<std::vector<Message>> KafkaBroker::Request(const Message& message,
   }
   std::unique_lock lock(box_->mutex);
   auto& got = box_->replies[correlation];
-  box_->cv.wait_until(lock, deadline, [&] { return got.size() >= options.expected_replies; });
-  if (got.empty())
-    return Error::Timeout(fmt::format("no reply on {} within {} ms", message.topic,
-                                      options.timeout.count()));
-  std::vector<Message> out = std::move(got);
-  if (out.size() > options.expected_replies) out.resize(options.expected_replies);
-  return out;
+  box_->cv.wait_until(lock, options.stop, deadline, [&] { return got.size() >= options.expected_replies; });
+  return RequestResult(std::move(got), message, options);
 }
 
 }  // namespace

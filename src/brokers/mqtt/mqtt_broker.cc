@@ -17,6 +17,7 @@
 #include "brokers/mqtt/mqtt_link.h"
 #include "brokers/mqtt/mqtt_local_sub.h"
 #include "brokers/mqtt/mqtt_topics.h"
+#include "brokers/reply_wait.h"
 #include "core/cloudevents.h"
 #include "core/timer.h"
 
@@ -229,12 +230,6 @@ class MqttBroker final : public Broker {
   void Remove(const std::shared_ptr<LocalSub>& local);
 
  private:
-  struct Pending {
-    std::mutex mutex;
-    std::condition_variable cv;
-    std::vector<Message> replies;
-  };
-
   std::shared_ptr<Link> PublishingLink() const {
     std::lock_guard lock(connect_mutex_);
     return pub_;
@@ -291,7 +286,7 @@ class MqttBroker final : public Broker {
   std::uint64_t unrouted_ = 0;
 
   std::mutex requests_mutex_;
-  std::map<std::string, std::shared_ptr<Pending>> requests_;  // by correlation data
+  std::map<std::string, std::shared_ptr<PendingReplies>> requests_;  // by correlation data
   std::atomic<std::uint64_t> next_request_{1};
   // Last, so its thread (redeliveries, resubscribing) stops first.
   Timer timer_;
@@ -413,7 +408,7 @@ void MqttBroker::OnReply(const mosquitto_message* m, const mosquitto_property* p
   for (const mosquitto_property* p = props; p; p = mosquitto_property_next(p))
     if (mosquitto_property_identifier(p) == MQTT_PROP_CORRELATION_DATA)
       correlation = ReadBinary(p, MQTT_PROP_CORRELATION_DATA);
-  std::shared_ptr<Pending> pending;
+  std::shared_ptr<PendingReplies> pending;
   {
     std::lock_guard lock(requests_mutex_);
     auto it = requests_.find(correlation);
@@ -421,9 +416,7 @@ void MqttBroker::OnReply(const mosquitto_message* m, const mosquitto_property* p
     pending = it->second;
   }
   Message reply = ToMessage(m, props);
-  std::lock_guard lock(pending->mutex);
-  pending->replies.push_back(std::move(reply));
-  pending->cv.notify_all();
+  pending->Add(std::move(reply));
 }
 
 void MqttBroker::OnLinkUp() {
@@ -566,7 +559,7 @@ Result<std::vector<Message>> MqttBroker::Request(const Message& message,
                                                  const RequestOptions& options) {
   auto dest = mqtt::ParseDestination(message.topic);
   if (!dest.ok()) return dest.error();
-  auto pending = std::make_shared<Pending>();
+  auto pending = std::make_shared<PendingReplies>();
   const std::string correlation = std::to_string(next_request_++);
   {
     std::lock_guard lock(requests_mutex_);
@@ -575,22 +568,13 @@ Result<std::vector<Message>> MqttBroker::Request(const Message& message,
   const Deadline deadline = Clock::now() + options.timeout;
   Status sent = PublishTo(dest->topic, message, reply_topic_, correlation, deadline);
   std::vector<Message> replies;
-  if (sent.ok()) {
-    std::unique_lock lock(pending->mutex);
-    pending->cv.wait_until(lock, deadline,
-                           [&] { return pending->replies.size() >= options.expected_replies; });
-    replies = std::move(pending->replies);
-  }
+  if (sent.ok()) replies = pending->Wait(deadline, options);
   {
     std::lock_guard lock(requests_mutex_);
     requests_.erase(correlation);
   }
   if (!sent.ok()) return sent.error();
-  if (replies.empty())
-    return Error::Timeout(fmt::format("no reply on {} within {} ms", message.topic,
-                                      options.timeout.count()));
-  if (replies.size() > options.expected_replies) replies.resize(options.expected_replies);
-  return replies;
+  return RequestResult(std::move(replies), message, options);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "brokers/nats/nats_internal.h"
+#include "brokers/reply_wait.h"
 #include "core/topic.h"
 
 namespace ferry {
@@ -159,6 +160,8 @@ struct ConnectionEvents {
 
 // How long one JetStream publish attempt waits for its acknowledgement
 // before it is sent again (NatsBroker::PublishStored).
+// How often a request waiting for replies checks whether it was stopped.
+constexpr std::int64_t kStopCheckMs = 50;
 constexpr std::chrono::milliseconds kStoredAttemptWait{1000};
 constexpr std::chrono::milliseconds kStoredAttemptWaitMax{8000};
 // "Nats-Msg-Id: ferry-<token>\r\n", and the header block's own lines.
@@ -525,13 +528,14 @@ class NatsBroker final : public Broker {
 
     std::vector<Message> replies;
     const Deadline until = Clock::now() + options.timeout;
-    while (replies.size() < options.expected_replies) {
+    while (replies.size() < options.expected_replies && !options.stop.stop_requested()) {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
       if (left <= 0) break;
+      // In slices, so that a stop is noticed within one.
       natsMsg* got = nullptr;
-      s = natsSubscription_NextMsg(&got, sub.get(), left);
-      if (s == NATS_TIMEOUT) break;
+      s = natsSubscription_NextMsg(&got, sub.get(), std::min<std::int64_t>(left, kStopCheckMs));
+      if (s == NATS_TIMEOUT) continue;
       if (s == NATS_NO_RESPONDERS) {
         if (replies.empty()) return Error::Timeout("no one is listening on " + message.topic);
         break;
@@ -546,10 +550,7 @@ class NatsBroker final : public Broker {
       replies.push_back(ToMessage(got));
     }
     natsSubscription_Unsubscribe(sub.get());
-    if (replies.empty())
-      return Error::Timeout("no reply on " + message.topic + " within " +
-                            std::to_string(options.timeout.count()) + " ms");
-    return replies;
+    return RequestResult(std::move(replies), message, options);
   }
 
  private:

@@ -13,6 +13,7 @@
 #include "brokers/rabbitmq/amqp_link.h"
 #include "brokers/rabbitmq/amqp_message.h"
 #include "brokers/rabbitmq/rabbitmq_sub.h"
+#include "brokers/reply_wait.h"
 #include "core/timer.h"
 
 namespace ferry {
@@ -97,12 +98,6 @@ class RabbitMqBroker final : public Broker {
   void Remove(const std::shared_ptr<Sub>& sub);
 
  private:
-  struct Pending {
-    std::mutex mutex;
-    std::condition_variable cv;
-    std::vector<Message> replies;
-  };
-
   std::shared_ptr<Link> PublishingLink() const {
     std::lock_guard lock(connect_mutex_);
     return pub_;
@@ -156,7 +151,7 @@ class RabbitMqBroker final : public Broker {
   std::uint64_t next_epoch_ = 1;                              // subscribing I/O thread only
 
   std::mutex requests_mutex_;
-  std::map<std::string, std::shared_ptr<Pending>> requests_;  // by correlation id
+  std::map<std::string, std::shared_ptr<PendingReplies>> requests_;  // by correlation id
   const std::string id_prefix_ = amqp::RandomHex();
   std::atomic<std::uint64_t> next_id_{1};
 
@@ -287,7 +282,7 @@ Status RabbitMqBroker::Send(const amqp::Destination& dest, const Message& messag
 void RabbitMqBroker::OnReply(const amqp_envelope_t& envelope) {
   const auto& p = envelope.message.properties;
   if (!(p._flags & AMQP_BASIC_CORRELATION_ID_FLAG)) return;
-  std::shared_ptr<Pending> pending;
+  std::shared_ptr<PendingReplies> pending;
   {
     std::lock_guard lock(requests_mutex_);
     auto it = requests_.find(amqp::Str(p.correlation_id));
@@ -295,9 +290,7 @@ void RabbitMqBroker::OnReply(const amqp_envelope_t& envelope) {
     pending = it->second;
   }
   Message reply = amqp::ToMessage(envelope);
-  std::lock_guard lock(pending->mutex);
-  pending->replies.push_back(std::move(reply));
-  pending->cv.notify_all();
+  pending->Add(std::move(reply));
 }
 
 Status RabbitMqBroker::Declare(Link& link, const std::shared_ptr<Sub>& sub) {
@@ -478,7 +471,7 @@ Result<std::vector<Message>> RabbitMqBroker::Request(const Message& message,
                                                      const RequestOptions& options) {
   auto dest = amqp::ParseDestination(message.topic, options_.exchange);
   if (!dest.ok()) return dest.error();
-  auto pending = std::make_shared<Pending>();
+  auto pending = std::make_shared<PendingReplies>();
   const std::string correlation =
       id_prefix_ + "r" + std::to_string(next_id_.fetch_add(1, std::memory_order_relaxed));
   {
@@ -490,22 +483,13 @@ Result<std::vector<Message>> RabbitMqBroker::Request(const Message& message,
   with_id.correlation_id = correlation;
   Status sent = Send(with_id, message, kDirectReplyTo, deadline);
   std::vector<Message> replies;
-  if (sent.ok()) {
-    std::unique_lock lock(pending->mutex);
-    pending->cv.wait_until(lock, deadline,
-                           [&] { return pending->replies.size() >= options.expected_replies; });
-    replies = std::move(pending->replies);
-  }
+  if (sent.ok()) replies = pending->Wait(deadline, options);
   {
     std::lock_guard lock(requests_mutex_);
     requests_.erase(correlation);
   }
   if (!sent.ok()) return sent.error();
-  if (replies.empty())
-    return Error::Timeout(fmt::format("no reply on {} within {} ms", message.topic,
-                                      options.timeout.count()));
-  if (replies.size() > options.expected_replies) replies.resize(options.expected_replies);
-  return replies;
+  return RequestResult(std::move(replies), message, options);
 }
 
 }  // namespace
