@@ -99,6 +99,11 @@ class ComponentRunner {
   // Settles one delivery of the async shape when its call ended (on the
   // instance's thread).
   void FinishAsync(Delivery& delivery, const wasm::CallOutcome& outcome);
+  // The calls in flight on one async worker's instance (defined in
+  // component_runner_async.cc).
+  struct AsyncSlots;
+  // Starts `delivery` on `instance` in a slot already taken for it.
+  void StartAsync(wasm::GuestInstance& instance, Delivery delivery, const std::shared_ptr<AsyncSlots>& slots);
   // A new guest instance, counted.
   Result<std::unique_ptr<wasm::GuestInstance>> NewInstance();
   void CountTopic(const Delivery& d, TopicCounters::Event event) {

@@ -1,8 +1,10 @@
 // The worker of an async-shape component (WASI 0.3): one instance with up
-// to max_concurrent_per_instance handle calls in flight. The worker only
-// feeds it: it takes a delivery when a slot is free and starts the call;
-// the call's end is settled on the instance's own thread. A handler waiting
-// on a send or a request holds a slot, not a thread.
+// to max_concurrent_per_instance handle calls in flight. The worker feeds
+// it: it takes a delivery when a slot is free and starts the call; the
+// call's end is settled on the instance's own thread, which passes the slot
+// straight on to the next queued delivery while there is one, so a busy
+// instance does not wait for the worker to wake. A handler waiting on a
+// send or a request holds a slot, not a thread.
 #include <spdlog/spdlog.h>
 
 #include "core/thread_name.h"
@@ -11,10 +13,8 @@
 #include "runtime/log_context.h"
 
 namespace ferry {
-namespace {
 
-// Calls in flight on one worker's instance.
-struct Slots {
+struct ComponentRunner::AsyncSlots {
   std::mutex mutex;
   std::condition_variable cv;
   std::size_t in_flight = 0;
@@ -25,8 +25,6 @@ struct Slots {
     cv.notify_all();
   }
 };
-
-}  // namespace
 
 void ComponentRunner::FinishAsync(Delivery& delivery, const wasm::CallOutcome& outcome) {
   if (outcome.failure == wasm::CallFailure::kCancelled) {
@@ -51,11 +49,41 @@ void ComponentRunner::FinishAsync(Delivery& delivery, const wasm::CallOutcome& o
   Done();
 }
 
+void ComponentRunner::StartAsync(wasm::GuestInstance& instance, Delivery delivery,
+                                 const std::shared_ptr<AsyncSlots>& slots) {
+  // The call's span lives as long as the call: its sends are stamped with
+  // it on the instance's thread.
+  struct Held {
+    Delivery delivery;
+    std::optional<TraceSpan> span;
+  };
+  auto held = std::make_shared<Held>(Held{std::move(delivery), std::nullopt});
+  held->span = SpanFor(held->delivery.message, tracing_);
+  const auto started = Clock::now();
+  const wasm::Inbound in{&held->delivery.message, &broker_, held->span ? &*held->span : nullptr};
+  // The instance's thread (or this one, for a poisoned instance): not under
+  // the slots' lock. The instance outlives its calls: the worker destroys
+  // it only with none in flight, or past the drain deadline, when the calls
+  // end cancelled and nothing is chained.
+  instance.Start(in, [this, &instance, held, slots, started](wasm::CallOutcome outcome) {
+    const auto took = Clock::now() - started;
+    durations_.Observe(took);
+    if (held->span) FinishSpan(*held->span, held->delivery.message.topic, 1, outcome, took);
+    FinishAsync(held->delivery, outcome);
+    const bool chain = outcome.failure != wasm::CallFailure::kCancelled &&
+                       !draining_past_deadline_.load(std::memory_order_relaxed) && !instance.poisoned();
+    std::optional<Delivery> next;
+    if (chain) next = queue_.PopUntil(Clock::time_point::min());
+    if (next) StartAsync(instance, std::move(*next), slots);  // the slot passes on
+    else slots->Release();
+  });
+}
+
 void ComponentRunner::AsyncWorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) {
   NameThisThread("w:" + config_.name);
   log_context.component = &config_.name;
   const std::size_t max = config_.max_concurrent_per_instance;
-  auto slots = std::make_shared<Slots>();
+  auto slots = std::make_shared<AsyncSlots>();
   std::vector<std::unique_ptr<wasm::GuestInstance>> retired;
   // Waits until no call is in flight, or the drain deadline has passed.
   auto wait_idle = [&] {
@@ -97,24 +125,7 @@ void ComponentRunner::AsyncWorkerLoop(std::unique_ptr<wasm::GuestInstance> insta
       std::lock_guard lock(slots->mutex);
       ++slots->in_flight;
     }
-    // The call's span lives as long as the call: its sends are stamped
-    // with it on the instance's thread.
-    struct Held {
-      Delivery delivery;
-      std::optional<TraceSpan> span;
-    };
-    auto held = std::make_shared<Held>(Held{std::move(delivery), std::nullopt});
-    held->span = SpanFor(held->delivery.message, tracing_);
-    const auto started = Clock::now();
-    const wasm::Inbound in{&held->delivery.message, &broker_, held->span ? &*held->span : nullptr};
-    // Not under the slots' lock: a poisoned instance ends the call here.
-    instance->Start(in, [this, held, slots, started](wasm::CallOutcome outcome) {
-      const auto took = Clock::now() - started;
-      durations_.Observe(took);
-      if (held->span) FinishSpan(*held->span, held->delivery.message.topic, 1, outcome, took);
-      FinishAsync(held->delivery, outcome);
-      slots->Release();
-    });
+    StartAsync(*instance, std::move(delivery), slots);
   }
   // The queue is closed: the calls in flight may end until the drain
   // deadline; destroying the instance then ends the rest as cancelled,
