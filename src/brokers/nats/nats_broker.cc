@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "brokers/nats/nats_internal.h"
+#include "brokers/nats/nats_subscription.h"
 #include "brokers/reply_wait.h"
 #include "core/topic.h"
 
@@ -21,112 +22,6 @@ namespace ferry {
 namespace {
 
 using namespace nats_internal;
-
-// Core NATS has no acknowledgements: settling records the first call only.
-class AtMostOnceAcker final : public Acker {
- public:
-  Status Ack() override { return Settle(); }
-  Status Nack(std::chrono::milliseconds) override { return Settle(); }
-  Status Term() override { return Settle(); }
-  bool Redelivers() const override { return false; }
-
- private:
-  Status Settle() {
-    if (settled_.exchange(true)) return Error::FailedPrecondition("delivery already settled");
-    return Status::Ok();
-  }
-  std::atomic<bool> settled_{false};
-};
-
-// A subscription's handler and the lock that keeps it from running after
-// the subscription is gone. cnats calls OnMessage on the subscription's own
-// delivery thread, one message at a time, and OnComplete once that thread is
-// done with it; OnComplete frees the state, so a last OnMessage racing the
-// unsubscribe still finds it.
-struct SubState {
-  std::mutex mutex;
-  bool closed = false;
-  SubscribeOptions options;
-  DeliveryHandler handler;
-
-  static void OnMessage(natsConnection*, natsSubscription*, natsMsg* raw, void* closure) {
-    MsgPtr msg(raw);
-    auto* self = static_cast<SubState*>(closure);
-    std::lock_guard lock(self->mutex);
-    if (self->closed) return;
-    Delivery d;
-    d.message = ToMessage(msg.get());
-    d.pattern = self->options.pattern;
-    if (self->options.manual_ack) d.acker = std::make_shared<AtMostOnceAcker>();
-    self->handler(std::move(d));
-  }
-
-  static void OnComplete(void* closure) { delete static_cast<SubState*>(closure); }
-};
-
-// A JetStream delivery: the message stays alive until it is settled.
-class JetStreamAcker final : public Acker {
- public:
-  explicit JetStreamAcker(natsMsg* msg) : msg_(msg) {}
-  Status Ack() override { return Settle(natsMsg_Ack(msg_.get(), nullptr), "ack"); }
-  Status Nack(std::chrono::milliseconds delay) override {
-    return Settle(natsMsg_NakWithDelay(msg_.get(), delay.count(), nullptr), "nak");
-  }
-  Status Term() override { return Settle(natsMsg_Term(msg_.get(), nullptr), "term"); }
-
- private:
-  Status Settle(natsStatus s, const char* what) {
-    // natsMsg_* refuse a second acknowledgement themselves; keep one error text.
-    if (settled_.exchange(true)) return Error::FailedPrecondition("delivery already settled");
-    if (s != NATS_OK) return NatsError(s, what);
-    return Status::Ok();
-  }
-  MsgPtr msg_;
-  std::atomic<bool> settled_{false};
-};
-
-void OnJetStreamMessage(natsConnection*, natsSubscription*, natsMsg* raw, void* closure) {
-  auto* self = static_cast<SubState*>(closure);
-  std::lock_guard lock(self->mutex);
-  if (self->closed) {
-    natsMsg_Destroy(raw);  // unacknowledged: the server delivers it again
-    return;
-  }
-  Delivery d;
-  d.message = ToMessage(raw, /*stored=*/true);
-  d.pattern = self->options.pattern;
-  jsMsgMetaData* meta = nullptr;
-  if (natsMsg_GetMetaData(&meta, raw) == NATS_OK) {
-    d.attempt = static_cast<std::uint32_t>(meta->NumDelivered);
-    jsMsgMetaData_Destroy(meta);
-  }
-  auto acker = std::make_shared<JetStreamAcker>(raw);
-  if (self->options.manual_ack) d.acker = acker;
-  self->handler(std::move(d));
-  if (!self->options.manual_ack) (void)acker->Ack();
-}
-
-class NatsSubscription final : public Subscription {
- public:
-  // `state` belongs to cnats from here on (freed by SubState::OnComplete).
-  // `keep_consumer`: a durable JetStream consumer outlives the subscription
-  // (unsubscribing would delete it), so it is only let go of.
-  NatsSubscription(SubState* state, SubscriptionPtr sub, bool keep_consumer = false)
-      : state_(state), sub_(std::move(sub)), keep_consumer_(keep_consumer) {}
-  ~NatsSubscription() override {
-    {
-      // Waits for a running handler; none starts after this.
-      std::lock_guard lock(state_->mutex);
-      state_->closed = true;
-    }
-    if (!keep_consumer_) natsSubscription_Unsubscribe(sub_.get());
-  }
-
- private:
-  SubState* state_;
-  SubscriptionPtr sub_;
-  bool keep_consumer_;
-};
 
 class NatsBroker;
 
@@ -382,7 +277,7 @@ class NatsBroker final : public Broker {
       (void)state.release();  // a late OnMessage may still read it: leak rather than crash
       return NatsError(s, "subscribing to " + pattern);
     }
-    auto out = std::make_unique<NatsSubscription>(state.release(), std::move(sub));
+    auto out = MakeSubscription(state.release(), std::move(sub));
     // The subscription is live on the server once this returns, so a
     // publish that follows is seen.
     s = natsConnection_FlushTimeout(conn, options_.connect_timeout.count());
@@ -494,8 +389,7 @@ class NatsBroker final : public Broker {
       (void)state.release();
       return NatsError(s, "subscribing to " + stream);
     }
-    return std::unique_ptr<Subscription>(
-        new NatsSubscription(state.release(), std::move(sub), /*keep_consumer=*/!durable.empty()));
+    return MakeSubscription(state.release(), std::move(sub), /*keep_consumer=*/!durable.empty());
   }
 
   Result<std::vector<Message>> Request(const Message& message,
