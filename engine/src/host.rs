@@ -351,6 +351,20 @@ impl WasiView for HostState {
     }
 }
 
+/// Resources of WASI and wasi:http a guest may hold at once (streams,
+/// pollables, fields, requests, responses, bodies): far more than a guest
+/// in use holds (a request in flight holds about five), few enough that
+/// one that never drops them cannot take the host's memory.
+pub const OTHER_RESOURCES: usize = 4096;
+
+/// How many resources the guest's table holds at most: messaging's own are
+/// bounded by kind (max_guest_*, errors counting as messages), everything
+/// else by OTHER_RESOURCES. Past it the guest traps.
+pub fn table_capacity(limits: &FeLimits) -> usize {
+    let own = 2 * limits.max_messages as usize + limits.max_clients as usize + limits.max_request_options as usize;
+    own.saturating_add(OTHER_RESOURCES)
+}
+
 impl HostState {
     pub fn new(link: HostLink, limits: FeLimits) -> HostState {
         // Nothing of WASI is granted beyond clocks and randomness: no files,
@@ -359,9 +373,11 @@ impl HostState {
         wasi.stdout(GuestOutput { link, stream: 1 });
         wasi.stderr(GuestOutput { link, stream: 2 });
         wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(table_capacity(&limits));
         HostState {
             wasi: wasi.build(),
-            table: ResourceTable::new(),
+            table,
             link,
             limits,
             limiter: MemoryLimiter { max_bytes: usize::try_from(limits.max_memory_bytes).unwrap_or(usize::MAX), refused: false },

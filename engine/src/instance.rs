@@ -107,6 +107,15 @@ pub fn classify(e: &wasmtime::Error, memory_refused: bool) -> (u32, String) {
     if let Some(limit) = e.downcast_ref::<LimitExceeded>() {
         return (FE_OUTCOME_MEMORY, limit.0.clone());
     }
+    if let Some(wasmtime::component::ResourceTableError::Full) = e.downcast_ref() {
+        return (
+            FE_OUTCOME_MEMORY,
+            format!(
+                "the component holds more resources than its limits allow (max_guest_* and {} of WASI and wasi:http)",
+                crate::host::OTHER_RESOURCES
+            ),
+        );
+    }
     if let Some(trap) = e.downcast_ref::<Trap>() {
         let outcome = match trap {
             Trap::Interrupt => FE_OUTCOME_TIMEOUT,

@@ -3,7 +3,8 @@
 // sends "<status> <body>" to `fetcher.out`, or "error: <what failed>" when
 // the request failed (the host refuses URLs outside the component's
 // allow_http grants with the wasi:http error code HTTP-request-denied,
-// before any connection).
+// before any connection). "many:N:URL" fetches URL N times at once and
+// sends "many: <answered>/<N>".
 import { send } from 'wasi:messaging/producer@0.2.0-draft';
 import { Client, Message } from 'wasi:messaging/types@0.2.0-draft';
 
@@ -33,6 +34,13 @@ export const incomingHandler = {
   async handle(message) {
     const url = new TextDecoder().decode(message.data());
     message[dispose]();
+    const many = /^many:(\d+):(.*)$/.exec(url);
+    if (many) {
+      const n = Number(many[1]);
+      const all = await Promise.allSettled(Array.from({ length: n }, () => fetch(many[2])));
+      publish(`many: ${all.filter((r) => r.status === 'fulfilled').length}/${n}`);
+      return;
+    }
     let text;
     try {
       const response = await fetch(url);

@@ -124,5 +124,33 @@ TEST(OutgoingHttp, ARequestNeverOutlivesTheCall) {
   ::close(silent);
 }
 
+TEST(OutgoingHttp, RequestsAtOnceAreBoundedByTheResourceTable) {
+  HttpServer server;
+  ASSERT_NE(server.port(), 0);
+  // Room for 4096 WASI and wasi:http resources beside messaging's own
+  // (2 × 16 + 4 + 4 here): twenty requests at once fit, two thousand (each
+  // holds a request, its headers, a body and a future) do not.
+  RunningHost h(Config("allow_http = [\"127.0.0.1:*\"]\nmax_attempts = 1\ndead_letter = \"dead.letters\"\n",
+                       "[limits]\nmax_guest_messages = 16\nmax_guest_clients = 4\n"
+                       "max_guest_request_options = 4\n"));
+  ASSERT_OK(h.start_status());
+  Inbox& out = h.Listen("fetcher.out");
+  Inbox& dead = h.Listen("dead.letters");
+  EXPECT_EQ(Fetch(h, out, "many:20:" + Url(server.port(), "/some")), "many: 20/20");
+  ASSERT_OK(h.Publish("fetch.in", "many:2000:" + Url(server.port(), "/too-many")));
+  // The guest that holds too many traps (reason memory, as for the other
+  // host-side caps); its instance goes, the host stays.
+  const ComponentStats stats = h.WaitForStats("fetcher", [](const ComponentStats& s) { return s.given_up >= 1; });
+  EXPECT_EQ(stats.given_up, 1u);
+  auto letters = dead.WaitFor(1);
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].metadata.Get("ferry-dead-letter-reason"), "memory");
+  EXPECT_THAT(std::string(letters[0].metadata.Get("ferry-last-error").value_or("")),
+              ::testing::HasSubstr("more resources than its limits allow"));
+  EXPECT_EQ(stats.handled, 1u);
+  EXPECT_EQ(Fetch(h, out, Url(server.port(), "/after")), "200 you asked for /after");
+  for (const Message& m : out.Snapshot()) EXPECT_NE(Text(m), "many: 2000/2000");
+}
+
 }  // namespace
 }  // namespace ferry::testing
