@@ -106,7 +106,8 @@ class AsyncPythonFanOut : public ::testing::Test {
   // The most calls in flight the guest saw, over the messages it sent.
   static int MostInFlight(const std::vector<Message>& sent) {
     int most = 0;
-    for (const Message& m : sent) most = std::max(most, std::stoi(m.metadata.Get("calls-in-flight").value_or("0")));
+    for (const Message& m : sent)
+      most = std::max(most, std::stoi(std::string(m.metadata.Get("calls-in-flight").value_or("0"))));
     return most;
   }
 
