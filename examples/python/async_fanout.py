@@ -33,7 +33,8 @@ async def fan_out(message: types.Message) -> None:
     with message:
         text = message.data().decode("utf-8", errors="replace").strip()
     if not text.isdigit() or not 1 <= int(text) <= 1000:
-        raise Err(types.Error_Other(f"async_fanout: want a count from 1 to 1000, got {text[:40]!r}"))
+        reason = f"async_fanout: want a count from 1 to 1000, got {text[:40]!r}"
+        raise Err(types.Error_Other(reason))
     n = int(text)
     client = await types.Client.connect("default")
     with client:

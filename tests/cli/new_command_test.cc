@@ -57,11 +57,13 @@ TEST(NewCommand, AsyncProjectsCarryTheAsyncPackageAndAnAsyncHandler) {
   TempDir dir;
   const std::string c = FerryIn(dir.path(), "new quick --lang c --world async");
   EXPECT_THAT(c, HasSubstr("(world messaging-core, async) in app.c"));
-  EXPECT_THAT(c, HasSubstr("next: cd quick && ./build.sh && ferry run quick.wasm -s quick.in\nexit 0"));
+  EXPECT_THAT(c,
+              HasSubstr("next: cd quick && ./build.sh && ferry run quick.wasm -s quick.in\nexit 0"));
   const auto quick = dir.path() / "quick";
   // The callback form: state on the heap, found again in the callback.
   const std::string app = Read(quick / "app.c");
-  EXPECT_THAT(app, HasSubstr("messaging_core_callback_code_t exports_wasi_messaging_incoming_handler_handle("));
+  EXPECT_THAT(app, HasSubstr("messaging_core_callback_code_t "
+                             "exports_wasi_messaging_incoming_handler_handle("));
   EXPECT_THAT(app, HasSubstr("calloc(1, sizeof *t)"));
   EXPECT_THAT(app, HasSubstr("\"quick.out\""));
   EXPECT_THAT(app, Not(HasSubstr("@")));

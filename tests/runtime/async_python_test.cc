@@ -79,7 +79,8 @@ TEST(AsyncPython, ARequestThatTimesOutIsTheGuestsErrorWhileOthersComplete) {
   ASSERT_EQ(died.size(), 1u);
   EXPECT_EQ(Text(died[0]), "silent");
   EXPECT_EQ(died[0].metadata.Get("ferry-dead-letter-reason").value_or(""), "error");
-  EXPECT_EQ(died[0].metadata.Get("ferry-last-error").value_or(""), "handler returned error timeout");
+  EXPECT_EQ(died[0].metadata.Get("ferry-last-error").value_or(""),
+            "handler returned error timeout");
   const ComponentStats s = host.SettledStats("ask", 4);
   EXPECT_EQ(s.handled, 3u);
   EXPECT_EQ(s.failed, 1u);
@@ -106,8 +107,10 @@ class AsyncPythonFanOut : public ::testing::Test {
   // The most calls in flight the guest saw, over the messages it sent.
   static int MostInFlight(const std::vector<Message>& sent) {
     int most = 0;
-    for (const Message& m : sent)
-      most = std::max(most, std::stoi(std::string(m.metadata.Get("calls-in-flight").value_or("0"))));
+    for (const Message& m : sent) {
+      const std::string seen(m.metadata.Get("calls-in-flight").value_or("0"));
+      most = std::max(most, std::stoi(seen));
+    }
     return most;
   }
 

@@ -197,8 +197,10 @@ class FaultyBroker final : public Broker {
         window->Release();
       };
       const auto delay = faults->confirm_delay_ms.load();
-      if (faults->confirm_once_unconfirmed.load() > 0) confirmer->Gated(*faults, std::move(finish));
-      else if (delay > 0) confirmer->Later(Clock::now() + std::chrono::milliseconds(delay), std::move(finish));
+      if (faults->confirm_once_unconfirmed.load() > 0)
+        confirmer->Gated(*faults, std::move(finish));
+      else if (delay > 0)
+        confirmer->Later(Clock::now() + std::chrono::milliseconds(delay), std::move(finish));
       else finish();
     };
     Status sent = inner_->PublishAsync(message, deadline, std::move(report));

@@ -57,15 +57,16 @@ static messaging_core_callback_code_t sent(task_t* t) {
 }
 
 static messaging_core_callback_code_t connected(task_t* t) {
-  if (t->connected.is_err) return finish(t, &t->connected.val.err);  // the host's reason becomes ours
+  // A failed connect: the host's reason becomes ours.
+  if (t->connected.is_err) return finish(t, &t->connected.val.err);
   t->client = t->connected.val.ok;
   t->have_client = true;
   t->step = SENDING;
   t->own_message = false;  // send takes it
   messaging_core_string_t topic;
   messaging_core_string_set(&topic, "@NAME@.out");  // a literal: still there when the send starts
-  if (!returned(t, wasi_messaging_producer_send(wasi_messaging_types_borrow_client(t->client), topic,
-                                                t->message, &t->sent)))
+  wasi_messaging_types_borrow_client_t client = wasi_messaging_types_borrow_client(t->client);
+  if (!returned(t, wasi_messaging_producer_send(client, topic, t->message, &t->sent)))
     return MESSAGING_CORE_CALLBACK_CODE_WAIT(t->set);
   return sent(t);
 }
@@ -105,7 +106,8 @@ messaging_core_callback_code_t exports_wasi_messaging_incoming_handler_handle(
 messaging_core_callback_code_t exports_wasi_messaging_incoming_handler_handle_callback(
     messaging_core_event_t* event) {
   task_t* t = messaging_core_context_get_0();
-  if (event->event != MESSAGING_CORE_EVENT_SUBTASK || event->code != MESSAGING_CORE_SUBTASK_RETURNED)
+  if (event->event != MESSAGING_CORE_EVENT_SUBTASK ||
+      event->code != MESSAGING_CORE_SUBTASK_RETURNED)
     return MESSAGING_CORE_CALLBACK_CODE_WAIT(t->set);  // not ended yet
   messaging_core_subtask_drop(event->waitable);
   return t->step == CONNECTING ? connected(t) : sent(t);
