@@ -99,9 +99,10 @@ class Confirmer {
     }
     cv_.notify_all();
   }
-  // Reports now, or holds `report` while Faults::confirm_once_unconfirmed
-  // is set and fewer than that many publishes are unconfirmed. Decided
-  // under the lock, so no report is held after the gate opened.
+  // Holds `report` while Faults::confirm_once_unconfirmed is set and fewer
+  // than that many publishes are unconfirmed, else reports it as Later
+  // would. Decided under the lock, so no report is held after the gate
+  // opened.
   void Gated(Faults& faults, std::function<void()> report) {
     {
       std::lock_guard lock(mutex_);
@@ -111,8 +112,9 @@ class Confirmer {
         if (faults.unconfirmed.load() < open_at) return;
         faults.confirm_once_unconfirmed = 0;
         OpenGate();
-      } else {
-        queue_.push_back({Clock::now(), std::move(report)});
+      } else {  // opened meanwhile
+        const auto delay = std::chrono::milliseconds(faults.confirm_delay_ms.load());
+        queue_.push_back({Clock::now() + delay, std::move(report)});
       }
     }
     cv_.notify_all();
