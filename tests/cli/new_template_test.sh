@@ -29,6 +29,11 @@ cd "$work"
 grep -q "^next: cd $name && ./build.sh && ferry run $name.wasm" new.out || fail "no next step: $(cat new.out)"
 (cd "$name" && ./build.sh) || fail "build.sh exited $?"
 [ -s "$name/$name.wasm" ] || fail "build.sh wrote no $name.wasm"
+case $WORLD in
+  async*)  # the async shape, as Ferry tells it by the functions' types
+    shape=$("$FERRY" inspect "$name/$name.wasm" | grep '^shape:') || fail "ferry inspect gave no shape"
+    [[ "$shape" == *"0.2.0-draft, async"* ]] || fail "not the async shape: $shape" ;;
+esac
 
 export FERRY_CONTROL_SOCKET="$work/ferry.sock"
 args=()
