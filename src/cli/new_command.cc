@@ -1,4 +1,5 @@
-// ferry new NAME --lang c|cpp|python|js [--world core|request-reply|0.1.0]:
+// ferry new NAME --lang c|cpp|python|js
+//           [--world core|request-reply|0.1.0|async|async-request-reply]:
 // writes a component project that builds with one command (./build.sh) and
 // runs with `ferry run`. The templates and the WIT come from the binary
 // itself (cli/embedded_files.h), so an installed ferry needs no data files.
@@ -35,9 +36,9 @@ struct Lang {
 
 const std::vector<Lang>& Langs() {
   static const std::vector<Lang> langs = {
-      {"c", "C", "app.c", {"core", "request-reply", "0.1.0"}},
+      {"c", "C", "app.c", {"core", "request-reply", "0.1.0", "async", "async-request-reply"}},
       {"cpp", "C++", "app.cc", {"core", "request-reply", "0.1.0"}},
-      {"python", "Python", "app.py", {"core", "request-reply"}},
+      {"python", "Python", "app.py", {"core", "request-reply", "async", "async-request-reply"}},
       {"js", "JavaScript", "app.js", {"core", "request-reply"}},
   };
   return langs;
@@ -54,6 +55,9 @@ const std::vector<World>& Worlds() {
       {"core", "messaging-core", "messaging-0.2.0-draft"},
       {"request-reply", "messaging-request-reply", "messaging-0.2.0-draft"},
       {"0.1.0", "messaging", "messaging-0.1.0"},
+      // The async shape (WASI 0.3): the same worlds, handle/send/reply async.
+      {"async", "messaging-core", "messaging-0.2.0-draft-async"},
+      {"async-request-reply", "messaging-request-reply", "messaging-0.2.0-draft-async"},
   };
   return worlds;
 }
@@ -105,7 +109,7 @@ struct Project {
 
   std::string Readme() const {
     std::string what, tryit;
-    if (world.name == "request-reply") {
+    if (world.wit_world == "messaging-request-reply") {
       what = "It answers each request on `" + name + ".in` with \"hello, <request>\".";
       tryit = "ferry request " + name + ".in world      # prints: hello, world";
     } else {
@@ -113,6 +117,9 @@ struct Project {
              ".out`, upper-cased" + (world.name == "0.1.0" ? "." : ", with `handled-by: " + name + "`.");
       tryit = "ferry subscribe " + name + ".out &\nferry publish " + name + ".in hello   # the subscriber prints HELLO";
     }
+    if (world.package == "messaging-0.2.0-draft-async")
+      what += "\nIts handler is async (WASI 0.3): while one call waits for the broker, the\n"
+              "instance runs others, up to `max_concurrent_per_instance` (ferry.toml, default 16).";
     std::string text = Fill(std::string(Embedded("templates/README.md")));
     text = Replace(std::move(text), "@WHAT@", what);
     text = Replace(std::move(text), "@TRY@", tryit);
@@ -172,6 +179,14 @@ std::string Join(const std::vector<std::string_view>& words) {
   return out;
 }
 
+// The languages with a template for `world`.
+std::string LangsWith(std::string_view world) {
+  std::vector<std::string_view> names;
+  for (const Lang& l : Langs())
+    if (std::find(l.worlds.begin(), l.worlds.end(), world) != l.worlds.end()) names.push_back(l.name);
+  return Join(names);
+}
+
 int New(const NewOptions& options) {
   if (!IsGoodName(options.name)) {
     PrintError("new: '" + options.name +
@@ -193,7 +208,8 @@ int New(const NewOptions& options) {
   }
   if (std::find(lang->worlds.begin(), lang->worlds.end(), world->name) == lang->worlds.end()) {
     PrintError("new: --world " + options.world + " has no " + std::string(lang->name) +
-               " template (" + std::string(lang->name) + " has " + Join(lang->worlds) + ")");
+               " template (" + options.world + ": " + LangsWith(world->name) + "; " +
+               std::string(lang->name) + ": " + Join(lang->worlds) + ")");
     return kExitUsage;
   }
   const fs::path dir = options.dir.empty() ? fs::path(options.name) : fs::path(options.dir);
@@ -213,9 +229,11 @@ int New(const NewOptions& options) {
     PrintError("new: " + written.error().message());
     return kExitFailure;
   }
-  std::printf("created %s: a %s component (world %s) in %s, built by build.sh\n",
+  const bool async = world->package == "messaging-0.2.0-draft-async";
+  std::printf("created %s: a %s component (world %s%s) in %s, built by build.sh\n",
               dir.string().c_str(), std::string(lang->full_name).c_str(),
-              std::string(world->wit_world).c_str(), std::string(lang->source).c_str());
+              std::string(world->wit_world).c_str(), async ? ", async" : "",
+              std::string(lang->source).c_str());
   std::printf("next: cd %s && ./build.sh && ferry run %s.wasm%s\n", dir.string().c_str(),
               options.name.c_str(), project.RunArgs().c_str());
   return 0;
@@ -230,8 +248,9 @@ void AddNewCommand(CLI::App& app, int& exit_code) {
       ->required();
   cmd->add_option("-l,--lang", options->lang, "c, cpp, python or js")->required();
   cmd->add_option("-w,--world", options->world,
-                  "core (handle and send), request-reply (answer requests) or 0.1.0 "
-                  "(wasi:messaging@0.1.0; c and cpp)");
+                  "core (handle and send), request-reply (answer requests), 0.1.0 "
+                  "(wasi:messaging@0.1.0; c and cpp), or async / async-request-reply (the same "
+                  "with an async handler, WASI 0.3, many calls per instance; c and python)");
   cmd->add_option("-o,--dir", options->dir, "Where to create it (default: ./NAME)");
   cmd->callback([options, &exit_code] { exit_code = New(*options); });
 }

@@ -53,6 +53,34 @@ TEST(NewCommand, ZeroOneZeroProjectsCarryThatPackage) {
   EXPECT_THAT(Read(dir.path() / "here" / "app.cc"), HasSubstr("\"old.in\""));
 }
 
+TEST(NewCommand, AsyncProjectsCarryTheAsyncPackageAndAnAsyncHandler) {
+  TempDir dir;
+  const std::string c = FerryIn(dir.path(), "new quick --lang c --world async");
+  EXPECT_THAT(c, HasSubstr("(world messaging-core, async) in app.c"));
+  EXPECT_THAT(c,
+              HasSubstr("next: cd quick && ./build.sh && ferry run quick.wasm -s quick.in\nexit 0"));
+  const auto quick = dir.path() / "quick";
+  // The callback form: state on the heap, found again in the callback.
+  const std::string app = Read(quick / "app.c");
+  EXPECT_THAT(app, HasSubstr("messaging_core_callback_code_t "
+                             "exports_wasi_messaging_incoming_handler_handle("));
+  EXPECT_THAT(app, HasSubstr("calloc(1, sizeof *t)"));
+  EXPECT_THAT(app, HasSubstr("\"quick.out\""));
+  EXPECT_THAT(app, Not(HasSubstr("@")));
+  EXPECT_THAT(Read(quick / "build.sh"), HasSubstr("--world messaging-core"));
+  EXPECT_THAT(Read(quick / "wit" / "producer.wit"), HasSubstr("send: async func("));
+  EXPECT_THAT(Read(quick / "README.md"), HasSubstr("max_concurrent_per_instance"));
+
+  EXPECT_THAT(FerryIn(dir.path(), "new asker --lang python --world async-request-reply"),
+              HasSubstr("(world messaging-request-reply, async) in app.py"));
+  const auto asker = dir.path() / "asker";
+  EXPECT_THAT(Read(asker / "app.py"), HasSubstr("async def handle("));
+  EXPECT_THAT(Read(asker / "app.py"), HasSubstr("await request_reply.reply(message, reply)"));
+  EXPECT_THAT(Read(asker / "build.sh"), HasSubstr("-w messaging-request-reply componentize -o asker.wasm app"));
+  EXPECT_THAT(Read(asker / "wit" / "request-reply.wit"), HasSubstr("reply: async func("));
+  EXPECT_THAT(Read(asker / "README.md"), HasSubstr("ferry request asker.in world"));
+}
+
 TEST(NewCommand, RefusesWithOneLineAndExitTwo) {
   TempDir dir;
   std::filesystem::create_directory(dir.path() / "busy");
@@ -66,8 +94,15 @@ TEST(NewCommand, RefusesWithOneLineAndExitTwo) {
       {"new a.b --lang c", "ferry: new: 'a.b' is not a usable name"},
       {"new ../x --lang c", "ferry: new: '../x' is not a usable name"},
       {"new ok --lang rust", "ferry: new: unknown --lang 'rust' (one of c, cpp, python, js)"},
-      {"new ok --lang c --world 0.2", "ferry: new: unknown --world '0.2' (one of core, request-reply, 0.1.0)"},
-      {"new ok --lang js --world 0.1.0", "ferry: new: --world 0.1.0 has no js template (js has core, request-reply)"},
+      {"new ok --lang c --world 0.2",
+       "ferry: new: unknown --world '0.2' (one of core, request-reply, 0.1.0, async, async-request-reply)"},
+      {"new ok --lang js --world 0.1.0",
+       "ferry: new: --world 0.1.0 has no js template (0.1.0: c, cpp; js: core, request-reply)"},
+      {"new ok --lang cpp --world async",
+       "ferry: new: --world async has no cpp template (async: c, python; cpp: core, request-reply, 0.1.0)"},
+      {"new ok --lang js --world async-request-reply",
+       "ferry: new: --world async-request-reply has no js template (async-request-reply: c, python; js: "
+       "core, request-reply)"},
       {"new busy --lang c", "ferry: new: busy already exists and is not empty"},
       {"new ok --lang c --dir plain", "ferry: new: plain exists and is not a directory"},
       {"new ok", "ferry: --lang is required"},

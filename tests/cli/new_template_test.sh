@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `ferry new NAME --lang LANG --world WORLD`, built with the project's one
 # command (./build.sh) and run with `ferry run`: a message published to
-# NAME.in (or a request) shows the handler's effect.
+# NAME.in (or a request) shows the handler's effect. The async worlds (WASI
+# 0.3) do the same as core and request-reply with an async handler.
 #   new_template_test.sh FERRY LANG WORLD
 set -euo pipefail
 FERRY=$1 LANG_=$2 WORLD=$3
@@ -28,6 +29,11 @@ cd "$work"
 grep -q "^next: cd $name && ./build.sh && ferry run $name.wasm" new.out || fail "no next step: $(cat new.out)"
 (cd "$name" && ./build.sh) || fail "build.sh exited $?"
 [ -s "$name/$name.wasm" ] || fail "build.sh wrote no $name.wasm"
+case $WORLD in
+  async*)  # the async shape, as Ferry tells it by the functions' types
+    shape=$("$FERRY" inspect "$name/$name.wasm" | grep '^shape:') || fail "ferry inspect gave no shape"
+    [[ "$shape" == *"0.2.0-draft, async"* ]] || fail "not the async shape: $shape" ;;
+esac
 
 export FERRY_CONTROL_SOCKET="$work/ferry.sock"
 args=()
@@ -41,7 +47,7 @@ until [ -S "$FERRY_CONTROL_SOCKET" ]; do
   sleep 0.1
 done
 
-if [ "$WORLD" = request-reply ]; then
+if [ "$WORLD" = request-reply ] || [ "$WORLD" = async-request-reply ]; then
   reply=$("$FERRY" request "$name.in" world --timeout 20000) || fail "request failed: $reply"
   [[ "$reply" == *"hello, world"* ]] || fail "reply was: $reply"
   echo "request answered: $reply"
@@ -62,7 +68,7 @@ wait "$sub_pid" || true
 sub_pid=""
 out=$(cat sub.out)
 [[ "$out" == *'"data":"HELLO"'* ]] || fail "handler output: $out"
-if [ "$WORLD" = core ]; then
+if [ "$WORLD" = core ] || [ "$WORLD" = async ]; then
   [[ "$out" == *"[\"handled-by\",\"$name\"]"* ]] || fail "no handled-by metadata: $out"
 fi
 echo "handler output: $out"

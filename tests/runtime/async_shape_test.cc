@@ -5,14 +5,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <atomic>
-#include <deque>
-#include <mutex>
 #include <thread>
 
 #include "support/host_fixture.h"
 #include "support/log_capture.h"
+#include "support/responder.h"
 #include "support/server_process.h"
 
 namespace ferry::testing {
@@ -42,94 +40,6 @@ std::string Probe(const std::string& broker, const std::string& extra = "") {
          "[[component]]\nname = \"probe\"\npath = \"$COMPONENTS/async_probe.wasm\"\n" + kProbeTopics +
          "max_attempts = 1\n" + extra;
 }
-
-// Answers requests on a topic through the host's broker: at once, or held
-// until Open (or until `open_at` of them wait).
-class Responder {
- public:
-  Responder(RunningHost& host, const std::string& topic) : host_(host) {
-    auto listener = host.host().Listen("default", topic, [this](const Message& m) { Take(m); });
-    EXPECT_OK(listener);
-    if (listener.ok()) listener_ = std::move(listener).value();
-  }
-  ~Responder() {
-    Open();
-    listener_.reset();
-  }
-  // Holds requests from now on until `n` wait (0: until Open).
-  void Hold(std::size_t n = 0) {
-    std::lock_guard lock(mutex_);
-    held_ = true;
-    open_at_ = n;
-  }
-  void Silence(const std::string& data) {
-    std::lock_guard lock(mutex_);
-    silent_ = data;
-  }
-  void Open() {
-    std::deque<Message> waiting;
-    {
-      std::lock_guard lock(mutex_);
-      held_ = false;
-      waiting.swap(pending_);
-    }
-    for (const Message& m : waiting) Answer(m);
-  }
-  // Waits (generously) until `n` requests are held.
-  bool WaitHeld(std::size_t n) {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, 20s, [&] { return pending_.size() >= n; });
-  }
-  std::size_t seen() {
-    std::lock_guard lock(mutex_);
-    return seen_;
-  }
-  // The last request's traceparent (empty: none).
-  std::string traceparent() {
-    std::lock_guard lock(mutex_);
-    return traceparent_;
-  }
-
- private:
-  void Take(const Message& m) {
-    std::deque<Message> release;
-    {
-      std::lock_guard lock(mutex_);
-      ++seen_;
-      traceparent_ = std::string(m.metadata.Get("traceparent").value_or(""));
-      if (Text(m) == silent_) return;
-      if (!held_) {
-        release.push_back(m);
-      } else {
-        pending_.push_back(m);
-        cv_.notify_all();
-        if (open_at_ > 0 && pending_.size() >= open_at_) {
-          held_ = false;
-          release.swap(pending_);
-        }
-      }
-    }
-    for (const Message& r : release) Answer(r);
-  }
-  void Answer(const Message& request) {
-    if (request.reply_to.empty()) return;
-    Message reply;
-    reply.topic = request.reply_to;
-    reply.data = Bytes::FromString("answer:" + Text(request));
-    (void)host_.host().Publish("default", reply);
-  }
-
-  RunningHost& host_;
-  std::unique_ptr<Listener> listener_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<Message> pending_;
-  bool held_ = false;
-  std::size_t open_at_ = 0;
-  std::size_t seen_ = 0;
-  std::string traceparent_;
-  std::string silent_ = "\x01never";
-};
 
 TEST(AsyncShape, InspectNamesTheAsyncShape) {
   for (const char* name : {"async_probe", "async_echo"}) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "brokers/publish_window.h"
 
@@ -86,6 +87,7 @@ class Confirmer {
     {
       std::lock_guard lock(mutex_);
       stop_ = true;
+      OpenGate();  // nothing stays held
     }
     cv_.notify_all();
     thread_.join();
@@ -97,8 +99,33 @@ class Confirmer {
     }
     cv_.notify_all();
   }
+  // Holds `report` while Faults::confirm_once_unconfirmed is set and fewer
+  // than that many publishes are unconfirmed, else reports it as Later
+  // would. Decided under the lock, so no report is held after the gate
+  // opened.
+  void Gated(Faults& faults, std::function<void()> report) {
+    {
+      std::lock_guard lock(mutex_);
+      const auto open_at = faults.confirm_once_unconfirmed.load();
+      if (open_at > 0) {
+        held_.push_back(std::move(report));
+        if (faults.unconfirmed.load() < open_at) return;
+        faults.confirm_once_unconfirmed = 0;
+        OpenGate();
+      } else {  // opened meanwhile
+        const auto delay = std::chrono::milliseconds(faults.confirm_delay_ms.load());
+        queue_.push_back({Clock::now() + delay, std::move(report)});
+      }
+    }
+    cv_.notify_all();
+  }
 
  private:
+  // Under the lock: what the gate held is reported now, in order.
+  void OpenGate() {
+    for (auto& report : held_) queue_.push_back({Clock::now(), std::move(report)});
+    held_.clear();
+  }
   void Loop() {
     std::unique_lock lock(mutex_);
     while (true) {
@@ -118,6 +145,7 @@ class Confirmer {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::pair<Deadline, std::function<void()>>> queue_;
+  std::vector<std::function<void()>> held_;
   bool stop_ = false;
   std::thread thread_;
 };
@@ -171,7 +199,10 @@ class FaultyBroker final : public Broker {
         window->Release();
       };
       const auto delay = faults->confirm_delay_ms.load();
-      if (delay > 0) confirmer->Later(Clock::now() + std::chrono::milliseconds(delay), std::move(finish));
+      if (faults->confirm_once_unconfirmed.load() > 0)
+        confirmer->Gated(*faults, std::move(finish));
+      else if (delay > 0)
+        confirmer->Later(Clock::now() + std::chrono::milliseconds(delay), std::move(finish));
       else finish();
     };
     Status sent = inner_->PublishAsync(message, deadline, std::move(report));

@@ -49,6 +49,10 @@ struct Faults {
   std::atomic<std::uint64_t> fail_confirm_at{0};
   // Confirmations arrive this much later, on the wrapper's own thread.
   std::atomic<std::int64_t> confirm_delay_ms{0};
+  // Confirmations are held until this many async publishes are unconfirmed
+  // at once; then the held ones come, and later ones as they would without
+  // it (a gate that only that many sends out together open). 0: none.
+  std::atomic<std::int64_t> confirm_once_unconfirmed{0};
   // The wrapper's window of unconfirmed publishes; read when the broker is
   // made, so set it before.
   std::uint32_t max_unconfirmed = 1024;
