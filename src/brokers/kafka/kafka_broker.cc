@@ -1,6 +1,8 @@
 #include "brokers/kafka/kafka_broker.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <condition_variable>
 #include <mutex>
 #include <random>
@@ -76,6 +78,19 @@ class KafkaBroker final : public Broker {
     spdlog::debug("{}: {}", display_, ConnectionStateName(next));
     if (on_state_) on_state_(next);
   }
+  // Metadata round trips until one succeeds, `timeout` passes, or the
+  // server refused us for good (a certificate or a password it will not
+  // take: waiting longer changes nothing).
+  rd_kafka_resp_err_t ProbeUntilRefused(std::chrono::milliseconds timeout) {
+    const Deadline until = Clock::now() + timeout;
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+      const rd_kafka_resp_err_t err = Probe(std::clamp(left, 1ms, 250ms));
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR || Clock::now() >= until) return err;
+      std::lock_guard lock(error_mutex_);
+      if (refused_) return err;
+    }
+  }
   // One metadata round trip: is any broker answering?
   rd_kafka_resp_err_t Probe(std::chrono::milliseconds timeout) {
     const rd_kafka_metadata_t* raw = nullptr;
@@ -91,10 +106,6 @@ class KafkaBroker final : public Broker {
   // `deadline`); its delivery report goes to `pending`.
   Status Produce(const Message& message, Deadline deadline,
                  const std::shared_ptr<PendingPublish>& pending);
-  std::string LastError() {
-    std::lock_guard lock(error_mutex_);
-    return last_error_;
-  }
   void PollLoop();
   void MonitorLoop();
   Status StartReplies();
@@ -117,6 +128,11 @@ class KafkaBroker final : public Broker {
   std::mutex error_mutex_;
   std::string last_error_;  // librdkafka's last client-level error, for Connect's message
   std::string tls_refusal_;  // why the server's certificate was refused, for Connect's message
+  // The server refused us for good (a TLS alert or certificate, a SASL
+  // failure): librdkafka would go on retrying, Connect gives up at once
+  // and says why (the errors that follow, "all brokers are down", say less).
+  bool refused_ = false;
+  std::string refusal_;
 
   // Request-reply: a topic private to this broker object, read without a
   // group from its one partition.
@@ -166,6 +182,14 @@ void KafkaBroker::OnError(rd_kafka_t* rk, int err, const char* reason, void* opa
   {
     std::lock_guard lock(self->error_mutex_);
     self->last_error_ = reason;
+    // librdkafka reports a TLS alert from the server (it refused our
+    // certificate, or its absence) as a transport error; its text is the
+    // only sign of it.
+    const bool alert = err == RD_KAFKA_RESP_ERR__TRANSPORT && std::strstr(reason, "SSL alert number") != nullptr;
+    if ((err == RD_KAFKA_RESP_ERR__SSL || err == RD_KAFKA_RESP_ERR__AUTHENTICATION || alert) && !self->refused_) {
+      self->refused_ = true;
+      self->refusal_ = reason;
+    }
   }
   if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__FATAL)
     self->monitor_cv_.notify_all();
@@ -182,6 +206,7 @@ int KafkaBroker::OnVerify(rd_kafka_t*, const char*, int32_t, int* x509_error, in
   std::snprintf(errstr, errstr_size, "%s", reason);
   std::lock_guard lock(self->error_mutex_);
   if (self->tls_refusal_.empty()) self->tls_refusal_ = reason;
+  self->refused_ = true;
   return 0;
 }
 
@@ -221,13 +246,19 @@ Status KafkaBroker::Connect() {
     stopping_ = false;
     poll_thread_ = std::thread([this] { PollLoop(); });
   }
-  const rd_kafka_resp_err_t err = Probe(options_.connect_timeout);
+  const rd_kafka_resp_err_t err = ProbeUntilRefused(options_.connect_timeout);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     stopping_ = true;
     poll_thread_.join();
     producer_.reset();
     SetState(ConnectionState::kDisconnected);
-    std::string why = LastError();
+    bool refused = false;
+    std::string why;
+    {
+      std::lock_guard lock(error_mutex_);
+      refused = refused_;
+      why = refused && !refusal_.empty() ? refusal_ : last_error_;
+    }
     // librdkafka's reasons name the server ("127.0.0.1:9/bootstrap: Connect
     // to ... failed: Connection refused"): keep its last clause.
     if (const auto colon = why.rfind(": "); colon != std::string::npos) why = why.substr(colon + 2);
@@ -243,6 +274,13 @@ Status KafkaBroker::Connect() {
     // alert (42, bad certificate; 116, certificate required).
     if (options_.tls && options_.tls_cert_file.empty() && why.find("alert") != std::string::npos)
       why += "; does the server require a client certificate (tls_cert, tls_key)?";
+    {
+      std::lock_guard lock(error_mutex_);
+      refused_ = false;
+      refusal_.clear();
+      tls_refusal_.clear();
+    }
+    if (refused) return Error::Connection(fmt::format("cannot connect to {}: {}", display_, why));
     return Error::Connection(fmt::format("cannot connect to {} within {} ms: {}", display_,
                                          options_.connect_timeout.count(), why));
   }
