@@ -49,6 +49,9 @@ Status ConfigureTls(amqp_socket_t* socket, const RabbitMqOptions& options, TlsVe
   }
   auto* ctx = static_cast<SSL_CTX*>(amqp_ssl_socket_get_context(socket));
   if (!ctx) return Error::Internal(where + ": the TLS socket has no OpenSSL context");
+  // Without tls_ca the server is checked against the system's CAs.
+  if (options.tls_verify && options.tls_ca_file.empty() && SSL_CTX_set_default_verify_paths(ctx) != 1)
+    return Error::Internal(where + ": cannot load the system's CA certificates");
   if (options.tls_verify) {
     X509_VERIFY_PARAM* param = SSL_CTX_get0_param(ctx);
     in6_addr addr;

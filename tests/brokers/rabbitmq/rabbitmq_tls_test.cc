@@ -6,6 +6,8 @@
 // reaches the log.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "support/host_fixture.h"
 #include "support/matchers.h"
 #include "support/rabbitmq_server.h"
@@ -27,6 +29,27 @@ TEST(RabbitMqTls, AnUnrelatedCaIsRefusedInOneLine) {
   RabbitMqServer& server = SharedRabbitMq();
   ExpectConnectFails({server.TlsUrl(), ClientCertificateSettings(SharedTlsFiles().other_ca)},
                      Display(server), {"certificate verify failed"});
+}
+
+TEST(RabbitMqTls, WithoutTlsCaTheSystemsCasDecide) {
+  RabbitMqServer& server = SharedRabbitMq();
+  auto settings = ClientCertificateSettings(SharedTlsFiles().ca);
+  settings.erase("tls_ca");
+  // The test CA is not among the system's...
+  ExpectConnectFails({server.TlsUrl(), settings}, Display(server), {"certificate verify failed"});
+  // ...until OpenSSL's own variable names it as the system's CA file.
+  ASSERT_EQ(::setenv("SSL_CERT_FILE", SharedTlsFiles().ca.c_str(), 1), 0);
+  ExpectEchoThrough({server.TlsUrl(), settings}, "rtls.system.in");
+  ::unsetenv("SSL_CERT_FILE");
+}
+
+TEST(RabbitMqTls, TlsVerifyFalseTakesAnyServerCertificate) {
+  // The server's certificate is from a CA the client does not know; with
+  // tls_verify = false the connection is encrypted but not authenticated.
+  RabbitMqServer& server = SharedRabbitMq();
+  auto settings = ClientCertificateSettings(SharedTlsFiles().other_ca);
+  settings["tls_verify"] = "false";
+  ExpectEchoThrough({server.TlsUrl(), settings}, "rtls.noverify.in");
 }
 
 TEST(RabbitMqTls, WithoutAClientCertificateIsRefusedInOneLine) {
