@@ -81,6 +81,12 @@ Status Link::Connect() {
                                      opt(options_.tls_cert_file), opt(options_.tls_key_file),
                                      nullptr);
     if (rc != MOSQ_ERR_SUCCESS) return MosqError(rc, display_ + ": TLS files");
+    // Without tls_ca: the system's CA certificates as OpenSSL finds them
+    // (SSL_CERT_FILE / SSL_CERT_DIR included), beside /etc/ssl/certs.
+    if (options_.tls_ca_file.empty()) {
+      const int os = mosquitto_int_option(raw, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
+      if (os != MOSQ_ERR_SUCCESS) return MosqError(os, display_ + ": the system's CA certificates");
+    }
   }
   mosquitto_property* props = nullptr;
   if (settings_.session_expiry_s > 0)

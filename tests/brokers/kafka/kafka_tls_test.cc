@@ -5,6 +5,8 @@
 // certificate (openssl s_server: the handshake fails before Kafka speaks).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "brokers/kafka/kafka_broker.h"
 #include "support/host_fixture.h"
 #include "support/matchers.h"
@@ -61,6 +63,19 @@ TEST(KafkaTls, AnUnrelatedCaIsRefusedInOneLine) {
   auto settings = ClientCertificate(SharedTlsFiles().other_ca);
   settings["connect_timeout_ms"] = kLongConnectTimeout;
   ExpectRefusedAtOnce({server.TlsUrl(), settings}, server.TlsUrl(), {"certificate verify failed"});
+}
+
+TEST(KafkaTls, WithoutTlsCaTheSystemsCasDecide) {
+  KafkaServer& server = SharedKafka();
+  auto settings = ClientCertificate(SharedTlsFiles().ca);
+  settings.erase("tls_ca");
+  settings["tls"] = "true";
+  // The test CA is not among the system's...
+  ExpectRefusedAtOnce({server.TlsUrl(), settings}, server.TlsUrl(), {"certificate verify failed"});
+  // ...until OpenSSL's own variable names it as the system's CA file.
+  ASSERT_EQ(::setenv("SSL_CERT_FILE", SharedTlsFiles().ca.c_str(), 1), 0);
+  ExpectEchoThrough({server.TlsUrl(), settings}, "ktls.system.in");
+  ::unsetenv("SSL_CERT_FILE");
 }
 
 TEST(KafkaTls, WithoutAClientCertificateIsRefusedInOneLine) {

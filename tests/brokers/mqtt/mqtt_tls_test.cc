@@ -4,6 +4,8 @@
 // and a password from the environment or a file that never reaches the log.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <memory>
 
 #include "brokers/registry.h"
@@ -44,6 +46,16 @@ class TlsMosquitto {
 TEST(MqttTls, ServerCheckedAgainstTheConfiguredCaCarriesAnEcho) {
   TlsMosquitto server(SharedTlsFiles().server_cert);
   ExpectEchoThrough({server.Url(), {{"tls_ca", SharedTlsFiles().ca.string()}}}, "mtls.in");
+}
+
+TEST(MqttTls, WithoutTlsCaTheSystemsCasDecide) {
+  TlsMosquitto server(SharedTlsFiles().server_cert);
+  // The test CA is not among the system's...
+  ExpectConnectFails({server.Url(), {}}, server.Url(), {"certificate verify failed"});
+  // ...until OpenSSL's own variable names it as the system's CA file.
+  ASSERT_EQ(::setenv("SSL_CERT_FILE", SharedTlsFiles().ca.c_str(), 1), 0);
+  ExpectEchoThrough({server.Url(), {}}, "mtls.system.in");
+  ::unsetenv("SSL_CERT_FILE");
 }
 
 TEST(MqttTls, AnUnrelatedCaIsRefusedInOneLine) {

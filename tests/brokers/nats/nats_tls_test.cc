@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <memory>
 
 #include "brokers/registry.h"
@@ -35,6 +36,17 @@ std::string Url(const ServerProcess& server) { return "tls://127.0.0.1:" + std::
 TEST(NatsTls, ServerCheckedAgainstTheConfiguredCaCarriesAnEcho) {
   auto server = TlsNatsServer(SharedTlsFiles().server_cert);
   ExpectEchoThrough({Url(*server), {{"tls_ca", SharedTlsFiles().ca.string()}}}, "ntls.in");
+}
+
+TEST(NatsTls, WithoutTlsCaTheSystemsCasDecide) {
+  auto server = TlsNatsServer(SharedTlsFiles().server_cert);
+  // The test CA is not among the system's...
+  ExpectConnectFails({Url(*server), {{"tls", "true"}}}, Url(*server),
+                     {"certificate verify failed", "unable to get local issuer certificate"});
+  // ...until OpenSSL's own variable names it as the system's CA file.
+  ASSERT_EQ(::setenv("SSL_CERT_FILE", SharedTlsFiles().ca.c_str(), 1), 0);
+  ExpectEchoThrough({Url(*server), {{"tls", "true"}}}, "ntls.system.in");
+  ::unsetenv("SSL_CERT_FILE");
 }
 
 TEST(NatsTls, AnUnrelatedCaIsRefusedInOneLine) {
