@@ -1,7 +1,8 @@
 // The async shape (WASI 0.3) beside the synchronous echo, on the embedded
 // broker, 16 B, one instance (workers = 1), in interleaved rounds:
 //   1. the echo: C synchronous (echo.wasm), C async (async_echo.wasm) with
-//      max_concurrent_per_instance 1 and 16;
+//      max_concurrent_per_instance 1 and 16, and the same in Python
+//      (echo_py.wasm, async_echo_py.wasm) when they were built;
 //   2. the handler that waits on a request before it echoes
 //      (async_ask_echo.wasm asks echo.service, which answers after
 //      --service-ms, default 1 ms) with max_concurrent_per_instance 1 and 16:
@@ -164,10 +165,25 @@ int main(int argc, char** argv) {
   auto q16 = Start("C async echo asking first, max_concurrent_per_instance = 16", "async_ask_echo.wasm",
                    "max_concurrent_per_instance = 16\n", service);
   if (!sync || !a1 || !a16 || !q1 || !q16) return 1;
+  // The same in Python (componentize-py), when the script guests were built.
+  std::vector<std::unique_ptr<Echo>> python;
+  const auto built = [](const char* file) {
+    return std::filesystem::exists(std::filesystem::path(FERRY_COMPONENT_DIR) / file);
+  };
+  if (built("echo_py.wasm") && built("async_echo_py.wasm")) {
+    python.push_back(Start("Python echo (synchronous shape)", "echo_py.wasm", "", service));
+    python.push_back(Start("Python async echo, max_concurrent_per_instance = 1", "async_echo_py.wasm",
+                           "max_concurrent_per_instance = 1\n", service));
+    python.push_back(Start("Python async echo, max_concurrent_per_instance = 16", "async_echo_py.wasm",
+                           "max_concurrent_per_instance = 16\n", service));
+    for (const auto& e : python)
+      if (!e) return 1;
+  }
 
   std::printf("%d interleaved rounds of about %.1f s each, 16 B, one instance (workers = 1); msg/s is the "
               "median over rounds.\n\n", rounds, seconds);
   std::vector<Echo*> echoes = {sync.get(), a1.get(), a16.get()};
+  for (const auto& e : python) echoes.push_back(e.get());
   Rounds(echoes, rounds, seconds, quick ? 500 : 2000);
   Table("Echo: synchronous and async shapes", echoes, sync.get());
   std::vector<Echo*> asking = {q1.get(), q16.get()};
@@ -176,7 +192,9 @@ int main(int argc, char** argv) {
   std::snprintf(title, sizeof title, "The handler waits on a request (echo.service answers after %.1f ms)",
                 static_cast<double>(service.count()) / 1000.0);
   Table(title, asking, q1.get());
-  for (Echo* e : {sync.get(), a1.get(), a16.get(), q1.get(), q16.get()}) {
+  std::vector<Echo*> all = {sync.get(), a1.get(), a16.get(), q1.get(), q16.get()};
+  for (const auto& e : python) all.push_back(e.get());
+  for (Echo* e : all) {
     e->listeners.clear();
     e->host->Stop(std::chrono::seconds(5));
     e->service.reset();
