@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "brokers/registry.h"
-#include "support/faulty_broker.h"
+#include "support/faulty_host.h"
 #include "support/host_fixture.h"
 #include "support/responder.h"
 
@@ -91,20 +91,11 @@ TEST(AsyncPython, ARequestThatTimesOutIsTheGuestsErrorWhileOthersComplete) {
 
 // async_fanout_py on the embedded broker wrapped in a FaultyBroker, whose
 // confirmations of the guest's sends can be held.
-class AsyncPythonFanOut : public ::testing::Test {
+class AsyncPythonFanOut : public FaultyHostTest {
  protected:
-  void SetUp() override {
-    auto scheme = RegisterFaultyScheme(faults_);
-    ASSERT_OK(scheme);
-    scheme_ = std::move(scheme).value();
-  }
   std::unique_ptr<RunningHost> Host(const std::string& extra) {
-    auto host = std::make_unique<RunningHost>(
-        "[brokers]\ndefault = \"faulty://\"\n"
-        "[[component]]\nname = \"fan\"\npath = \"$COMPONENTS/async_fanout_py.wasm\"\n"
-        "subscribe = [\"fan.in\"]\nmax_attempts = 1\n" + extra);
-    EXPECT_OK(host->start_status());
-    return host;
+    return FaultyHost("[[component]]\nname = \"fan\"\npath = \"$COMPONENTS/async_fanout_py.wasm\"\n"
+                      "subscribe = [\"fan.in\"]\nmax_attempts = 1\n" + extra);
   }
   // The most calls in flight the guest saw, over the messages it sent.
   static int MostInFlight(const std::vector<Message>& sent) {
@@ -115,9 +106,6 @@ class AsyncPythonFanOut : public ::testing::Test {
     }
     return most;
   }
-
-  std::shared_ptr<Faults> faults_ = std::make_shared<Faults>();
-  std::unique_ptr<ScopedBrokerScheme> scheme_;
 };
 
 TEST_F(AsyncPythonFanOut, OneCallSendsAllItsMessagesAtOnce) {

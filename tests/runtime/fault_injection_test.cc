@@ -8,7 +8,7 @@
 #include <map>
 #include <thread>
 
-#include "support/faulty_broker.h"
+#include "support/faulty_host.h"
 #include "support/host_fixture.h"
 #include "support/log_capture.h"
 
@@ -18,22 +18,9 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-class FaultInjection : public ::testing::Test {
+class FaultInjection : public FaultyHostTest {
  protected:
-  void SetUp() override {
-    auto scheme = RegisterFaultyScheme(faults_);
-    ASSERT_OK(scheme);
-    scheme_ = std::move(scheme).value();
-  }
-  // A host whose default broker is the faulty one.
-  std::unique_ptr<RunningHost> Host(const std::string& body) {
-    auto host = std::make_unique<RunningHost>("[brokers]\ndefault = \"faulty://\"\n" + body);
-    EXPECT_OK(host->start_status());
-    return host;
-  }
-
-  std::shared_ptr<Faults> faults_ = std::make_shared<Faults>();
-  std::unique_ptr<ScopedBrokerScheme> scheme_;
+  std::unique_ptr<RunningHost> Host(const std::string& body) { return FaultyHost(body); }
 };
 
 // echo_010 gets four messages in one handler call and sends them on in one

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "brokers/registry.h"
-#include "support/faulty_broker.h"
+#include "support/faulty_host.h"
 #include "support/host_fixture.h"
 #include "support/log_capture.h"
 
@@ -21,24 +21,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class PipelinedSends : public ::testing::Test {
+class PipelinedSends : public FaultyHostTest {
  protected:
-  void SetUp() override {
-    auto scheme = RegisterFaultyScheme(faults_);
-    ASSERT_OK(scheme);
-    scheme_ = std::move(scheme).value();
-  }
   std::unique_ptr<RunningHost> Host(const std::string& extra = "") {
-    auto host = std::make_unique<RunningHost>(
-        "[brokers]\ndefault = \"faulty://\"\n" + extra +
-        "[[component]]\nname = \"misbehave\"\npath = \"$COMPONENTS/misbehave.wasm\"\n"
-        "subscribe = [\"misbehave.in\"]\nretry_delay_ms = 10\n");
-    EXPECT_OK(host->start_status());
-    return host;
+    return FaultyHost(extra +
+                      "[[component]]\nname = \"misbehave\"\npath = \"$COMPONENTS/misbehave.wasm\"\n"
+                      "subscribe = [\"misbehave.in\"]\nretry_delay_ms = 10\n");
   }
-
-  std::shared_ptr<Faults> faults_ = std::make_shared<Faults>();
-  std::unique_ptr<ScopedBrokerScheme> scheme_;
 };
 
 // One delivery sends 50 messages; each confirmation comes 20 ms late. The
