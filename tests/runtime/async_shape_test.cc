@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "support/host_fixture.h"
@@ -174,6 +175,30 @@ TEST_P(AsyncShapeOn, SendsManyMessagesConcurrentlyFromOneCall) {
   ASSERT_OK(host.Publish("probe.fan", "25"));
   EXPECT_EQ(out.WaitFor(25).size(), 25u);
   EXPECT_EQ(host.SettledStats("probe", 1).handled, 1u);
+}
+
+TEST_P(AsyncShapeOn, TheFanOutExampleSendsEachOfItsMessagesOnce) {
+  RunningHost host(Brokers(GetParam()) +
+                   "[[component]]\nname = \"fan\"\npath = \"$COMPONENTS/async_fanout.wasm\"\n"
+                   "subscribe = [\"fan.in\"]\nmax_attempts = 1\ndead_letter = \"fan.dead\"\n");
+  ASSERT_OK(host.start_status());
+  Inbox& out = host.Listen("fanout.out");
+  Inbox& dead = host.Listen("fan.dead");
+  ASSERT_OK(host.Publish("fan.in", "25"));
+  auto got = out.WaitFor(25);
+  ASSERT_EQ(got.size(), 25u);
+  std::set<std::string> texts;
+  for (const Message& m : got) texts.insert(Text(m));
+  EXPECT_EQ(texts.size(), 25u);
+  EXPECT_TRUE(texts.contains("1/25") && texts.contains("25/25"));
+  EXPECT_EQ(host.SettledStats("fan", 1).handled, 1u);
+  // A count it cannot use is the interface's error.
+  ASSERT_OK(host.Publish("fan.in", "lots"));
+  auto letters = dead.WaitFor(1);
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_THAT(std::string(letters[0].metadata.Get("ferry-last-error").value_or("")),
+              HasSubstr("want a count from 1 to 1000"));
+  EXPECT_EQ(out.Snapshot().size(), 25u);
 }
 
 TEST_P(AsyncShapeOn, TenCallsInFlightOnOneInstance) {
