@@ -39,11 +39,10 @@ struct PendingPublish {
   std::string topic;
 };
 
-// Replies to this broker's requests, sorted by correlation id.
+// This broker's requests waiting for replies, by correlation id.
 struct ReplyBox {
   std::mutex mutex;
-  std::condition_variable_any cv;
-  std::unordered_map<std::string, std::vector<Message>> replies;  // by correlation id
+  std::unordered_map<std::string, std::shared_ptr<PendingReplies>> waiting;
 };
 
 class KafkaBroker final : public Broker {
@@ -484,12 +483,14 @@ void KafkaBroker::ReplyLoop() {
             RD_KAFKA_RESP_ERR_NO_ERROR &&
         value)
       correlation.assign(static_cast<const char*>(value), size);
-    Message reply = kafka::FromRecord(std::move(record));
-    std::lock_guard lock(box_->mutex);
-    auto it = box_->replies.find(correlation);
-    if (it == box_->replies.end()) continue;  // late, or not ours
-    it->second.push_back(std::move(reply));
-    box_->cv.notify_all();
+    std::shared_ptr<PendingReplies> pending;
+    {
+      std::lock_guard lock(box_->mutex);
+      auto it = box_->waiting.find(correlation);
+      if (it == box_->waiting.end()) continue;  // late, or not ours
+      pending = it->second;
+    }
+    pending->Add(kafka::FromRecord(std::move(record)));
   }
 }
 
@@ -503,16 +504,17 @@ Result<std::vector<Message>> KafkaBroker::Request(const Message& message,
     if (!reply_consumer_) FERRY_RETURN_IF_ERROR(StartReplies());
   }
   const std::string correlation = std::to_string(next_correlation_.fetch_add(1));
+  auto pending = std::make_shared<PendingReplies>();
   {
     std::lock_guard lock(box_->mutex);
-    box_->replies[correlation];
+    box_->waiting[correlation] = pending;
   }
   struct Forget {
     ReplyBox& box;
     const std::string& id;
     ~Forget() {
       std::lock_guard lock(box.mutex);
-      box.replies.erase(id);
+      box.waiting.erase(id);
     }
   } forget{*box_, correlation};
   const Deadline deadline = Clock::now() + options.timeout;
@@ -525,10 +527,7 @@ Result<std::vector<Message>> KafkaBroker::Request(const Message& message,
                                         options.timeout.count()));
     return sent.error();
   }
-  std::unique_lock lock(box_->mutex);
-  auto& got = box_->replies[correlation];
-  box_->cv.wait_until(lock, options.stop, deadline, [&] { return got.size() >= options.expected_replies; });
-  return RequestResult(std::move(got), message, options);
+  return RequestResult(pending->Wait(deadline, options), message, options);
 }
 
 }  // namespace
