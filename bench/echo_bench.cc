@@ -11,6 +11,10 @@
 //      the same rounds; the forwarding echo beside them.
 //
 //   ferry_echo_bench [--quick] [--rounds N] [--seconds S]
+//   ferry_echo_bench --profile native|w1|w2|copy [--seconds S]
+//
+// --profile runs one echo at 16 B for S seconds (default 10) and prints its
+// rate: a steady load for a profiler, with no other echo's threads beside it.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -170,7 +174,31 @@ void LargePayloads(const Options& o) {
 
 }  // namespace
 
+// One echo at 16 B for `seconds`, for a profiler.
+int Profile(const std::string& which, double seconds) {
+  std::unique_ptr<EchoPath> path;
+  if (which == "native") path = std::make_unique<NativeEcho>();
+  else if (which == "w1") path = EchoHost::Start("profile-w1", "echo.wasm", "workers = 1\n");
+  else if (which == "w2") path = EchoHost::Start("profile-w2", "echo.wasm", "workers = 2\n");
+  else if (which == "copy") path = EchoHost::Start("profile-copy", "copy_echo.wasm", "workers = 1\n");
+  else {
+    std::fprintf(stderr, "--profile takes native, w1, w2 or copy, not %s\n", which.c_str());
+    return 2;
+  }
+  if (!path) return 1;
+  const Message m = EchoMessage(16);
+  const PumpResult warm = path->Run(m, 2000);
+  const PumpResult r = path->Run(m, CountFor(warm.rate, seconds, 100, 1u << 30));
+  std::printf("%s: %.0f msg/s, publisher busy %.0f%%\n", which.c_str(), r.rate, r.publisher * 100);
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--profile") == 0) {
+      (void)SetLogLevel("error");
+      return Profile(argv[i + 1], DoubleFlag(argc, argv, "--seconds", 10.0));
+    }
   Options o;
   o.quick = HasFlag(argc, argv, "--quick");
   o.rounds = IntFlag(argc, argv, "--rounds", o.quick ? 3 : 7);
