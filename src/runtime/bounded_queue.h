@@ -51,7 +51,7 @@ class BoundedQueue {
   // Waits for an item; nullopt once closed and empty.
   std::optional<T> Pop() {
     std::unique_lock lock(mutex_);
-    SpinThenWait(lock, not_empty_, [&] { return closed_ || !items_.empty(); });
+    not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
     if (items_.empty()) return std::nullopt;
     T item = std::move(items_.front());
     items_.pop_front();
@@ -107,7 +107,8 @@ class BoundedQueue {
   const std::size_t capacity_;
   std::size_t waiting_pushers_ = 0;
   mutable std::mutex mutex_;
-  std::condition_variable not_full_, not_empty_;
+  std::condition_variable not_full_;
+  SpinCondition not_empty_;
   std::deque<T> items_;
   bool closed_ = false;
 };

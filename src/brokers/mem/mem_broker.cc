@@ -33,7 +33,7 @@ struct Sub {
   std::uint32_t capacity = 0;
 
   std::mutex mutex;
-  std::condition_variable work;  // the delivery thread: something to deliver, or stopping
+  SpinCondition work;            // the delivery thread: something to deliver, or stopping
   std::condition_variable room;  // publishers: room in the queue, or stopping
   std::condition_variable idle;  // HandOver: no delivery on its way any more
   std::deque<Delivery> queue;
@@ -317,7 +317,7 @@ class MemBroker final : public Broker {
     NameThisThread("mem:" + sub.options.pattern);
     std::unique_lock lock(sub.mutex);
     while (true) {
-      SpinThenWait(lock, sub.work, [&] {
+      sub.work.wait(lock, [&] {
         return sub.stopping ||
                (!sub.parked && !sub.queue.empty() && !sub.delivering && sub.InFlightRoom());
       });
