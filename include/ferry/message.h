@@ -57,7 +57,10 @@ class Bytes {
   std::size_t size_ = 0;
 };
 
-// Ordered key/value pairs; keys are unique (Set replaces).
+// Ordered key/value pairs; keys are unique (Set replaces). Copies share
+// the entries until one of them changes (copy on write): a message copied
+// for each subscriber, for redelivery or out of a guest does not copy its
+// metadata.
 class Metadata {
  public:
   using Entry = std::pair<std::string, std::string>;
@@ -65,31 +68,70 @@ class Metadata {
   Metadata() = default;
   Metadata(std::initializer_list<Entry> entries);
 
-  const std::vector<Entry>& entries() const { return entries_; }
-  bool empty() const { return entries_.empty(); }
-  std::size_t size() const { return entries_.size(); }
-  auto begin() const { return entries_.begin(); }
-  auto end() const { return entries_.end(); }
+  const std::vector<Entry>& entries() const { return entries_ ? *entries_ : Empty(); }
+  bool empty() const { return !entries_ || entries_->empty(); }
+  std::size_t size() const { return entries_ ? entries_->size() : 0; }
+  auto begin() const { return entries().begin(); }
+  auto end() const { return entries().end(); }
 
   std::optional<std::string_view> Get(std::string_view key) const;
   void Set(std::string key, std::string value);  // replaces an existing key
   bool Remove(std::string_view key);
-  void Clear() { entries_.clear(); }
+  void Clear() { entries_.reset(); }
   // Replaces everything; later duplicates of a key win.
   void Assign(std::vector<Entry> entries);
   // Sum of key and value lengths: what size limits count.
   std::size_t ByteSize() const;
 
-  friend bool operator==(const Metadata&, const Metadata&) = default;
+  friend bool operator==(const Metadata& a, const Metadata& b) { return a.entries() == b.entries(); }
 
  private:
-  std::vector<Entry> entries_;
+  static const std::vector<Entry>& Empty();
+  // The entries, this copy's own (copied first if another copy shares them).
+  std::vector<Entry>& Own();
+
+  std::shared_ptr<const std::vector<Entry>> entries_;  // null: none
+};
+
+// An optional text that copies share (content types repeat on every
+// message of a stream and are mostly longer than a short string's inline
+// room). Reads like std::optional<std::string>.
+class SharedText {
+ public:
+  SharedText() = default;
+  SharedText(std::nullopt_t) {}
+  SharedText(std::string text) : text_(std::make_shared<const std::string>(std::move(text))) {}
+  SharedText(const char* text) : SharedText(std::string(text)) {}
+  SharedText(std::string_view text) : SharedText(std::string(text)) {}
+  SharedText(std::optional<std::string> text) {
+    if (text) text_ = std::make_shared<const std::string>(std::move(*text));
+  }
+
+  bool has_value() const { return text_ != nullptr; }
+  explicit operator bool() const { return has_value(); }
+  const std::string& operator*() const { return *text_; }
+  const std::string* operator->() const { return text_.get(); }
+  std::string value_or(std::string_view otherwise) const {
+    return text_ ? *text_ : std::string(otherwise);
+  }
+  void reset() { text_.reset(); }
+
+  friend bool operator==(const SharedText& a, const SharedText& b) {
+    return a.text_ == b.text_ || (a.text_ && b.text_ && *a.text_ == *b.text_);
+  }
+  friend bool operator==(const SharedText& a, std::string_view b) { return a.text_ && *a.text_ == b; }
+  friend bool operator==(const SharedText& a, const char* b) { return a == std::string_view(b); }
+  friend bool operator==(const SharedText& a, const std::string& b) { return a == std::string_view(b); }
+  friend bool operator==(const SharedText& a, std::nullopt_t) { return !a.text_; }
+
+ private:
+  std::shared_ptr<const std::string> text_;
 };
 
 struct Message {
   std::string topic;                        // where it was published / received
   Bytes data;
-  std::optional<std::string> content_type;  // e.g. "application/json"
+  SharedText content_type;                  // e.g. "application/json"; none if unset
   Metadata metadata;                        // headers, user properties, fields
   std::string reply_to;                     // inbox a reply goes to; empty if none
 };

@@ -8,38 +8,61 @@ Metadata::Metadata(std::initializer_list<Entry> entries) {
   for (const auto& [k, v] : entries) Set(k, v);
 }
 
+const std::vector<Metadata::Entry>& Metadata::Empty() {
+  static const std::vector<Entry> none;
+  return none;
+}
+
+std::vector<Metadata::Entry>& Metadata::Own() {
+  // A use count of 1 means no other copy shares the entries: copies are
+  // made from this object, which its owner is changing, so none can appear
+  // meanwhile.
+  // The vector is made non-const here, and only here, so writing through
+  // the pointer-to-const is sound.
+  if (!entries_ || entries_.use_count() != 1) {
+    auto mine = entries_ ? std::make_shared<std::vector<Entry>>(*entries_) : std::make_shared<std::vector<Entry>>();
+    std::vector<Entry>& ref = *mine;
+    entries_ = std::move(mine);
+    return ref;
+  }
+  return const_cast<std::vector<Entry>&>(*entries_);
+}
+
 std::optional<std::string_view> Metadata::Get(std::string_view key) const {
-  for (const auto& [k, v] : entries_)
+  for (const auto& [k, v] : entries())
     if (k == key) return std::string_view(v);
   return std::nullopt;
 }
 
 void Metadata::Set(std::string key, std::string value) {
-  for (auto& [k, v] : entries_) {
+  std::vector<Entry>& entries = Own();
+  for (auto& [k, v] : entries) {
     if (k == key) {
       v = std::move(value);
       return;
     }
   }
-  entries_.emplace_back(std::move(key), std::move(value));
+  entries.emplace_back(std::move(key), std::move(value));
 }
 
 bool Metadata::Remove(std::string_view key) {
-  auto it = std::find_if(entries_.begin(), entries_.end(),
-                         [&](const Entry& e) { return e.first == key; });
-  if (it == entries_.end()) return false;
-  entries_.erase(it);
+  if (!Get(key)) return false;
+  std::vector<Entry>& entries = Own();
+  entries.erase(std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.first == key; }));
   return true;
 }
 
 void Metadata::Assign(std::vector<Entry> entries) {
-  entries_.clear();
+  entries_.reset();
+  if (entries.empty()) return;
+  std::vector<Entry>& mine = Own();
+  mine.reserve(entries.size());
   for (auto& [k, v] : entries) Set(std::move(k), std::move(v));
 }
 
 std::size_t Metadata::ByteSize() const {
   std::size_t n = 0;
-  for (const auto& [k, v] : entries_) n += k.size() + v.size();
+  for (const auto& [k, v] : entries()) n += k.size() + v.size();
   return n;
 }
 
