@@ -26,11 +26,11 @@ inline constexpr std::chrono::microseconds kDefaultSpin{50};
 
 class SpinCondition {
  public:
-  void notify_one() {
+  void NotifyOne() {
     changes_.fetch_add(1, std::memory_order_release);
     cv_.notify_one();
   }
-  void notify_all() {
+  void NotifyAll() {
     changes_.fetch_add(1, std::memory_order_release);
     cv_.notify_all();
   }
@@ -39,7 +39,7 @@ class SpinCondition {
   // (yielding the processor between looks) before sleeping. `lock` is held
   // whenever `ready` runs and when this returns.
   template <typename Ready>
-  void wait(std::unique_lock<std::mutex>& lock, Ready ready, std::chrono::microseconds spin = kDefaultSpin) {
+  void Wait(std::unique_lock<std::mutex>& lock, Ready ready, std::chrono::microseconds spin = kDefaultSpin) {
     if (ready()) return;
     std::uint32_t seen = changes_.load(std::memory_order_acquire);
     const auto until = std::chrono::steady_clock::now() + spin;
@@ -63,7 +63,7 @@ class SpinCondition {
 
   // A plain timed wait, without the spin.
   template <typename TimePoint, typename Ready>
-  bool wait_until(std::unique_lock<std::mutex>& lock, TimePoint deadline, Ready ready) {
+  bool WaitUntil(std::unique_lock<std::mutex>& lock, TimePoint deadline, Ready ready) {
     return cv_.wait_until(lock, deadline, ready);
   }
 

@@ -26,7 +26,7 @@ class BoundedQueue {
     }
     if (closed_) return item;
     items_.push_back(std::move(item));
-    not_empty_.notify_one();
+    not_empty_.NotifyOne();
     return std::nullopt;
   }
 
@@ -35,7 +35,7 @@ class BoundedQueue {
     std::lock_guard lock(mutex_);
     if (closed_ || items_.size() >= capacity_) return false;
     items_.push_back(std::move(item));
-    not_empty_.notify_one();
+    not_empty_.NotifyOne();
     return true;
   }
 
@@ -45,13 +45,13 @@ class BoundedQueue {
   void PushAnyway(T item) {
     std::lock_guard lock(mutex_);
     items_.push_back(std::move(item));
-    not_empty_.notify_one();
+    not_empty_.NotifyOne();
   }
 
   // Waits for an item; nullopt once closed and empty.
   std::optional<T> Pop() {
     std::unique_lock lock(mutex_);
-    not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    not_empty_.Wait(lock, [&] { return closed_ || !items_.empty(); });
     if (items_.empty()) return std::nullopt;
     T item = std::move(items_.front());
     items_.pop_front();
@@ -64,7 +64,7 @@ class BoundedQueue {
   template <typename TimePoint>
   std::optional<T> PopUntil(TimePoint deadline) {
     std::unique_lock lock(mutex_);
-    not_empty_.wait_until(lock, deadline, [&] { return closed_ || !items_.empty(); });
+    not_empty_.WaitUntil(lock, deadline, [&] { return closed_ || !items_.empty(); });
     if (items_.empty()) return std::nullopt;
     T item = std::move(items_.front());
     items_.pop_front();
@@ -78,7 +78,7 @@ class BoundedQueue {
     std::lock_guard lock(mutex_);
     closed_ = true;
     not_full_.notify_all();
-    not_empty_.notify_all();
+    not_empty_.NotifyAll();
   }
 
   // Removes and returns everything still queued.

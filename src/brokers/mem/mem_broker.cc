@@ -217,7 +217,7 @@ class MemBroker final : public Broker {
       sub->stopping = true;
       sub->queue.clear();  // in memory only: undelivered messages go with it
     }
-    sub->work.notify_all();
+    sub->work.NotifyAll();
     sub->room.notify_all();
     if (sub->thread.get_id() == std::this_thread::get_id())
       sub->thread.detach();  // unsubscribing from inside its own handler
@@ -290,7 +290,7 @@ class MemBroker final : public Broker {
       std::lock_guard lock(sub->mutex);
       sub->delivering = false;
       if (!taken && sub->options.manual_ack) --sub->in_flight;
-      if (!sub->queue.empty()) sub->work.notify_one();  // held back while this went
+      if (!sub->queue.empty()) sub->work.NotifyOne();  // held back while this went
       if (sub->parked) sub->idle.notify_all();
     }
     return taken;
@@ -309,7 +309,7 @@ class MemBroker final : public Broker {
     }
     if (sub->stopping) return Status::Ok();  // unsubscribed meanwhile: like never matched
     sub->queue.push_back(std::move(delivery));
-    sub->work.notify_one();
+    sub->work.NotifyOne();
     return Status::Ok();
   }
 
@@ -317,7 +317,7 @@ class MemBroker final : public Broker {
     NameThisThread("mem:" + sub.options.pattern);
     std::unique_lock lock(sub.mutex);
     while (true) {
-      sub.work.wait(lock, [&] {
+      sub.work.Wait(lock, [&] {
         return sub.stopping ||
                (!sub.parked && !sub.queue.empty() && !sub.delivering && sub.InFlightRoom());
       });
@@ -364,7 +364,7 @@ class MemBroker final : public Broker {
           // and waiting here would stall every other timer.
           sub->queue.push_back(std::move(*p.delivery));
         }
-        sub->work.notify_one();
+        sub->work.NotifyOne();
       }
       lock.lock();
     }
@@ -389,7 +389,7 @@ class MemBroker final : public Broker {
       sub->options.extensions = std::move(wanted.options.extensions);
       sub->parked = false;
       sub->adoptable = false;
-      sub->work.notify_one();
+      sub->work.NotifyOne();
       return sub;
     }
     return nullptr;
@@ -436,7 +436,7 @@ Status MemAcker::Settle(bool redeliver, std::chrono::milliseconds delay) {
     // waiting for this.
     const bool was_full = !sub->InFlightRoom();
     if (sub->in_flight > 0) --sub->in_flight;
-    if (was_full) sub->work.notify_one();
+    if (was_full) sub->work.NotifyOne();
   }
   if (redeliver) {
     Delivery again = copy_;
