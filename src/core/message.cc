@@ -1,6 +1,7 @@
 #include "ferry/message.h"
 
 #include <algorithm>
+#include <atomic>
 
 namespace ferry {
 
@@ -14,18 +15,21 @@ const std::vector<Metadata::Entry>& Metadata::Empty() {
 }
 
 std::vector<Metadata::Entry>& Metadata::Own() {
-  // A use count of 1 means no other copy shares the entries: copies are
-  // made from this object, which its owner is changing, so none can appear
-  // meanwhile.
-  // The vector is made non-const here, and only here, so writing through
-  // the pointer-to-const is sound.
-  if (!entries_ || entries_.use_count() != 1) {
-    auto mine = entries_ ? std::make_shared<std::vector<Entry>>(*entries_) : std::make_shared<std::vector<Entry>>();
-    std::vector<Entry>& ref = *mine;
-    entries_ = std::move(mine);
-    return ref;
+  // A use count of 1 means no other copy shares the entries, and none can
+  // appear meanwhile: copies are made from this object, which its owner is
+  // changing. The vector is made non-const here, and only here, so writing
+  // through the pointer-to-const is sound.
+  if (entries_ && entries_.use_count() == 1) {
+    // The count is read relaxed; the fence orders this copy's writes after
+    // whatever another thread did with the entries before it let go of
+    // them (its release of the count).
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return const_cast<std::vector<Entry>&>(*entries_);
   }
-  return const_cast<std::vector<Entry>&>(*entries_);
+  auto mine = entries_ ? std::make_shared<std::vector<Entry>>(*entries_) : std::make_shared<std::vector<Entry>>();
+  std::vector<Entry>& ref = *mine;
+  entries_ = std::move(mine);
+  return ref;
 }
 
 std::optional<std::string_view> Metadata::Get(std::string_view key) const {
@@ -46,9 +50,12 @@ void Metadata::Set(std::string key, std::string value) {
 }
 
 bool Metadata::Remove(std::string_view key) {
-  if (!Get(key)) return false;
-  std::vector<Entry>& entries = Own();
-  entries.erase(std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.first == key; }));
+  const std::vector<Entry>& current = entries();
+  const auto it = std::find_if(current.begin(), current.end(), [&](const Entry& e) { return e.first == key; });
+  if (it == current.end()) return false;
+  const auto index = it - current.begin();
+  std::vector<Entry>& mine = Own();
+  mine.erase(mine.begin() + index);
   return true;
 }
 
