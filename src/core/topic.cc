@@ -11,28 +11,32 @@ Status Validate(std::string_view s, bool allow_wildcards, const char* what) {
   if (s.empty()) return Error::InvalidArgument(std::string(what) + " is empty");
   if (s.size() > kMaxTopicLength)
     return Error::InvalidArgument(std::string(what) + " is longer than 1024 bytes");
-  std::size_t start = 0;
-  while (true) {
-    std::size_t dot = s.find('.', start);
-    std::string_view token =
-        s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    auto bad = [&](const std::string& why) {
-      return Error::InvalidArgument(std::string(what) + " '" + std::string(s) + "' " + why);
-    };
-    if (token.empty()) return bad("has an empty token");
-    for (char c : token) {
-      if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\0')
-        return bad("contains whitespace");
+  auto bad = [&](const char* why) {
+    return Error::InvalidArgument(std::string(what) + " '" + std::string(s) + "' " + why);
+  };
+  // One pass over the characters (every send checks its topic): a token's
+  // wildcard rules are checked where it ends, at a dot or the end.
+  std::size_t token_start = 0;
+  bool wildcard = false;
+  for (std::size_t i = 0; i <= s.size(); ++i) {
+    const char c = i < s.size() ? s[i] : '.';
+    if (c == '.') {
+      const std::size_t length = i - token_start;
+      if (length == 0) return bad("has an empty token");
+      if (wildcard) {
+        if (!allow_wildcards) return bad("contains a wildcard");
+        if (length != 1) return bad("mixes a wildcard with other characters");
+        if (s[token_start] == '>' && i != s.size()) return bad("has '>' before the last token");
+      }
+      token_start = i + 1;
+      wildcard = false;
+    } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\0') {
+      return bad("contains whitespace");
+    } else if (c == '*' || c == '>') {
+      wildcard = true;
     }
-    const bool is_last = dot == std::string_view::npos;
-    if (token.find_first_of("*>") != std::string_view::npos) {
-      if (!allow_wildcards) return bad("contains a wildcard");
-      if (token.size() != 1) return bad("mixes a wildcard with other characters");
-      if (token == ">" && !is_last) return bad("has '>' before the last token");
-    }
-    if (is_last) return Status::Ok();
-    start = dot + 1;
   }
+  return Status::Ok();
 }
 
 }  // namespace

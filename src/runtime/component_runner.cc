@@ -325,6 +325,7 @@ std::vector<Delivery> ComponentRunner::NextBatch() {
 void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) {
   NameThisThread("w:" + config_.name);
   log_context.component = &config_.name;
+  std::vector<wasm::Inbound> inbound;  // reused: no allocation per call
   while (true) {
     std::vector<Delivery> batch = NextBatch();
     if (batch.empty()) return;
@@ -344,8 +345,7 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
       }
       instance = std::move(fresh).value();
     }
-    std::vector<wasm::Inbound> inbound;
-    inbound.reserve(batch.size());
+    inbound.clear();
     for (const Delivery& d : batch) inbound.push_back({&d.message, &broker_});
     const TopicLogScope topic(&batch.front().message.topic);
     // A batch is one call: one span, the first message's trace.
