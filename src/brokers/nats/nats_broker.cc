@@ -182,6 +182,18 @@ class NatsBroker final : public Broker {
     natsConnection* conn = Connected();
     if (!conn) return NotConnected();
     const bool stored = Stored(message.topic);
+    if (!stored && message.metadata.empty() && !message.content_type) {
+      // Nothing for headers: cnats publishes from the caller's buffer. A
+      // natsMsg would be allocated, and handed to cnats's collector thread
+      // (a futex wake) when destroyed.
+      const int length = static_cast<int>(message.data.size());
+      natsStatus s = message.reply_to.empty()
+                         ? natsConnection_Publish(conn, message.topic.c_str(), message.data.data(), length)
+                         : natsConnection_PublishRequest(conn, message.topic.c_str(), message.reply_to.c_str(),
+                                                         message.data.data(), length);
+      if (s != NATS_OK) return NatsError(s, "publishing to " + message.topic);
+      return Status::Ok();
+    }
     auto msg = ToNatsMsg(message, message.reply_to.empty() ? nullptr : message.reply_to.c_str(), stored);
     if (!msg.ok()) return msg.error();
     if (stored) return PublishStored(msg->get(), message.topic, MsgIdFor(message, conn), deadline);
