@@ -107,7 +107,8 @@ std::unique_ptr<Echo> Start(const std::string& label, const std::string& file, c
   }
   e->host = std::move(host).value();
   Echo* raw = e.get();
-  auto sink = e->host->Listen("default", "echo.out", [raw](const Message&) { raw->arrived.Add(); });
+  auto sink = e->host->Listen("default", "echo.out", [raw](const Message&) { raw->arrived.Add(); },
+                              ListenMode::kInline);  // counting is quick: no thread of its own
   if (!sink.ok()) return nullptr;
   e->listeners.push_back(std::move(sink).value());
   e->service = std::make_unique<SlowService>(*e->host, service_delay);

@@ -65,6 +65,9 @@ struct HeldRetry {
   std::chrono::milliseconds delay{0};   // left until that attempt
 };
 
+// Where Host::Listen may call its callback: see Host::Listen.
+enum class ListenMode { kOwnThread, kInline };
+
 // Keeps a Host::Listen subscription alive; destroying it unsubscribes and
 // waits for a running callback to return. Host::Stop (and so destroying the
 // Host) ends the subscription too, the same way, before the brokers close:
@@ -137,9 +140,17 @@ class Host {
   // Calls `on_message` (on a broker thread, one call at a time) for each
   // message matching `pattern` on a configured broker, until the returned
   // Listener is destroyed or the host stops, whichever comes first.
+  // ListenMode::kInline promises that `on_message` is quick and never
+  // blocks; a broker that can (the embedded one) may then call it on the
+  // publishing thread instead of handing the message to a thread of its
+  // own. Calls stay one at a time and in order.
   virtual Result<std::unique_ptr<Listener>> Listen(
       std::string_view broker, std::string_view pattern,
-      std::function<void(const Message&)> on_message) = 0;
+      std::function<void(const Message&)> on_message, ListenMode mode) = 0;
+  Result<std::unique_ptr<Listener>> Listen(std::string_view broker, std::string_view pattern,
+                                           std::function<void(const Message&)> on_message) {
+    return Listen(broker, pattern, std::move(on_message), ListenMode::kOwnThread);
+  }
 
   // Counters of each component; after Stop, their final values.
   virtual std::vector<ComponentStats> Stats() const = 0;

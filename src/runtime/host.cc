@@ -159,15 +159,22 @@ class HostImpl final : public Host {
     return (*broker)->Request(message, RequestOptions{timeout, expected_replies});
   }
 
+  using Host::Listen;
   Result<std::unique_ptr<Listener>> Listen(std::string_view name, std::string_view pattern,
-                                           std::function<void(const Message&)> on_message) override {
+                                           std::function<void(const Message&)> on_message,
+                                           ListenMode mode) override {
     auto broker = FindBroker(name);
     if (!broker.ok()) return broker.error();
     SubscribeOptions options;
     options.pattern = std::string(pattern);
     options.manual_ack = false;
-    auto sub = (*broker)->Subscribe(
-        options, [fn = std::move(on_message)](Delivery d) { fn(d.message); });
+    auto fn = std::make_shared<const std::function<void(const Message&)>>(std::move(on_message));
+    if (mode == ListenMode::kInline)
+      options.try_handler = [fn](Delivery& d) {
+        (*fn)(d.message);
+        return true;
+      };
+    auto sub = (*broker)->Subscribe(options, [fn](Delivery d) { (*fn)(d.message); });
     if (!sub.ok()) return sub.error();
     auto slot = std::make_shared<ListenSlot>();
     slot->broker = broker->get();

@@ -206,6 +206,55 @@ TEST_F(MemBrokerTest, UnsubscribeStopsDelivery) {
   EXPECT_EQ(sink.size(), 1u);
 }
 
+// A try_handler runs on the publisher's thread. Destroying the subscription
+// while one runs waits for it to return, as for a call on the delivery
+// thread; a handler that unsubscribes itself from inside does not wait on
+// itself.
+TEST_F(MemBrokerTest, UnsubscribeWaitsForADirectDeliveryStillRunning) {
+  std::atomic<bool> entered{false}, release{false}, returned{false};
+  std::thread::id ran_on;
+  SubscribeOptions options{.pattern = "t", .manual_ack = false};
+  options.try_handler = [&](Delivery&) {
+    ran_on = std::this_thread::get_id();
+    entered = true;
+    while (!release) std::this_thread::sleep_for(1ms);
+    returned = true;
+    return true;
+  };
+  auto sub = broker_->Subscribe(options, [](Delivery) {});
+  ASSERT_OK(sub);
+  std::thread publisher([&] { EXPECT_OK(broker_->Publish(Msg("t"), Soon())); });
+  while (!entered) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(ran_on, publisher.get_id());
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(100ms);
+    release = true;
+  });
+  sub->reset();
+  EXPECT_TRUE(returned.load()) << "the subscription went while its handler still ran";
+  publisher.join();
+  releaser.join();
+
+  std::unique_ptr<Subscription> self;
+  std::mutex self_mutex;
+  SubscribeOptions own{.pattern = "u", .manual_ack = false};
+  std::atomic<bool> dropped{false};
+  own.try_handler = [&](Delivery&) {
+    std::lock_guard lock(self_mutex);
+    self.reset();  // unsubscribes from inside its own call
+    dropped = true;
+    return true;
+  };
+  auto made = broker_->Subscribe(own, [](Delivery) {});
+  ASSERT_OK(made);
+  {
+    std::lock_guard lock(self_mutex);
+    self = std::move(made).value();
+  }
+  ASSERT_OK(broker_->Publish(Msg("u"), Soon()));
+  EXPECT_TRUE(dropped.load());
+}
+
 testing::BrokerTarget MemTarget() {
   // The embedded broker has no server: both "connections" share one broker.
   auto shared = std::shared_ptr<Broker>(MakeMemBroker({}));

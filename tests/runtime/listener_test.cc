@@ -6,6 +6,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <pthread.h>
 
 #include "support/host_fixture.h"
 
@@ -31,6 +37,12 @@ struct OwnedHost {
   TempDir dir;
   std::unique_ptr<Host> host;
 };
+
+std::string CurrentThreadName() {
+  char name[32] = {};
+  pthread_getname_np(pthread_self(), name, sizeof name);
+  return name;
+}
 
 Status PublishEcho(Host& host, const std::string& data) {
   Message m;
@@ -74,6 +86,66 @@ TEST(HostListen, StopEndsTheListenerForGood) {
   EXPECT_EQ(calls.load(), 0);
   listener->reset();  // a no-op: Stop already ended it
   again->reset();
+}
+
+// ListenMode::kInline on the embedded broker: the callback runs on the
+// thread that published (here the echo's worker, never the test's thread
+// nor a delivery thread of the broker's), one call at a time and in order.
+TEST(HostListen, InlineListenerRunsOnThePublishingThreadInOrder) {
+  OwnedHost owned;
+  ASSERT_TRUE(owned.host);
+  ASSERT_OK(owned.host->Start());
+  std::mutex mutex;
+  std::vector<std::string> seen;
+  std::set<std::string> threads;
+  std::atomic<int> running{0}, overlapped{0};
+  Inbox out;
+  auto listener = owned.host->Listen(
+      "default", "echo.out",
+      [&](const Message& m) {
+        if (running.fetch_add(1) != 0) ++overlapped;
+        {
+          std::lock_guard lock(mutex);
+          seen.emplace_back(m.data.view());
+          threads.insert(CurrentThreadName());
+        }
+        running.fetch_sub(1);
+        out.Add(m);
+      },
+      ListenMode::kInline);
+  ASSERT_OK(listener);
+  constexpr int kCount = 2000;
+  for (int i = 0; i < kCount; ++i) ASSERT_OK(PublishEcho(*owned.host, std::to_string(i)));
+  ASSERT_EQ(out.WaitFor(kCount).size(), static_cast<std::size_t>(kCount));
+  listener->reset();
+  std::lock_guard lock(mutex);
+  for (int i = 0; i < kCount; ++i) ASSERT_EQ(seen[i], std::to_string(i));
+  EXPECT_EQ(overlapped.load(), 0);
+  EXPECT_EQ(threads, std::set<std::string>{"w:echo"});
+}
+
+// The same callback in the default mode runs on the broker's delivery
+// thread for the subscription.
+TEST(HostListen, DefaultListenerRunsOnADeliveryThread) {
+  OwnedHost owned;
+  ASSERT_TRUE(owned.host);
+  ASSERT_OK(owned.host->Start());
+  std::mutex mutex;
+  std::set<std::string> threads;
+  Inbox out;
+  auto listener = owned.host->Listen("default", "echo.out", [&](const Message& m) {
+    {
+      std::lock_guard lock(mutex);
+      threads.insert(CurrentThreadName());
+    }
+    out.Add(m);
+  });
+  ASSERT_OK(listener);
+  for (int i = 0; i < 50; ++i) ASSERT_OK(PublishEcho(*owned.host, std::to_string(i)));
+  ASSERT_EQ(out.WaitFor(50).size(), 50u);
+  listener->reset();
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(threads, std::set<std::string>{"mem:echo.out"});
 }
 
 }  // namespace

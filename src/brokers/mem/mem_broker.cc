@@ -35,11 +35,14 @@ struct Sub {
   std::mutex mutex;
   SpinCondition work;            // the delivery thread: something to deliver, or stopping
   std::condition_variable room;  // publishers: room in the queue, or stopping
-  std::condition_variable idle;  // HandOver: no delivery on its way any more
+  std::condition_variable idle;  // HandOver, Remove: no delivery on its way any more
   std::deque<Delivery> queue;
   std::uint32_t in_flight = 0;   // delivered, not yet settled
   std::uint32_t waiting_publishers = 0;
   bool delivering = false;       // a delivery is on its way to a handler
+  // The publishing thread running try_handler while `delivering`, if any
+  // (a subscription removed from inside that call must not wait for it).
+  std::thread::id direct_caller;
   bool stopping = false;
   // Handed over (a reload): nothing is delivered, the queue still fills.
   // `adoptable` turns true once no handler call is running any more; from
@@ -213,9 +216,15 @@ class MemBroker final : public Broker {
       std::erase(subs_, sub);
     }
     {
-      std::lock_guard lock(sub->mutex);
+      std::unique_lock lock(sub->mutex);
       sub->stopping = true;
       sub->queue.clear();  // in memory only: undelivered messages go with it
+      // A try_handler call running on a publisher's thread finishes before
+      // the subscription is gone (unless this is that call unsubscribing).
+      sub->idle.wait(lock, [&] {
+        return !sub->delivering || sub->direct_caller == std::thread::id() ||
+               sub->direct_caller == std::this_thread::get_id();
+      });
     }
     sub->work.NotifyAll();
     sub->room.notify_all();
@@ -279,6 +288,7 @@ class MemBroker final : public Broker {
           !sub->InFlightRoom())
         return false;
       sub->delivering = true;
+      sub->direct_caller = std::this_thread::get_id();
       if (sub->options.manual_ack) {
         ++sub->in_flight;
         d.acker = std::make_shared<MemAcker>(sub->self, *this, d);
@@ -289,9 +299,10 @@ class MemBroker final : public Broker {
     {
       std::lock_guard lock(sub->mutex);
       sub->delivering = false;
+      sub->direct_caller = std::thread::id();
       if (!taken && sub->options.manual_ack) --sub->in_flight;
       if (!sub->queue.empty()) sub->work.NotifyOne();  // held back while this went
-      if (sub->parked) sub->idle.notify_all();
+      if (sub->parked || sub->stopping) sub->idle.notify_all();
     }
     return taken;
   }
