@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "support/ferry_process.h"
 #include "support/host_fixture.h"
 
 namespace ferry::testing {
@@ -85,7 +86,7 @@ TEST(FerryCommand, RunServesRequestsAndStopsCleanlyOnSigterm) {
             "--control", sock.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  for (int i = 0; i < 300 && !std::filesystem::exists(sock); ++i)
+  for (int i = 0; i < 300 && !SocketAccepting(sock); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   Output reply = Ferry("request greet cli --timeout 5000 --control " + sock.string());
   EXPECT_EQ(reply.exit_code, 0);

@@ -3,14 +3,27 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 namespace ferry::testing {
+bool SocketAccepting(const std::filesystem::path& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
 
 FerryProcess::FerryProcess(const std::string& config_toml) {
   Rewrite(config_toml);
@@ -41,7 +54,7 @@ Status FerryProcess::Start() {
   }
   pid_ = pid;
   for (int i = 0; i < 1500; ++i) {
-    if (std::filesystem::exists(socket_)) return Status::Ok();
+    if (SocketAccepting(socket_)) return Status::Ok();
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;

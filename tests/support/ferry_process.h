@@ -12,6 +12,11 @@
 
 namespace ferry::testing {
 
+// True once something accepts connections on the Unix socket at `path`.
+// The file appears at bind(), a moment before listen(): its existence alone
+// does not tell that a `ferry run` is ready.
+bool SocketAccepting(const std::filesystem::path& path);
+
 class FerryProcess {
  public:
   // `config_toml` as for RunningHost ("$COMPONENTS" is replaced).

@@ -296,7 +296,7 @@ TEST(NatsRun, ABrokerUrlNeedsNoConfigFile) {
             url.c_str(), "--control", sock.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  for (int i = 0; i < 500 && !std::filesystem::exists(sock); ++i) std::this_thread::sleep_for(20ms);
+  for (int i = 0; i < 500 && !SocketAccepting(sock); ++i) std::this_thread::sleep_for(20ms);
   auto client = MakeBroker(url, {});
   ASSERT_OK(client);
   ASSERT_OK((*client)->Connect());
