@@ -68,6 +68,9 @@ struct StreamSub : std::enable_shared_from_this<StreamSub> {
   // the reader's back-pressure covers this queue too.
   std::vector<std::string> acks;
   std::condition_variable acks_cv;
+  // The reader waits here while the runtime holds max_in_flight entries;
+  // the acker wakes it when XACKs give room back.
+  std::condition_variable room_cv;
   bool acker_running = false;  // false: Ack sends its own XACK
   bool acker_stop = false;
 
@@ -149,6 +152,7 @@ void StreamSub::AckLoop() {
     lock.lock();
     for (const std::string& id : ids) held.erase(id);
     in_flight.fetch_sub(static_cast<std::uint32_t>(ids.size()));
+    room_cv.notify_all();
   }
   acker_running = false;
 }
@@ -344,7 +348,10 @@ Status StreamSubscription::Poll() {
   }
   // Back-pressure: read nothing new while the runtime holds enough.
   if (sub_->in_flight.load() >= sub_->options.max_in_flight) {
-    std::this_thread::sleep_for(10ms);
+    std::unique_lock lock(sub_->mutex);
+    sub_->room_cv.wait_for(lock, 10ms, [&] {
+      return sub_->in_flight.load() < sub_->options.max_in_flight || sub_->stop.load();
+    });
     return Status::Ok();
   }
   const std::uint32_t room = sub_->options.max_in_flight - sub_->in_flight.load();
