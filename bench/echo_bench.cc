@@ -11,10 +11,12 @@
 //      the same rounds; the forwarding echo beside them.
 //
 //   ferry_echo_bench [--quick] [--rounds N] [--seconds S]
-//   ferry_echo_bench --profile native|w1|w2|copy [--seconds S]
+//   ferry_echo_bench --profile native|w1|w2|copy|async1|async16 [--seconds S]
 //
 // --profile runs one echo at 16 B for S seconds (default 10) and prints its
 // rate: a steady load for a profiler, with no other echo's threads beside it.
+// async1 and async16 are the async-shape echo (examples/async_echo) with
+// max_concurrent_per_instance 1 and 16.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -181,8 +183,11 @@ int Profile(const std::string& which, double seconds) {
   else if (which == "w1") path = EchoHost::Start("profile-w1", "echo.wasm", "workers = 1\n");
   else if (which == "w2") path = EchoHost::Start("profile-w2", "echo.wasm", "workers = 2\n");
   else if (which == "copy") path = EchoHost::Start("profile-copy", "copy_echo.wasm", "workers = 1\n");
+  else if (which == "async1" || which == "async16")
+    path = EchoHost::Start("profile-" + which, "async_echo.wasm",
+                           "workers = 1\nmax_concurrent_per_instance = " + which.substr(5) + "\n");
   else {
-    std::fprintf(stderr, "--profile takes native, w1, w2 or copy, not %s\n", which.c_str());
+    std::fprintf(stderr, "--profile takes native, w1, w2, copy, async1 or async16, not %s\n", which.c_str());
     return 2;
   }
   if (!path) return 1;
