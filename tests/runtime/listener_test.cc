@@ -88,64 +88,61 @@ TEST(HostListen, StopEndsTheListenerForGood) {
   again->reset();
 }
 
-// ListenMode::kInline on the embedded broker: the callback runs on the
-// thread that published (here the echo's worker, never the test's thread
-// nor a delivery thread of the broker's), one call at a time and in order.
-TEST(HostListen, InlineListenerRunsOnThePublishingThreadInOrder) {
-  OwnedHost owned;
-  ASSERT_TRUE(owned.host);
-  ASSERT_OK(owned.host->Start());
+// What a listener's calls saw: the payloads in arrival order, the threads
+// they ran on, and whether two calls ever overlapped.
+struct CallLog {
   std::mutex mutex;
   std::vector<std::string> seen;
   std::set<std::string> threads;
   std::atomic<int> running{0}, overlapped{0};
   Inbox out;
-  auto listener = owned.host->Listen(
-      "default", "echo.out",
-      [&](const Message& m) {
-        if (running.fetch_add(1) != 0) ++overlapped;
-        {
-          std::lock_guard lock(mutex);
-          seen.emplace_back(m.data.view());
-          threads.insert(CurrentThreadName());
-        }
-        running.fetch_sub(1);
-        out.Add(m);
-      },
-      ListenMode::kInline);
+
+  void Record(const Message& m) {
+    if (running.fetch_add(1) != 0) ++overlapped;
+    {
+      std::lock_guard lock(mutex);
+      seen.emplace_back(m.data.view());
+      threads.insert(CurrentThreadName());
+    }
+    running.fetch_sub(1);
+    out.Add(m);
+  }
+};
+
+// Publishes "0", "1", ... to the echo component and logs what a listener
+// on echo.out in `mode` is called with, until all `count` echoes arrived.
+void ListenToEchoes(ListenMode mode, int count, CallLog& log) {
+  OwnedHost owned;
+  ASSERT_TRUE(owned.host);
+  ASSERT_OK(owned.host->Start());
+  auto listener =
+      owned.host->Listen("default", "echo.out", [&log](const Message& m) { log.Record(m); }, mode);
   ASSERT_OK(listener);
+  for (int i = 0; i < count; ++i) ASSERT_OK(PublishEcho(*owned.host, std::to_string(i)));
+  ASSERT_EQ(log.out.WaitFor(count).size(), static_cast<std::size_t>(count));
+}
+
+// ListenMode::kInline on the embedded broker: the callback runs on the
+// thread that published (here the echo's worker, never the test's thread
+// nor a delivery thread of the broker's), one call at a time and in order.
+TEST(HostListen, InlineListenerRunsOnThePublishingThreadInOrder) {
   constexpr int kCount = 2000;
-  for (int i = 0; i < kCount; ++i) ASSERT_OK(PublishEcho(*owned.host, std::to_string(i)));
-  ASSERT_EQ(out.WaitFor(kCount).size(), static_cast<std::size_t>(kCount));
-  listener->reset();
-  std::lock_guard lock(mutex);
-  for (int i = 0; i < kCount; ++i) ASSERT_EQ(seen[i], std::to_string(i));
-  EXPECT_EQ(overlapped.load(), 0);
-  EXPECT_EQ(threads, std::set<std::string>{"w:echo"});
+  CallLog log;
+  ListenToEchoes(ListenMode::kInline, kCount, log);
+  std::lock_guard lock(log.mutex);
+  ASSERT_EQ(log.seen.size(), static_cast<std::size_t>(kCount));
+  for (int i = 0; i < kCount; ++i) ASSERT_EQ(log.seen[i], std::to_string(i));
+  EXPECT_EQ(log.overlapped.load(), 0);
+  EXPECT_EQ(log.threads, std::set<std::string>{"w:echo"});
 }
 
 // The same callback in the default mode runs on the broker's delivery
 // thread for the subscription.
 TEST(HostListen, DefaultListenerRunsOnADeliveryThread) {
-  OwnedHost owned;
-  ASSERT_TRUE(owned.host);
-  ASSERT_OK(owned.host->Start());
-  std::mutex mutex;
-  std::set<std::string> threads;
-  Inbox out;
-  auto listener = owned.host->Listen("default", "echo.out", [&](const Message& m) {
-    {
-      std::lock_guard lock(mutex);
-      threads.insert(CurrentThreadName());
-    }
-    out.Add(m);
-  });
-  ASSERT_OK(listener);
-  for (int i = 0; i < 50; ++i) ASSERT_OK(PublishEcho(*owned.host, std::to_string(i)));
-  ASSERT_EQ(out.WaitFor(50).size(), 50u);
-  listener->reset();
-  std::lock_guard lock(mutex);
-  EXPECT_EQ(threads, std::set<std::string>{"mem:echo.out"});
+  CallLog log;
+  ListenToEchoes(ListenMode::kOwnThread, 50, log);
+  std::lock_guard lock(log.mutex);
+  EXPECT_EQ(log.threads, std::set<std::string>{"mem:echo.out"});
 }
 
 }  // namespace
