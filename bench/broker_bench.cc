@@ -8,9 +8,10 @@
 // Each case runs `--rounds` times (default 3), the Ferry echo and the
 // native one alternating which goes first; medians are printed, and the
 // ratio is the median of the per-round ratios. The message count of a case
-// grows (up to 20×) so that a native run lasts about half a second.
+// grows (up to 200×) so that a native run lasts about `--seconds` (default
+// 0.5; 0.2 with --quick): longer runs for a steadier ratio.
 //
-//   ferry_broker_bench [--quick] [--rounds N]
+//   ferry_broker_bench [--quick] [--rounds N] [--seconds S]
 //                      [nats|nats-jetstream|mqtt|redis|redis-streams|rabbitmq|kafka ...]
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
@@ -438,7 +439,7 @@ struct Target {
   std::map<std::string, std::string> sink_extensions;  // the driver's echo.out subscription
 };
 
-void RunTarget(const Target& t, bool quick, int rounds) {
+void RunTarget(const Target& t, bool quick, int rounds, double seconds) {
   const std::uint16_t port = testing::FreePort();
   const auto dir = std::filesystem::temp_directory_path() / ("ferry-bench-" + t.name + "-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -476,7 +477,7 @@ void RunTarget(const Target& t, bool quick, int rounds) {
       auto native = t.native(port);
       std::this_thread::sleep_for(300ms);
       const double rate = Pump(**driver, arrived, c.size, c.count / 10 + 1);
-      c.count = bench::CountFor(rate, quick ? 0.2 : 0.5, c.count, 20 * c.count);
+      c.count = bench::CountFor(rate, seconds, c.count, 200 * c.count);
     }
     auto ferry_run = [&] {
       auto host = Host::Create({.config_file = config});
@@ -529,12 +530,15 @@ void RunTarget(const Target& t, bool quick, int rounds) {
 int main(int argc, char** argv) {
   bool quick = false;
   int rounds = 3;
+  double seconds = 0;
   std::vector<std::string> only;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
+    else if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = std::atof(argv[++i]);
     else only.emplace_back(argv[i]);
   }
+  if (seconds <= 0) seconds = quick ? 0.2 : 0.5;
   (void)SetLogLevel("error");
   auto redis_server = [](std::uint16_t port, const std::string& dir) {
     return std::make_unique<Server>(std::vector<std::string>{"redis-server", "--port", std::to_string(port),
@@ -619,13 +623,13 @@ int main(int argc, char** argv) {
 #endif
   };
   std::printf("### Echo on real brokers\n\n");
-  std::printf("%d rounds per case, Ferry and native alternating; medians, ratio = median of "
-              "per-round ratios.\n\n", rounds);
+  std::printf("%d rounds per case of about %.1f s of the native echo each, Ferry and native "
+              "alternating; medians, ratio = median of per-round ratios.\n\n", rounds, seconds);
   std::printf("| broker | payload | messages | Ferry echo (msg/s) | native echo on the broker's C client (msg/s) | Ferry / native | target |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
   for (const Target& t : targets) {
     if (!only.empty() && std::find(only.begin(), only.end(), t.name) == only.end()) continue;
-    RunTarget(t, quick, rounds);
+    RunTarget(t, quick, rounds, seconds);
   }
   std::printf("\n");
   return 0;
