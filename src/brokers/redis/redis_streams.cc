@@ -69,12 +69,18 @@ struct StreamSub : std::enable_shared_from_this<StreamSub> {
   std::vector<std::string> acks;
   std::condition_variable acks_cv;
   // The reader waits here while the runtime holds max_in_flight entries;
-  // the acker wakes it when XACKs give room back.
+  // whatever settles an entry wakes it (GiveBackLocked).
   std::condition_variable room_cv;
   bool acker_running = false;  // false: Ack sends its own XACK
   bool acker_stop = false;
 
   void Deliver(const std::string& id, Message message, std::uint32_t attempt);
+  // Gives `n` places of the in-flight window back and wakes a reader held
+  // at it. Caller holds `mutex`, so the reader cannot miss the wake.
+  void GiveBackLocked(std::uint32_t n) {
+    in_flight.fetch_sub(n);
+    room_cv.notify_all();
+  }
   // Queues `id` for the acker thread; false when it is not running.
   bool QueueAck(const std::string& id);
   void AckLoop();
@@ -151,8 +157,7 @@ void StreamSub::AckLoop() {
                    broker->display(), ids.size(), key, r.error().message());
     lock.lock();
     for (const std::string& id : ids) held.erase(id);
-    in_flight.fetch_sub(static_cast<std::uint32_t>(ids.size()));
-    room_cv.notify_all();
+    GiveBackLocked(static_cast<std::uint32_t>(ids.size()));
   }
   acker_running = false;
 }
@@ -162,7 +167,10 @@ Status StreamAcker::Ack() {
   // Sent by the acker thread; a failure there leaves the entry pending,
   // for the idle scan to deliver again.
   if (sub_->QueueAck(id_)) return Status::Ok();
-  sub_->in_flight.fetch_sub(1);
+  {
+    std::lock_guard lock(sub_->mutex);
+    sub_->GiveBackLocked(1);
+  }
   auto r = sub_->broker->Run({"XACK", sub_->key, sub_->group, id_});
   // Acknowledged, or left pending for the idle scan to deliver again.
   std::lock_guard lock(sub_->mutex);
@@ -172,16 +180,19 @@ Status StreamAcker::Ack() {
 
 Status StreamAcker::Nack(std::chrono::milliseconds delay) {
   FERRY_RETURN_IF_ERROR(Claim());
-  sub_->in_flight.fetch_sub(1);
   // The entry stays pending; the reader claims it again once the delay is up.
   std::lock_guard lock(sub_->mutex);
+  sub_->GiveBackLocked(1);
   sub_->retries.push_back({Clock::now() + delay, id_, attempt_ + 1});
   return Status::Ok();
 }
 
 Status StreamAcker::Term() {
   FERRY_RETURN_IF_ERROR(Claim());
-  sub_->in_flight.fetch_sub(1);
+  {
+    std::lock_guard lock(sub_->mutex);
+    sub_->GiveBackLocked(1);
+  }
   const std::string dead = sub_->key + sub_->broker->options().dead_letter_suffix;
   std::vector<std::string> cmd{"XADD", dead, "*"};
   for (std::string& f : redis::StreamFields(message_)) cmd.push_back(std::move(f));
