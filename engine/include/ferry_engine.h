@@ -36,7 +36,7 @@
 extern "C" {
 #endif
 
-#define FE_ABI_VERSION 4u
+#define FE_ABI_VERSION 5u
 uint32_t fe_abi_version(void);
 
 /* ---- plain data ------------------------------------------------------- */
@@ -68,7 +68,18 @@ typedef struct fe_pair {
 /* A message crossing the boundary. `data` passes to the receiver; all
  * strings are borrowed. `origin` is the host's opaque token for the broker a
  * message arrived on (replies go back through it); the engine hands it back
- * unchanged and sets it to NULL on messages a guest made. */
+ * unchanged and sets it to NULL on messages a guest made.
+ *
+ * `source` lets a message the guest did not change go back to the host
+ * without its strings being copied on either side:
+ * - On a message the host passes in, `source` is NULL or the host's token
+ *   for its own copy of the message, which the strings point into and the
+ *   owner of `data` keeps alive until `data` is released. The engine may
+ *   read the strings whenever it holds the data, not only during the call.
+ * - On a message the engine passes to the host, `source` is that token when
+ *   the message is unchanged since the host passed it in. The host then takes
+ *   the message from its own copy: `data` is empty with no release, and the
+ *   other fields (which still describe it) need not be read. Else NULL. */
 typedef struct fe_message {
   fe_str topic; /* empty: none */
   fe_buffer data;
@@ -78,6 +89,7 @@ typedef struct fe_message {
   size_t metadata_len;
   fe_str reply_to; /* empty: none */
   void* origin;
+  void* source;
 } fe_message;
 
 /* ---- errors the host returns to a guest -------------------------------- */

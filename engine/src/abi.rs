@@ -2,6 +2,7 @@
 //! conversions to Rust types. Nothing here knows Wasmtime.
 
 use std::ffi::c_void;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 
@@ -154,6 +155,7 @@ pub struct FeMessage {
     pub metadata_len: usize,
     pub reply_to: FeStr,
     pub origin: *mut c_void,
+    pub source: *mut c_void,
 }
 
 /// The host's token for the broker a message came from. Only ever handed
@@ -211,54 +213,135 @@ impl Metadata {
     }
 }
 
-/// A message on the engine's side of the boundary.
-#[derive(Clone, Debug)]
-pub struct HostMessage {
+/// A message's text: where it was published, its content type, metadata
+/// and reply address.
+#[derive(Clone, Debug, Default)]
+pub struct Fields {
     pub topic: Option<String>,
-    pub data: Bytes,
     pub content_type: Option<String>,
     pub metadata: Metadata,
     pub reply_to: String,
+}
+
+/// The host's own copy of a message it passed in (`fe_message.source`):
+/// the view's strings point into it, and the owner of the message's data
+/// keeps it alive.
+#[derive(Clone, Copy)]
+struct Source {
+    token: *mut c_void,
+    topic: FeStr,
+    has_content_type: bool,
+    content_type: FeStr,
+    metadata: *const FePair,
+    metadata_len: usize,
+    reply_to: FeStr,
+}
+
+// What a Source points at is the host's immutable message, released only
+// with the data that holds it, on any thread (the header's contract).
+unsafe impl Send for Source {}
+unsafe impl Sync for Source {}
+
+impl Source {
+    /// # Safety
+    /// The host's message must still be alive (the data's owner holds it).
+    unsafe fn read(&self) -> Fields {
+        let pairs = if self.metadata_len == 0 {
+            &[][..]
+        } else {
+            unsafe { std::slice::from_raw_parts(self.metadata, self.metadata_len) }
+        };
+        let topic = unsafe { self.topic.to_string() };
+        Fields {
+            topic: if topic.is_empty() { None } else { Some(topic) },
+            content_type: if self.has_content_type { Some(unsafe { self.content_type.to_string() }) } else { None },
+            metadata: Metadata::assign(pairs.iter().map(|p| unsafe { (p.key.to_string(), p.value.to_string()) }).collect()),
+            reply_to: unsafe { self.reply_to.to_string() },
+        }
+    }
+}
+
+/// A message on the engine's side of the boundary.
+///
+/// A message the host passed in with a `source` stays a view of the host's
+/// copy until something reads its text (which is then copied once) or
+/// changes it; sent on unchanged, it goes back as that token, so a guest
+/// forwarding what it received costs no copy of any string on either side.
+#[derive(Clone)]
+pub struct HostMessage {
+    data: Bytes,
     pub origin: Origin,
+    /// Set while the message is unchanged from the host's copy; `data`'s
+    /// owner keeps that copy alive, so `data` never changes while it is set.
+    source: Option<Source>,
+    fields: OnceLock<Fields>,
+}
+
+impl std::fmt::Debug for HostMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostMessage").field("data", &self.data).field("fields", self.fields()).finish()
+    }
 }
 
 impl HostMessage {
     pub fn new(data: Bytes) -> HostMessage {
-        HostMessage {
-            topic: None,
-            data,
-            content_type: None,
-            metadata: Metadata::default(),
-            reply_to: String::new(),
-            origin: Origin::none(),
-        }
+        HostMessage::with_fields(data, Fields::default())
     }
 
-    /// Copies the strings of a message the host passed and takes its data.
+    pub fn with_fields(data: Bytes, fields: Fields) -> HostMessage {
+        HostMessage { data, origin: Origin::none(), source: None, fields: OnceLock::from(fields) }
+    }
+
+    pub fn data(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// The message's text, copied from the host's message on first use.
+    pub fn fields(&self) -> &Fields {
+        self.fields.get_or_init(|| match &self.source {
+            // SAFETY: `source` is set only while `data` (whose owner holds
+            // the host's message) is the host's.
+            Some(s) => unsafe { s.read() },
+            None => Fields::default(),
+        })
+    }
+
+    /// The text to change: the message is no longer the host's.
+    pub fn fields_mut(&mut self) -> &mut Fields {
+        self.fields();
+        self.source = None;
+        self.fields.get_mut().expect("initialized above")
+    }
+
+    pub fn set_data(&mut self, data: Bytes) {
+        self.fields();
+        self.source = None;
+        self.data = data;
+    }
+
+    /// Takes a message the host passed: its data, and its strings (copied
+    /// now, or on first use when the host gave its own copy as `source`).
     ///
     /// # Safety
     /// `m` must follow the header's contract; its data is not used again.
     pub unsafe fn take(m: &FeMessage) -> HostMessage {
-        let pairs = if m.metadata_len == 0 {
-            &[][..]
-        } else {
-            unsafe { std::slice::from_raw_parts(m.metadata, m.metadata_len) }
+        let data = unsafe { m.data.take() };
+        let source = Source {
+            token: m.source,
+            topic: m.topic,
+            has_content_type: m.has_content_type,
+            content_type: m.content_type,
+            metadata: m.metadata,
+            metadata_len: m.metadata_len,
+            reply_to: m.reply_to,
         };
-        let topic = unsafe { m.topic.to_string() };
-        HostMessage {
-            topic: if topic.is_empty() { None } else { Some(topic) },
-            data: unsafe { m.data.take() },
-            content_type: if m.has_content_type {
-                Some(unsafe { m.content_type.to_string() })
-            } else {
-                None
-            },
-            metadata: Metadata::assign(
-                pairs.iter().map(|p| unsafe { (p.key.to_string(), p.value.to_string()) }).collect(),
-            ),
-            reply_to: unsafe { m.reply_to.to_string() },
-            origin: Origin(m.origin),
+        if m.source.is_null() || m.data.release.is_none() {
+            // No copy of the host's to point into: the strings are copied
+            // before the call returns.
+            let fields = unsafe { source.read() };
+            return HostMessage { data, origin: Origin(m.origin), source: None, fields: OnceLock::from(fields) };
         }
+        HostMessage { data, origin: Origin(m.origin), source: Some(source), fields: OnceLock::new() }
     }
 }
 
@@ -271,22 +354,39 @@ pub struct Lent<'a> {
 
 impl<'a> Lent<'a> {
     pub fn new(message: &'a HostMessage) -> Lent<'a> {
-        Lent { pairs: message.metadata.pairs(), message }
+        let pairs = if message.source.is_some() { Vec::new() } else { message.fields().metadata.pairs() };
+        Lent { pairs, message }
     }
 
     /// The view to pass; valid while `self` lives. Each call hands over a
-    /// new reference to the data.
+    /// new reference to the data, or, for a message unchanged since the
+    /// host passed it, the host's own copy as `source` (and no data).
     pub fn view(&self) -> FeMessage {
         let m = self.message;
+        if let Some(s) = &m.source {
+            return FeMessage {
+                topic: s.topic,
+                data: FeBuffer { ptr: std::ptr::null(), len: 0, owner: std::ptr::null_mut(), release: None },
+                has_content_type: s.has_content_type,
+                content_type: s.content_type,
+                metadata: s.metadata,
+                metadata_len: s.metadata_len,
+                reply_to: s.reply_to,
+                origin: std::ptr::null_mut(),
+                source: s.token,
+            };
+        }
+        let f = m.fields();
         FeMessage {
-            topic: FeStr::of(m.topic.as_deref().unwrap_or("")),
+            topic: FeStr::of(f.topic.as_deref().unwrap_or("")),
             data: FeBuffer::give(m.data.clone()),
-            has_content_type: m.content_type.is_some(),
-            content_type: FeStr::of(m.content_type.as_deref().unwrap_or("")),
+            has_content_type: f.content_type.is_some(),
+            content_type: FeStr::of(f.content_type.as_deref().unwrap_or("")),
             metadata: self.pairs.as_ptr(),
             metadata_len: self.pairs.len(),
-            reply_to: FeStr::of(&m.reply_to),
+            reply_to: FeStr::of(&f.reply_to),
             origin: std::ptr::null_mut(),
+            source: std::ptr::null_mut(),
         }
     }
 }
@@ -372,6 +472,87 @@ mod tests {
         assert_eq!(given.ptr, bytes.as_ptr());
         assert_eq!(given.len, 100);
         (given.release.unwrap())(given.owner);
+    }
+
+    /// A host message as the C++ host lends one: strings in storage that
+    /// the data's owner keeps alive, and that storage as `source`.
+    struct HostCopy {
+        topic: String,
+        key: String,
+        value: String,
+        pairs: Vec<FePair>,
+        payload: Vec<u8>,
+    }
+
+    extern "C" fn drop_host_copy(owner: *mut c_void) {
+        drop(unsafe { Box::from_raw(owner as *mut HostCopy) });
+    }
+
+    fn lend(topic: &str, key: &str, value: &str, payload: &[u8]) -> (FeMessage, *mut c_void) {
+        let mut copy = Box::new(HostCopy {
+            topic: topic.into(),
+            key: key.into(),
+            value: value.into(),
+            pairs: Vec::new(),
+            payload: payload.to_vec(),
+        });
+        copy.pairs = vec![FePair { key: FeStr::of(&copy.key), value: FeStr::of(&copy.value) }];
+        let m = FeMessage {
+            topic: FeStr::of(&copy.topic),
+            data: FeBuffer { ptr: copy.payload.as_ptr(), len: copy.payload.len(), owner: std::ptr::null_mut(), release: None },
+            has_content_type: false,
+            content_type: FeStr::of(""),
+            metadata: copy.pairs.as_ptr(),
+            metadata_len: copy.pairs.len(),
+            reply_to: FeStr::of(""),
+            origin: std::ptr::null_mut(),
+            source: std::ptr::null_mut(),
+        };
+        let token = Box::into_raw(copy) as *mut c_void;
+        let m = FeMessage { data: FeBuffer { owner: token, release: Some(drop_host_copy), ..m.data }, source: token, ..m };
+        (m, token)
+    }
+
+    #[test]
+    fn an_unchanged_message_goes_back_as_the_hosts_own_copy() {
+        let (lent, token) = lend("orders.new", "k", "v", b"payload");
+        let m = unsafe { HostMessage::take(&lent) };
+        let view = Lent::new(&m).view();
+        assert_eq!(view.source, token);
+        assert!(view.data.release.is_none() && view.data.len == 0, "the host's copy carries the data");
+        // Reading the text copies it and leaves the message the host's.
+        assert_eq!(m.fields().topic.as_deref(), Some("orders.new"));
+        assert_eq!(m.fields().metadata.get("k"), Some("v"));
+        assert_eq!(Lent::new(&m).view().source, token);
+    }
+
+    #[test]
+    fn a_changed_message_goes_back_with_its_own_fields_and_data() {
+        let (lent, _) = lend("orders.new", "k", "v", b"payload");
+        let mut changed_text = unsafe { HostMessage::take(&lent) };
+        let mut changed_data = changed_text.clone();
+        changed_text.fields_mut().metadata.set("k".into(), "w".into());
+        changed_data.set_data(Bytes::from_static(b"other"));
+        for (m, data, value) in [(&changed_text, &b"payload"[..], "w"), (&changed_data, &b"other"[..], "v")] {
+            let lent = Lent::new(m);
+            let view = lent.view();
+            assert!(view.source.is_null());
+            assert_eq!(unsafe { view.data.take() }.as_ref(), data);
+            let pairs = unsafe { std::slice::from_raw_parts(view.metadata, view.metadata_len) };
+            assert_eq!(unsafe { pairs[0].value.to_string() }, value);
+            assert_eq!(unsafe { view.topic.to_string() }, "orders.new");
+        }
+    }
+
+    #[test]
+    fn a_message_without_an_owner_is_copied_at_once() {
+        let (mut lent, token) = lend("orders.new", "k", "v", b"");
+        // No release: nothing keeps the host's copy alive after the call.
+        lent.data = FeBuffer { ptr: std::ptr::null(), len: 0, owner: std::ptr::null_mut(), release: None };
+        let m = unsafe { HostMessage::take(&lent) };
+        drop_host_copy(token);
+        assert!(Lent::new(&m).view().source.is_null());
+        assert_eq!(m.fields().topic.as_deref(), Some("orders.new"));
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.instance(TYPES)?.func_wrap(
         "[method]message.data",
         |store: StoreContextMut<'_, HostState>, (m,): (Resource<HostMessage>,)| -> wasmtime::Result<(Bytes,)> {
-            Ok((store.data().message(&m)?.data.clone(),))
+            Ok((store.data().message(&m)?.data().clone(),))
         },
     )?;
     linker.allow_shadowing(false);
@@ -105,21 +105,21 @@ impl wasi::messaging::types::HostMessage for HostState {
     }
 
     fn topic(&mut self, m: Resource<HostMessage>) -> wasmtime::Result<Option<String>> {
-        Ok(self.message(&m)?.topic.clone())
+        Ok(self.message(&m)?.fields().topic.clone())
     }
 
     fn content_type(&mut self, m: Resource<HostMessage>) -> wasmtime::Result<Option<String>> {
-        Ok(self.message(&m)?.content_type.clone())
+        Ok(self.message(&m)?.fields().content_type.clone())
     }
 
     fn set_content_type(&mut self, m: Resource<HostMessage>, content_type: String) -> wasmtime::Result<()> {
-        self.table.get_mut(&m)?.content_type = Some(content_type);
+        self.table.get_mut(&m)?.fields_mut().content_type = Some(content_type);
         Ok(())
     }
 
     fn data(&mut self, m: Resource<HostMessage>) -> wasmtime::Result<Vec<u8>> {
         // Shadowed in add_to_linker by a definition that does not copy.
-        Ok(self.message(&m)?.data.to_vec())
+        Ok(self.message(&m)?.data().to_vec())
     }
 
     fn set_data(&mut self, m: Resource<HostMessage>, data: Vec<u8>) -> wasmtime::Result<()> {
@@ -127,12 +127,12 @@ impl wasi::messaging::types::HostMessage for HostState {
     }
 
     fn metadata(&mut self, m: Resource<HostMessage>) -> wasmtime::Result<Option<Vec<(String, String)>>> {
-        let md = &self.message(&m)?.metadata;
+        let md = &self.message(&m)?.fields().metadata;
         Ok(if md.0.is_empty() { None } else { Some(md.0.clone()) })
     }
 
     fn add_metadata(&mut self, m: Resource<HostMessage>, key: String, value: String) -> wasmtime::Result<()> {
-        let mut md = self.message(&m)?.metadata.clone();
+        let mut md = self.message(&m)?.fields().metadata.clone();
         md.set(key, value);
         self.replace_metadata(&m, md)
     }
@@ -142,7 +142,7 @@ impl wasi::messaging::types::HostMessage for HostState {
     }
 
     fn remove_metadata(&mut self, m: Resource<HostMessage>, key: String) -> wasmtime::Result<()> {
-        self.table.get_mut(&m)?.metadata.remove(&key);
+        self.table.get_mut(&m)?.fields_mut().metadata.remove(&key);
         Ok(())
     }
 
@@ -161,7 +161,7 @@ impl HostState {
                 self.limits.max_metadata_bytes
             )));
         }
-        self.table.get_mut(m)?.metadata = md;
+        self.table.get_mut(m)?.fields_mut().metadata = md;
         Ok(())
     }
 }
@@ -221,7 +221,7 @@ impl wasi::messaging::request_reply::Host for HostState {
             Err(e) => return Ok(Err(to_error(e))),
         };
         // Replies the instance has no room for are refused as a whole.
-        let bytes: usize = replies.iter().map(|r| r.data.len()).sum();
+        let bytes: usize = replies.iter().map(|r| r.data().len()).sum();
         if let Err(text) = self.message_room(bytes) {
             return Ok(Err(Error::Other(format!("{} replies arrived but {text}", replies.len()))));
         }

@@ -38,7 +38,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.instance(TYPES)?.func_wrap(
         "[method]message.data",
         |store: StoreContextMut<'_, HostState>, (m,): (Resource<HostMessage>,)| -> wasmtime::Result<(bytes::Bytes,)> {
-            Ok((store.data().message(&m)?.data.clone(),))
+            Ok((store.data().message(&m)?.data().clone(),))
         },
     )?;
     linker.allow_shadowing(false);
@@ -237,7 +237,7 @@ impl wasi::messaging::request_reply::HostWithStore<HostState> for HasSelf<HostSt
         accessor.with(|mut access| {
             let state: &mut HostState = access.get();
             // Replies the instance has no room for are refused as a whole.
-            let bytes: usize = replies.iter().map(|r| r.data.len()).sum();
+            let bytes: usize = replies.iter().map(|r| r.data().len()).sum();
             if let Err(text) = state.message_room(bytes) {
                 return Ok(Err(Error::Other(format!("{} replies arrived but {text}", replies.len()))));
             }

@@ -179,7 +179,7 @@ impl HostLink {
         let (vt, pending, rx) = self.start();
         let lent = Lent::new(reply);
         let view = lent.view();
-        (vt.reply)(self.ctx, call, original.origin.0, FeStr::of(&original.reply_to), &view, pending);
+        (vt.reply)(self.ctx, call, original.origin.0, FeStr::of(&original.fields().reply_to), &view, pending);
         rx
     }
 
@@ -205,6 +205,12 @@ impl HostLink {
     }
 
     pub fn send(&self, client: ClientToken, topic: &str, messages: &[HostMessage]) -> Result<(), HostError> {
+        if let [message] = messages {
+            // The common case, with nothing to collect.
+            let lent = Lent::new(message);
+            let view = lent.view();
+            return Self::with_error(|err| (self.vt().send)(self.ctx, client.0, FeStr::of(topic), &view, 1, err));
+        }
         let lent: Vec<Lent> = messages.iter().map(Lent::new).collect();
         let views: Vec<FeMessage> = lent.iter().map(Lent::view).collect();
         Self::with_error(|err| (self.vt().send)(self.ctx, client.0, FeStr::of(topic), views.as_ptr(), views.len(), err))
@@ -231,7 +237,7 @@ impl HostLink {
         let lent = Lent::new(reply);
         let view = lent.view();
         Self::with_error(|err| {
-            (self.vt().reply)(self.ctx, original.origin.0, FeStr::of(&original.reply_to), &view, err)
+            (self.vt().reply)(self.ctx, original.origin.0, FeStr::of(&original.fields().reply_to), &view, err)
         })
     }
 
@@ -396,17 +402,17 @@ impl HostState {
 
     /// Checks a message's own size limits.
     pub fn check_message(&self, m: &HostMessage) -> Result<(), String> {
-        if m.data.len() as u64 > self.limits.max_message_bytes {
+        if m.data().len() as u64 > self.limits.max_message_bytes {
             return Err(format!(
                 "message of {} bytes is over max_message_bytes ({})",
-                m.data.len(),
+                m.data().len(),
                 self.limits.max_message_bytes
             ));
         }
-        if m.metadata.byte_size() > self.limits.max_metadata_bytes {
+        if m.fields().metadata.byte_size() > self.limits.max_metadata_bytes {
             return Err(format!(
                 "metadata of {} bytes is over max_metadata_bytes ({})",
-                m.metadata.byte_size(),
+                m.fields().metadata.byte_size(),
                 self.limits.max_metadata_bytes
             ));
         }
@@ -433,16 +439,16 @@ impl HostState {
 
     /// Adds a message to the table, counted against the limits.
     pub fn push_message(&mut self, m: HostMessage) -> wasmtime::Result<Resource<HostMessage>> {
-        self.message_room(m.data.len()).map_err(limit_trap)?;
+        self.message_room(m.data().len()).map_err(limit_trap)?;
         self.held_messages += 1;
-        self.held_bytes += m.data.len() as u64;
+        self.held_bytes += m.data().len() as u64;
         Ok(self.table.push(m)?)
     }
 
     pub fn take_message(&mut self, r: Resource<HostMessage>) -> wasmtime::Result<HostMessage> {
         let m = self.table.delete(r)?;
         self.held_messages -= 1;
-        self.held_bytes -= m.data.len() as u64;
+        self.held_bytes -= m.data().len() as u64;
         Ok(m)
     }
 
@@ -459,7 +465,7 @@ impl HostState {
                 self.limits.max_message_bytes
             )));
         }
-        let old = self.table.get(r)?.data.len() as u64;
+        let old = self.table.get(r)?.data().len() as u64;
         let total = self.held_bytes - old + data.len() as u64;
         if total > self.limits.max_message_total_bytes {
             return Err(limit_trap(format!(
@@ -468,7 +474,7 @@ impl HostState {
             )));
         }
         self.held_bytes = total;
-        self.table.get_mut(r)?.data = data;
+        self.table.get_mut(r)?.set_data(data);
         Ok(())
     }
 

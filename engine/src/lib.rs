@@ -83,10 +83,11 @@ mod tests {
 
     fn message() -> HostMessage {
         let mut m = HostMessage::new(bytes::Bytes::from_static(b"hi"));
-        m.topic = Some("orders.new".into());
-        m.content_type = Some("text/plain".into());
-        m.reply_to = "_INBOX.1".into();
-        m.metadata = Metadata::assign(vec![
+        let f = m.fields_mut();
+        f.topic = Some("orders.new".into());
+        f.content_type = Some("text/plain".into());
+        f.reply_to = "_INBOX.1".into();
+        f.metadata = Metadata::assign(vec![
             ("k".into(), "v".into()),
             ("channel".into(), "forged".into()),
             ("format-spec".into(), "kafka".into()),
@@ -113,6 +114,7 @@ mod tests {
     fn records_sent_lose_the_keys_a_guest_may_not_forge() {
         let r = v2024::to_record(&message(), "t1");
         let m = v2024::from_record(r);
+        let m = m.fields();
         assert_eq!(m.content_type.as_deref(), Some("text/plain"));
         assert_eq!(m.metadata.get("channel"), None);
         assert_eq!(m.metadata.get("ferry-delivery"), None);

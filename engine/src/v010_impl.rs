@@ -35,8 +35,9 @@ fn format_name(f: FormatSpec) -> &'static str {
 /// The record a guest receives for `m`, tagged with `tag` (none if empty).
 pub fn to_record(m: &HostMessage, tag: &str) -> Message {
     let mut format = FormatSpec::Raw;
-    let mut entries = Vec::with_capacity(m.metadata.0.len() + 4);
-    for (k, v) in &m.metadata.0 {
+    let f = m.fields();
+    let mut entries = Vec::with_capacity(f.metadata.0.len() + 4);
+    for (k, v) in &f.metadata.0 {
         if k == crate::v010_keys::FORMAT {
             if let Some((f, _)) = FORMATS.iter().find(|(_, n)| n == v) {
                 format = *f;
@@ -49,35 +50,36 @@ pub fn to_record(m: &HostMessage, tag: &str) -> Message {
         }
         entries.push((k.clone(), v.clone()));
     }
-    entries.push((crate::v010_keys::CHANNEL.into(), m.topic.clone().unwrap_or_default()));
+    entries.push((crate::v010_keys::CHANNEL.into(), f.topic.clone().unwrap_or_default()));
     if !tag.is_empty() {
         entries.push((crate::v010_keys::DELIVERY.into(), tag.into()));
     }
-    if let Some(ct) = &m.content_type {
+    if let Some(ct) = &f.content_type {
         entries.push((crate::v010_keys::CONTENT_TYPE.into(), ct.clone()));
     }
-    if !m.reply_to.is_empty() {
-        entries.push((crate::v010_keys::REPLY_TO.into(), m.reply_to.clone()));
+    if !f.reply_to.is_empty() {
+        entries.push((crate::v010_keys::REPLY_TO.into(), f.reply_to.clone()));
     }
-    Message { data: m.data.to_vec(), format, metadata: Some(Metadata::assign(entries).0) }
+    Message { data: m.data().to_vec(), format, metadata: Some(Metadata::assign(entries).0) }
 }
 
 /// The message a guest's record describes (no topic).
 pub fn from_record(r: Message) -> HostMessage {
-    let mut m = HostMessage::new(bytes::Bytes::from(r.data));
+    let data = bytes::Bytes::from(r.data);
+    let mut fields = crate::abi::Fields::default();
     let mut md = Metadata::assign(r.metadata.unwrap_or_default());
     for key in crate::v010_keys::RESERVED_OUT {
         md.remove(key);
     }
     if let Some(ct) = md.get(crate::v010_keys::CONTENT_TYPE) {
-        m.content_type = Some(ct.to_string());
+        fields.content_type = Some(ct.to_string());
         md.remove(crate::v010_keys::CONTENT_TYPE);
     }
     if r.format != FormatSpec::Raw {
         md.set(crate::v010_keys::FORMAT.into(), format_name(r.format).into());
     }
-    m.metadata = md;
-    m
+    fields.metadata = md;
+    HostMessage::with_fields(data, fields)
 }
 
 fn tag_of(r: &Message) -> Option<&str> {

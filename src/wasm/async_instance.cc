@@ -104,14 +104,13 @@ void RunOp(AsyncHost& host, void* call, Op op) {
 void Send(void* host, void* call, void* client, fe_str topic, const fe_message* messages,
           std::size_t count, fe_pending* done) {
   AsyncHost& state = AsyncOf(host);
-  std::vector<Message> taken;
-  taken.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) taken.push_back(TakeMessage(messages[i]));
   state.call_deadline = Clock::now() + state.services->handler_timeout;
   auto sends = PendingSends::Make();
   state.sends = sends;
   current_span = SpanOf(call);
-  const Status sent = SendMessages(state, *static_cast<Broker*>(client), FromFe(topic), std::move(taken));
+  const Status sent = WithMessages(messages, count, [&](std::span<Message> taken) {
+    return SendMessages(state, *static_cast<Broker*>(client), FromFe(topic), taken);
+  });
   current_span = nullptr;
   state.sends = nullptr;
   if (!sent.ok()) {

@@ -1,10 +1,9 @@
 #include "wasm/engine_abi.h"
 
+#include <array>
+
 namespace ferry::wasm {
 namespace {
-
-// The engine's side of a buffer lent to it: one more reference to the bytes.
-void ReleaseLent(void* owner) { delete static_cast<std::shared_ptr<const void>*>(owner); }
 
 // The host's side of a buffer the engine handed over.
 struct Adopted {
@@ -19,11 +18,6 @@ struct Adopted {
 
 }  // namespace
 
-fe_buffer LendBytes(const Bytes& bytes) {
-  if (bytes.empty() || !bytes.owner()) return {nullptr, 0, nullptr, nullptr};
-  return {bytes.data(), bytes.size(), new std::shared_ptr<const void>(bytes.owner()), ReleaseLent};
-}
-
 Bytes AdoptBuffer(const fe_buffer& buffer) {
   if (buffer.len == 0) {
     if (buffer.release) buffer.release(buffer.owner);
@@ -33,20 +27,54 @@ Bytes AdoptBuffer(const fe_buffer& buffer) {
   return Bytes(std::move(owner), buffer.ptr, buffer.len);
 }
 
+namespace {
+
+// What a MessageView lends: the host's copy of the message, and the pairs
+// the view points at.
+struct LentMessage {
+  explicit LentMessage(const Message& m) : message(m) {
+    const std::size_t n = message.metadata.size();
+    if (n > kInline) more.reserve(n);
+    std::size_t i = 0;
+    for (const auto& [k, v] : message.metadata) {
+      const fe_pair p{ToFe(k), ToFe(v)};
+      if (n > kInline) more.push_back(p);
+      else inline_pairs[i++] = p;
+    }
+  }
+  const fe_pair* pairs() const { return message.metadata.size() > kInline ? more.data() : inline_pairs.data(); }
+
+  static constexpr std::size_t kInline = 4;
+  const Message message;
+  std::array<fe_pair, kInline> inline_pairs{};
+  std::vector<fe_pair> more;
+};
+
+void ReleaseLentMessage(void* owner) { delete static_cast<const LentMessage*>(owner); }
+
+}  // namespace
+
 MessageView::MessageView(const Message& m, void* origin) {
-  pairs_.reserve(m.metadata.size());
-  for (const auto& [k, v] : m.metadata) pairs_.push_back({ToFe(k), ToFe(v)});
-  view_.topic = ToFe(m.topic);
-  view_.data = LendBytes(m.data);
-  view_.has_content_type = m.content_type.has_value();
-  view_.content_type = m.content_type ? ToFe(*m.content_type) : fe_str{nullptr, 0};
-  view_.metadata = pairs_.data();
-  view_.metadata_len = pairs_.size();
-  view_.reply_to = ToFe(m.reply_to);
+  const auto* lent = new LentMessage(m);
+  const Message& held = lent->message;
+  view_.topic = ToFe(held.topic);
+  view_.data = {held.data.data(), held.data.size(), const_cast<LentMessage*>(lent), ReleaseLentMessage};
+  view_.has_content_type = held.content_type.has_value();
+  view_.content_type = held.content_type ? ToFe(*held.content_type) : fe_str{nullptr, 0};
+  view_.metadata = lent->pairs();
+  view_.metadata_len = held.metadata.size();
+  view_.reply_to = ToFe(held.reply_to);
   view_.origin = origin;
+  view_.source = const_cast<LentMessage*>(lent);
 }
 
 Message TakeMessage(const fe_message& in) {
+  if (in.source) {
+    // Unchanged since the host lent it: a copy of the host's message. The
+    // engine lends no data of its own with it.
+    if (in.data.release) in.data.release(in.data.owner);
+    return static_cast<const LentMessage*>(in.source)->message;
+  }
   Message m;
   m.topic = std::string(FromFe(in.topic));
   m.data = AdoptBuffer(in.data);

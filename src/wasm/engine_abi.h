@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,14 +43,15 @@ class EngineText {
   fe_text text_{nullptr, 0};
 };
 
-// A payload handed to the engine: a new reference to the same bytes.
-fe_buffer LendBytes(const Bytes& bytes);
 // Adopts a payload the engine handed over (no copy); releases it when the
 // last copy of the returned Bytes goes.
 Bytes AdoptBuffer(const fe_buffer& buffer);
 
-// An fe_message that borrows `message`'s strings; its data is a new
-// reference the receiver takes. Keep the view alive while it is used.
+// An fe_message lending `message` to the engine: a copy of it (sharing its
+// payload, metadata and content type), which the view's strings point into
+// and the view's data owns, goes with the data to the receiver; the engine
+// may hand it back untouched as `source` (a guest forwarding a message it
+// got). The receiver must take the data.
 class MessageView {
  public:
   MessageView(const Message& message, void* origin);
@@ -57,11 +59,25 @@ class MessageView {
   fe_message* get() { return &view_; }
 
  private:
-  std::vector<fe_pair> pairs_;
   fe_message view_{};
 };
 
-// The Message an fe_message describes; takes its data.
+// The Message an fe_message describes (a copy of its source, when it has
+// one); takes its data.
 Message TakeMessage(const fe_message& m);
+
+// Takes `count` messages and hands them to `use` (one, the usual case,
+// without allocating a list).
+template <typename F>
+decltype(auto) WithMessages(const fe_message* messages, std::size_t count, F&& use) {
+  if (count == 1) {
+    Message one = TakeMessage(messages[0]);
+    return use(std::span<Message>(&one, 1));
+  }
+  std::vector<Message> taken;
+  taken.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) taken.push_back(TakeMessage(messages[i]));
+  return use(std::span<Message>(taken));
+}
 
 }  // namespace ferry::wasm

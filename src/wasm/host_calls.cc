@@ -34,11 +34,9 @@ void* Connect(void* host, fe_str name, fe_error* err) {
 
 bool Send(void* host, void* client, fe_str topic, const fe_message* messages, std::size_t count,
           fe_error* err) {
-  std::vector<Message> taken;
-  taken.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) taken.push_back(TakeMessage(messages[i]));
-  return Report(err, SendMessages(StateOf(host), *static_cast<Broker*>(client), FromFe(topic),
-                                  std::move(taken)));
+  return WithMessages(messages, count, [&](std::span<Message> taken) {
+    return Report(err, SendMessages(StateOf(host), *static_cast<Broker*>(client), FromFe(topic), taken));
+  });
 }
 
 bool Request(void* host, void* client, fe_str topic, const fe_message* message,

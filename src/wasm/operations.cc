@@ -105,7 +105,7 @@ Status Allowed(const GuestServices& services, Use use, std::string_view topic) {
                                  " '" + std::string(topic) + "' (not in its " + key + ")");
 }
 
-Status SendMessage(HostState& state, Broker& broker, std::string_view topic, Message message) {
+Status SendMessage(HostState& state, Broker& broker, std::string_view topic, Message& message) {
   FERRY_RETURN_IF_ERROR(ValidateTopic(topic));
   FERRY_RETURN_IF_ERROR(Allowed(*state.services, Use::kPublish, topic));
   FERRY_RETURN_IF_ERROR(CheckMessageLimits(state, message));
@@ -156,10 +156,8 @@ Status ReplyTo(HostState& state, Broker* origin, std::string_view reply_to, Mess
 // Sends one message of a list, trying again (a few times, briefly, within
 // the call's time left) when the broker refused it with a Connection error:
 // a link that broke and came back, a publish turned away. Other errors are
-// the guest's or final. The message is copied for each try (its bytes are
-// shared, not copied).
-Status SendResuming(HostState& state, Broker& broker, std::string_view topic,
-                    const Message& message) {
+// the guest's or final.
+Status SendResuming(HostState& state, Broker& broker, std::string_view topic, Message& message) {
   constexpr int kTries = 3;
   constexpr auto kPause = std::chrono::milliseconds(20);
   Status sent = SendMessage(state, broker, topic, message);
@@ -174,7 +172,7 @@ Status SendResuming(HostState& state, Broker& broker, std::string_view topic,
 }
 
 Status SendMessages(HostState& state, Broker& broker, std::string_view topic,
-                    std::vector<Message> messages) {
+                    std::span<Message> messages) {
   if (messages.size() == 1) return SendResuming(state, broker, topic, messages[0]);
   FERRY_RETURN_IF_ERROR(ValidateTopic(topic));
   const std::string of = " of " + std::to_string(messages.size());

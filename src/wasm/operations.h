@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,7 +24,9 @@ Result<Broker*> ConnectClient(HostState& state, std::string_view name);
 // short by it is the interface's timeout error.
 
 // Publishes `message` to `topic` after checking the topic and size limits.
-Status SendMessage(HostState& state, Broker& broker, std::string_view topic, Message message);
+// `message` becomes what was sent (its topic, no reply address, stamps), so
+// a second try sends the same message again.
+Status SendMessage(HostState& state, Broker& broker, std::string_view topic, Message& message);
 
 // Publishes `messages` to `topic` in order. Every message is checked before
 // the first is sent, so a bad one in the middle leaves nothing half-sent. A
@@ -34,7 +37,7 @@ Status SendMessage(HostState& state, Broker& broker, std::string_view topic, Mes
 // before it (the guest may then fail its handler, and its retry sends them
 // again: at least once, as any retry).
 Status SendMessages(HostState& state, Broker& broker, std::string_view topic,
-                    std::vector<Message> messages);
+                    std::span<Message> messages);
 
 // Request-reply with the interface's rules: no timeout means wait (bounded by
 // max_request_ms and the call's time left) for `expected` replies, default
