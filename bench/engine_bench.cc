@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
     const int n = std::max(1, c.n / scale) * longer;
     auto timed = [&](Loaded& l) {
       return PerCall(5, n, [&] {
-        auto out = l.instance->Handle({&in, 1});
+        auto out = l.instance->Handle({&in, 1}, Clock::now());
         if (!out.status.ok()) {
           std::fprintf(stderr, "handle: %s\n", out.status.error().ToString().c_str());
           std::exit(1);

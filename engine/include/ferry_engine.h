@@ -36,7 +36,7 @@
 extern "C" {
 #endif
 
-#define FE_ABI_VERSION 5u
+#define FE_ABI_VERSION 6u
 uint32_t fe_abi_version(void);
 
 /* ---- plain data ------------------------------------------------------- */
@@ -212,8 +212,10 @@ typedef struct fe_limits {
 typedef struct fe_budget {
   uint64_t epoch_ticks; /* interrupted after this many epoch increments */
   uint64_t fuel;        /* instructions (engines with consume_fuel only) */
-  uint64_t wall_ms;     /* the call's time in ms (0: unbounded): host-side waits
-                           inside it (outgoing HTTP) end by then */
+  uint64_t deadline_ns; /* when the call must end, in ns on CLOCK_MONOTONIC (the
+                           clock of std::chrono::steady_clock on Linux; 0:
+                           unbounded): host-side waits inside it (outgoing
+                           HTTP) end by then */
 } fe_budget;
 /* What an instance may reach outside its messaging clients. */
 typedef struct fe_grants {
@@ -305,7 +307,7 @@ typedef struct fe_async_host_vtable {
 /* An instance of the async shape: a store driven by a thread of its own, on
  * which any number of handle calls may be in flight (the host bounds them).
  * Thread-safe, unlike fe_instance. Each call's wall-clock deadline is its
- * budget's wall_ms (checked at epoch ticks while guest code runs); fuel is
+ * budget's deadline_ns (checked at epoch ticks while guest code runs); fuel is
  * pooled: each call adds its budget's to the store's. A trap or a call past
  * its deadline ends the instance: every call in flight on it fails, and it
  * is poisoned. `vtable`, `async_vtable` and `host` must outlive it. */

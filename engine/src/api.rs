@@ -15,7 +15,7 @@ use crate::host::{FeAsyncHostVtable, FeHostVtable, FeLimits, HostLink};
 use crate::http::HttpPattern;
 use crate::instance::{FeBudget, Instance, Pre};
 
-pub const FE_ABI_VERSION: u32 = 5;
+pub const FE_ABI_VERSION: u32 = 6;
 
 #[unsafe(no_mangle)]
 pub extern "C" fn fe_abi_version() -> u32 {

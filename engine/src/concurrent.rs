@@ -17,7 +17,7 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
@@ -282,7 +282,7 @@ fn drive(
                             Some(Job::Handle { message, budget, done }) => {
                                 next_id += 1;
                                 let context = done.ctx as usize;
-                                let deadline = (budget.wall_ms > 0).then(|| Instant::now() + Duration::from_millis(budget.wall_ms));
+                                let deadline = crate::clock::instant(budget.deadline_ns);
                                 calls.insert(next_id, Call { done, deadline });
                                 let wake = earliest(&calls);
                                 accessor.with(|mut access| {
@@ -385,6 +385,7 @@ fn drive(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use std::sync::atomic::AtomicU32;
 
     static SEEN: AtomicU32 = AtomicU32::new(u32::MAX);

@@ -14,7 +14,7 @@
 //!
 //! A request without a port in its URL is on 80 (http) or 443 (https).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpHooks};
 
@@ -92,8 +92,9 @@ pub fn request_target(uri: &http::Uri) -> Option<(String, u16)> {
 #[derive(Default)]
 pub struct HttpHooks {
     pub grants: Vec<HttpPattern>,
-    /// When the running guest call must end; set before every call.
-    pub deadline: Option<Instant>,
+    /// When the running guest call must end (crate::clock; 0: no deadline);
+    /// set before every call.
+    pub deadline_ns: u64,
 }
 
 impl HttpHooks {
@@ -138,7 +139,7 @@ impl WasiHttpHooks for HttpHooks {
         }
         // A call without a deadline (none is set outside calls) still gets
         // the crate's own 600 s bounds.
-        let left = self.deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let left = crate::clock::left(self.deadline_ns);
         if left == Some(Duration::ZERO) {
             return Box::new(async { Err(Error::ConnectionTimeout) });
         }
@@ -175,7 +176,7 @@ mod tests {
     fn allows(patterns: &[&str], url: &str) -> bool {
         let hooks = HttpHooks {
             grants: patterns.iter().map(|p| HttpPattern::parse(p).unwrap()).collect(),
-            deadline: None,
+            deadline_ns: 0,
         };
         hooks.allowed(&url.parse().unwrap())
     }
@@ -215,7 +216,7 @@ mod tests {
         use http_body_util::BodyExt;
         let mut hooks = HttpHooks {
             grants: patterns.iter().map(|p| HttpPattern::parse(p).unwrap()).collect(),
-            deadline: Some(Instant::now() + Duration::from_secs(10)),
+            deadline_ns: crate::clock::monotonic_ns() + 10_000_000_000,
         };
         let body = http_body_util::Empty::<bytes::Bytes>::new().map_err(|_| unreachable!()).boxed_unsync();
         let request = http::Request::get(url).body(body).unwrap();

@@ -7,7 +7,6 @@ use wasmtime::{Engine, Store, Trap};
 use crate::abi::HostMessage;
 use crate::host::{FeLimits, HostLink, HostState, LimitExceeded};
 use crate::http::HttpPattern;
-use std::time::{Duration, Instant};
 use crate::{draft2025, v010, v2024};
 
 pub const FE_SHAPE_DRAFT2025: u32 = 1;
@@ -27,9 +26,9 @@ pub const FE_OUTCOME_MEMORY: u32 = 5;
 pub struct FeBudget {
     pub epoch_ticks: u64,
     pub fuel: u64,
-    /// Wall-clock milliseconds the call may take (0: unbounded); host-side
-    /// waits inside it (outgoing HTTP) end by then.
-    pub wall_ms: u64,
+    /// When the call must end, in ns on CLOCK_MONOTONIC (crate::clock; 0:
+    /// unbounded); host-side waits inside it (outgoing HTTP) end by then.
+    pub deadline_ns: u64,
 }
 
 /// A component linked against WASI p2 and one shape's interfaces.
@@ -185,8 +184,7 @@ impl Instance {
             self.store.set_fuel(budget.fuel)?;
         }
         self.store.data_mut().limiter.refused = false;
-        self.store.data_mut().http.hooks.deadline =
-            (budget.wall_ms > 0).then(|| Instant::now() + Duration::from_millis(budget.wall_ms));
+        self.store.data_mut().http.hooks.deadline_ns = budget.deadline_ns;
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 
 pub mod abi;
 mod api;
+pub mod clock;
 pub mod concurrent;
 pub mod draft2025;
 pub mod draft_async;

@@ -9,11 +9,12 @@ AwaitingConfirms::AwaitingConfirms(Settle settle)
 
 AwaitingConfirms::~AwaitingConfirms() { Stop(); }
 
-void AwaitingConfirms::Park(std::vector<Delivery> deliveries,
+void AwaitingConfirms::Park(std::vector<Delivery>& deliveries,
                             const std::shared_ptr<PendingSends>& sends) {
   // The common case on brokers without confirmations: nothing to wait for.
   if (std::optional<Status> done = sends->SealIfDone()) {
     settle_(deliveries, *done);
+    deliveries.clear();
     return;
   }
   std::uint64_t id = 0;
@@ -22,6 +23,7 @@ void AwaitingConfirms::Park(std::vector<Delivery> deliveries,
     id = state_->next_id++;
     state_->parked_deliveries += deliveries.size();
     state_->parked.emplace(id, std::move(deliveries));
+    deliveries.clear();  // moved from: valid, now surely empty
   }
   // Called on the adapter thread of the last confirmation: queue and go.
   auto on_done = [state = state_, id](Status outcome) {

@@ -43,8 +43,10 @@ class AwaitingConfirms {
   AwaitingConfirms& operator=(const AwaitingConfirms&) = delete;
 
   // After the handler returned: `deliveries` are settled once `sends` has
-  // completed (now, on this thread, if it has).
-  void Park(std::vector<Delivery> deliveries, const std::shared_ptr<PendingSends>& sends);
+  // completed (now, on this thread, if it has). They are taken: the vector
+  // is left empty, with its capacity when they were settled at once (the
+  // worker reuses it).
+  void Park(std::vector<Delivery>& deliveries, const std::shared_ptr<PendingSends>& sends);
 
   // Waits until nothing is parked or being settled, or `deadline`. Returns what is still
   // parked then, taken out: a confirmation arriving later changes nothing,

@@ -307,31 +307,34 @@ bool ComponentRunner::TryOnDelivery(Delivery& delivery) {
   return true;
 }
 
-std::vector<Delivery> ComponentRunner::NextBatch() {
-  std::vector<Delivery> batch;
+bool ComponentRunner::NextBatch(std::vector<Delivery>& batch) {
   auto first = queue_.Pop();
-  if (!first) return batch;
+  if (!first) return false;
   batch.push_back(std::move(*first));
-  if (batch_size_ <= 1) return batch;  // the usual case: no clock read for a linger
+  if (batch_size_ <= 1) return true;  // the usual case: no clock read for a linger
   const Deadline linger_until = Clock::now() + config_.batch_linger;
   while (batch.size() < batch_size_) {
     auto next = queue_.PopUntil(linger_until);
     if (!next) break;
     batch.push_back(std::move(*next));
   }
-  return batch;
+  return true;
 }
 
 void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) {
   NameThisThread("w:" + config_.name);
   log_context.component = &config_.name;
-  std::vector<wasm::Inbound> inbound;  // reused: no allocation per call
+  // Reused: no allocation per call. `batch` is emptied at the end of each
+  // pass, so that nothing of a settled delivery outlives it.
+  std::vector<wasm::Inbound> inbound;
+  std::vector<Delivery> batch;
+  std::vector<Delivery> handled;
   while (true) {
-    std::vector<Delivery> batch = NextBatch();
-    if (batch.empty()) return;
+    if (!NextBatch(batch)) return;
     if (draining_past_deadline_.load(std::memory_order_relaxed)) {
       for (Delivery& d : batch) GiveBack(d);
       Done(batch.size());
+      batch.clear();
       continue;
     }
     if (!instance || instance->poisoned()) {
@@ -341,6 +344,7 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
         spdlog::error("{}: cannot make a new instance: {}", config_.name, fresh.error().message());
         for (Delivery& d : batch) settler_.Failed(d, Failure::kUnavailable, fresh.error());
         Done(batch.size());
+        batch.clear();
         continue;
       }
       instance = std::move(fresh).value();
@@ -356,13 +360,13 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
     auto sends = PendingSends::Make();
     instance->TrackSends(sends);
     const auto started = Clock::now();
-    wasm::CallOutcome outcome = instance->Handle(inbound);
+    wasm::CallOutcome outcome = instance->Handle(inbound, started);
     const auto took = Clock::now() - started;
     instance->TrackSends(nullptr);
     current_span = nullptr;
     durations_.Observe(took);
     if (span) FinishSpan(*span, batch.front().message.topic, batch.size(), outcome, took);
-    std::vector<Delivery> handled;
+    handled.clear();
     std::size_t settled = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       switch (outcome.verdicts[i]) {
@@ -389,7 +393,8 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
     }
     Done(settled);
     if (handled.empty()) (void)sends->Seal([](Status) {});  // failed anyway: nothing waits
-    else awaiting_.Park(std::move(handled), sends);
+    else awaiting_.Park(handled, sends);
+    batch.clear();
     if (fresh_instances_) {
       // The next call gets a new instance; making it now keeps it off the
       // next message's path. A failure is retried when a message comes.

@@ -113,7 +113,9 @@ class ComponentRunner {
   // every send it made (AwaitingConfirms's thread, or the worker).
   void SettleConfirmed(std::vector<Delivery>& deliveries, const Status& outcome);
   // Up to batch_size deliveries: waits for the first, then up to the linger.
-  std::vector<Delivery> NextBatch();
+  // Fills `batch` (empty) with the next deliveries; false once the queue
+  // is closed and empty.
+  bool NextBatch(std::vector<Delivery>& batch);
   // Replaces the guest-chosen channels (update-guest-configuration); runs on
   // a worker thread.
   Status Reconfigure(const wasm::GuestConfiguration& gc);

@@ -227,7 +227,7 @@ class AsyncEngineInstance final : public GuestInstance {
   }
 
   // One at a time, waiting for each: for callers that do not use Start.
-  CallOutcome Handle(std::span<const Inbound> batch) override {
+  CallOutcome Handle(std::span<const Inbound> batch, Deadline /*started*/) override {
     CallOutcome out{Status::Ok(), CallFailure::kNone, std::vector<Verdict>(batch.size(), Verdict::kNone)};
     for (std::size_t i = 0; i < batch.size(); ++i) {
       std::promise<CallOutcome> ended;
@@ -250,12 +250,8 @@ class AsyncEngineInstance final : public GuestInstance {
   bool poisoned() const override { return fe_async_instance_poisoned(instance_.get()); }
 
  private:
-  fe_budget Budget() const {
-    const auto& s = *host_->services;
-    const auto tick = engine_.epoch_tick().count();
-    const auto ticks = static_cast<std::uint64_t>((s.handler_timeout.count() + tick - 1) / tick);
-    return {ticks, s.fuel_per_call, static_cast<std::uint64_t>(s.handler_timeout.count())};
-  }
+  // Each call's deadline counts from when it starts.
+  fe_budget Budget() const { return CallBudget(engine_.epoch_tick(), *host_->services, Clock::now()); }
 
   const Engine& engine_;
   std::unique_ptr<AsyncHost> host_;  // the engine holds its address

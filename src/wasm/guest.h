@@ -140,8 +140,9 @@ class GuestInstance {
   // it; the others return nullopt. Called once on a fresh instance.
   virtual Result<std::optional<GuestConfiguration>> Configure() = 0;
   // Calls the component's handler with `batch` (shapes whose handler takes
-  // one message get batches of one).
-  virtual CallOutcome Handle(std::span<const Inbound> batch) = 0;
+  // one message get batches of one). `started` is now: the caller read the
+  // clock to time the call, and the call's deadline counts from it.
+  virtual CallOutcome Handle(std::span<const Inbound> batch, Deadline started) = 0;
   // The sends of the calls that follow are tracked in `sends` (see
   // brokers/pending_sends.h) and return once the broker took them into its
   // window, without waiting for its confirmation; null (the default): each

@@ -44,7 +44,7 @@ class EngineInstance final : public GuestInstance {
     const InstanceTerms terms(*state_->services);
     fe_outcome outcome = FE_OUTCOME_TRAP;
     EngineText err;
-    instance_.reset(fe_instance_new(pre, &terms.limits, &terms.grants, &HostCalls(), state_.get(), Budget(),
+    instance_.reset(fe_instance_new(pre, &terms.limits, &terms.grants, &HostCalls(), state_.get(), Budget(Clock::now()),
                                     &outcome, err.out()));
     if (!instance_) return Failure("instantiating", outcome, err.str()).status;
     return Status::Ok();
@@ -54,7 +54,7 @@ class EngineInstance final : public GuestInstance {
     if (!configurable_) return std::optional<GuestConfiguration>();
     GuestConfiguration gc;
     const fe_outcome outcome = fe_instance_configure(
-        instance_.get(), Budget(), &gc,
+        instance_.get(), Budget(Clock::now()), &gc,
         [](void* ctx, const fe_str* channels, std::size_t n, const fe_pair* ext, std::size_t m) {
           auto* out = static_cast<GuestConfiguration*>(ctx);
           for (std::size_t i = 0; i < n; ++i) out->channels.emplace_back(FromFe(channels[i]));
@@ -65,8 +65,8 @@ class EngineInstance final : public GuestInstance {
     return std::optional<GuestConfiguration>(std::move(gc));
   }
 
-  CallOutcome Handle(std::span<const Inbound> batch) override {
-    return configurable_ ? HandleBatch(batch) : HandleEach(batch);
+  CallOutcome Handle(std::span<const Inbound> batch, Deadline started) override {
+    return configurable_ ? HandleBatch(batch, started) : HandleEach(batch, started);
   }
 
   bool poisoned() const override { return fe_instance_poisoned(instance_.get()); }
@@ -78,11 +78,12 @@ class EngineInstance final : public GuestInstance {
  private:
   // The 2025 handler takes one message: a batch is handled in order,
   // stopping at the first failure (the rest stay unsettled and fail with it).
-  CallOutcome HandleEach(std::span<const Inbound> batch) {
+  CallOutcome HandleEach(std::span<const Inbound> batch, Deadline started) {
     CallOutcome out{Status::Ok(), CallFailure::kNone, std::vector<Verdict>(batch.size(), Verdict::kNone)};
     for (std::size_t i = 0; i < batch.size(); ++i) {
       MessageView view(*batch[i].message, batch[i].origin);
-      const fe_outcome outcome = fe_instance_handle(instance_.get(), view.get(), Budget());
+      // Each message of the batch gets the whole handler_timeout.
+      const fe_outcome outcome = fe_instance_handle(instance_.get(), view.get(), Budget(i == 0 ? started : Clock::now()));
       if (outcome != FE_OUTCOME_OK) {
         CallOutcome failed = Failure("handle", outcome, LastError());
         out.status = std::move(failed.status);
@@ -94,7 +95,7 @@ class EngineInstance final : public GuestInstance {
     return out;
   }
 
-  CallOutcome HandleBatch(std::span<const Inbound> batch) {
+  CallOutcome HandleBatch(std::span<const Inbound> batch, Deadline started) {
     std::vector<MessageView> views;
     views.reserve(batch.size());
     for (const Inbound& in : batch) views.emplace_back(*in.message, in.origin);
@@ -103,7 +104,7 @@ class EngineInstance final : public GuestInstance {
     for (const MessageView& v : views) messages.push_back(*v.get());
     std::vector<std::uint8_t> verdicts(batch.size(), FE_VERDICT_NONE);
     const fe_outcome outcome = fe_instance_handler(instance_.get(), messages.data(), messages.size(),
-                                                   Budget(), verdicts.data());
+                                                   Budget(started), verdicts.data());
     CallOutcome out = outcome == FE_OUTCOME_OK ? CallOutcome{}
                                                : Failure("handler", outcome, LastError());
     out.verdicts.reserve(batch.size());
@@ -114,14 +115,11 @@ class EngineInstance final : public GuestInstance {
     return out;
   }
 
-  // The bounds of the next call; the host's waits inside it honour the same
-  // deadline.
-  fe_budget Budget() {
-    const auto& s = *state_->services;
-    state_->call_deadline = Clock::now() + s.handler_timeout;
-    const auto tick = engine_.epoch_tick().count();
-    const auto ticks = static_cast<std::uint64_t>((s.handler_timeout.count() + tick - 1) / tick);
-    return {ticks, s.fuel_per_call, static_cast<std::uint64_t>(s.handler_timeout.count())};
+  // The bounds of a call starting at `now`; the host's waits inside it
+  // honour the same deadline.
+  fe_budget Budget(Deadline now) {
+    state_->call_deadline = now + state_->services->handler_timeout;
+    return CallBudget(engine_.epoch_tick(), *state_->services, now);
   }
 
   std::string LastError() const { return std::string(FromFe(fe_instance_last_error(instance_.get()))); }

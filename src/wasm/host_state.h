@@ -3,6 +3,8 @@
 // engine holds the guest's resources; this is what host calls need.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <stop_token>
 #include <string>
@@ -56,6 +58,18 @@ class InstanceTerms {
  private:
   std::vector<fe_str> http_;
 };
+
+// The bounds of a guest call that starts at `now`: epoch ticks, fuel, and
+// its deadline for the engine, `now` + handler_timeout as nanoseconds of
+// steady_clock, which is CLOCK_MONOTONIC as fe_budget asks.
+inline fe_budget CallBudget(std::chrono::milliseconds epoch_tick, const GuestServices& s, Deadline now) {
+  const auto tick = epoch_tick.count();
+  const auto ticks = static_cast<std::uint64_t>((s.handler_timeout.count() + tick - 1) / tick);
+  const auto deadline = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      (now + s.handler_timeout).time_since_epoch());
+  return {ticks, s.fuel_per_call,
+          s.handler_timeout.count() > 0 ? static_cast<std::uint64_t>(deadline.count()) : 0};
+}
 
 // The host side of the engine's callbacks: every function a guest can reach.
 const fe_host_vtable& HostCalls();

@@ -44,7 +44,8 @@ TEST(AwaitingConfirms, AllConfirmedBeforeTheHandlerReturnedSettlesAtOnceOnTheWor
   AwaitingConfirms awaiting(Recorder(out));
   auto sends = PendingSends::Make();
   sends->Track()(Status::Ok());
-  awaiting.Park(One("a"), sends);
+  std::vector<Delivery> handled_a = One("a");
+  awaiting.Park(handled_a, sends);
   std::lock_guard lock(out.mutex);
   ASSERT_EQ(out.seen.size(), 1u);
   EXPECT_TRUE(out.seen[0].second.ok());
@@ -58,7 +59,8 @@ TEST(AwaitingConfirms, TheLastConfirmationSettlesOnItsOwnThreadWithTheFirstError
   auto first = sends->Track();
   auto second = sends->Track();
   auto third = sends->Track();
-  awaiting.Park(One("b"), sends);
+  std::vector<Delivery> handled_b = One("b");
+  awaiting.Park(handled_b, sends);
   EXPECT_EQ(awaiting.size(), 1u);
   first(Error::Connection("lost one"));
   second(Status::Ok());
@@ -84,7 +86,8 @@ TEST(AwaitingConfirms, WhatIsStillUnconfirmedAtTheDeadlineIsTakenBackAndALateCon
   AwaitingConfirms awaiting(Recorder(out));
   auto sends = PendingSends::Make();
   auto late = sends->Track();
-  awaiting.Park(One("c"), sends);
+  std::vector<Delivery> handled_c = One("c");
+  awaiting.Park(handled_c, sends);
   auto left = awaiting.WaitEmpty(Clock::now() + 50ms);
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left[0].message.topic, "c");

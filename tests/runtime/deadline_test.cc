@@ -4,6 +4,8 @@
 // waiting max_request_ms (or its own longer timeout) and being cut off.
 #include <gtest/gtest.h>
 
+#include <time.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <iostream>
@@ -11,6 +13,7 @@
 #include <mutex>
 
 #include "support/host_fixture.h"
+#include "wasm/host_state.h"
 
 namespace ferry::testing {
 namespace {
@@ -47,6 +50,25 @@ ComponentStats ExpectPromptAnswer(RunningHost& host, const std::string& componen
     std::cerr << "note: the guest was cut off before it could report\n";
   }
   return s;
+}
+
+// The engine ends a guest's outgoing HTTP request at the budget's
+// deadline_ns, which it reads on CLOCK_MONOTONIC: the host's steady_clock
+// must be that clock, and the deadline handler_timeout past the call's
+// start. A deadline on another clock would cut requests at once or never.
+TEST(CallDeadline, TheEngineGetsTheDeadlineOnTheMonotonicClock) {
+  wasm::GuestServices services;
+  services.handler_timeout = 500ms;
+  timespec before{};
+  ::clock_gettime(CLOCK_MONOTONIC, &before);
+  const fe_budget budget = wasm::CallBudget(10ms, services, std::chrono::steady_clock::now());
+  const auto since = static_cast<std::int64_t>(budget.deadline_ns) -
+                     (static_cast<std::int64_t>(before.tv_sec) * 1'000'000'000 + before.tv_nsec);
+  EXPECT_GE(since, 500'000'000);
+  EXPECT_LT(since, 600'000'000);
+  EXPECT_EQ(budget.epoch_ticks, 50u);
+  services.handler_timeout = 0ms;  // unbounded
+  EXPECT_EQ(wasm::CallBudget(10ms, services, std::chrono::steady_clock::now()).deadline_ns, 0u);
 }
 
 TEST(CallDeadline, RequestNobodyAnswersEndsWithTheCall) {
