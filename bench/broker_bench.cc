@@ -144,18 +144,33 @@ std::unique_ptr<Server> RabbitServer(std::uint16_t port, const std::string& dir)
 // is measured. A publish the broker then reports lost is counted and
 // printed; its echo never comes and the run times out.
 std::atomic<std::uint64_t> g_lost{0};
+// The driver's publishes not confirmed yet. An echo can arrive before its
+// publish is confirmed (MQTT: the server forwards before its PUBACK), so
+// the driver waits for these before it closes (UntilConfirmed).
+std::atomic<std::uint64_t> g_unconfirmed{0};
 
 double Pump(Broker& broker, Counter& arrived, std::size_t size, std::uint64_t count) {
   const std::uint64_t window = std::clamp<std::uint64_t>((8u << 20) / size, 16, 1000);
   return bench::Pump(
              [&](const Message& m) {
-               return broker.PublishAsync(m, Clock::now() + 30s, [](Status s) {
+               g_unconfirmed.fetch_add(1);
+               Status taken = broker.PublishAsync(m, Clock::now() + 30s, [](Status s) {
                  if (!s.ok() && g_lost.fetch_add(1) == 0)
                    std::fprintf(stderr, "a driver publish was lost: %s\n", s.error().ToString().c_str());
+                 g_unconfirmed.fetch_sub(1);
                });
+               if (!taken.ok()) g_unconfirmed.fetch_sub(1);  // `done` is never called then
+               return taken;
              },
              arrived, bench::EchoMessage(size), count, 120s, window)
       .rate;
+}
+
+// Waits (at most 10 s) until the broker confirmed every publish of the
+// driver, so that closing it loses none.
+void UntilConfirmed() {
+  const auto until = Clock::now() + 10s;
+  while (g_unconfirmed.load() > 0 && Clock::now() < until) std::this_thread::sleep_for(1ms);
 }
 
 // ---- native echoes, one per client library --------------------------------
@@ -524,6 +539,7 @@ void RunTarget(const Target& t, bool quick, int rounds, double seconds) {
     std::fflush(stdout);
   }
   sink->reset();
+  UntilConfirmed();
   (*driver)->Close();
   std::filesystem::remove(config);
   std::filesystem::remove_all(dir);
