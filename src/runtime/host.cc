@@ -156,7 +156,10 @@ class HostImpl final : public Host {
                                        std::uint32_t expected_replies) override {
     auto broker = FindBroker(name);
     if (!broker.ok()) return broker.error();
-    return (*broker)->Request(message, RequestOptions{timeout, expected_replies});
+    RequestOptions options;
+    options.timeout = timeout;
+    options.expected_replies = expected_replies;
+    return (*broker)->Request(message, options);
   }
 
   using Host::Listen;
