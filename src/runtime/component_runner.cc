@@ -366,8 +366,7 @@ void ComponentRunner::WorkerLoop(std::unique_ptr<wasm::GuestInstance> instance) 
     current_span = nullptr;
     durations_.Observe(took);
     if (span) FinishSpan(*span, batch.front().message.topic, batch.size(), outcome, took);
-    handled.clear();
-    std::size_t settled = 0;
+    std::size_t settled = 0;  // `handled` is empty: Park takes what it holds
     for (std::size_t i = 0; i < batch.size(); ++i) {
       switch (outcome.verdicts[i]) {
         case wasm::Verdict::kComplete:

@@ -251,7 +251,10 @@ class AsyncEngineInstance final : public GuestInstance {
 
  private:
   // Each call's deadline counts from when it starts.
-  fe_budget Budget() const { return CallBudget(engine_.epoch_tick(), *host_->services, Clock::now()); }
+  fe_budget Budget() const {
+    const GuestServices& s = *host_->services;
+    return CallBudget(engine_.epoch_tick(), s, Clock::now() + s.handler_timeout);
+  }
 
   const Engine& engine_;
   std::unique_ptr<AsyncHost> host_;  // the engine holds its address

@@ -44,8 +44,8 @@ class EngineInstance final : public GuestInstance {
     const InstanceTerms terms(*state_->services);
     fe_outcome outcome = FE_OUTCOME_TRAP;
     EngineText err;
-    instance_.reset(fe_instance_new(pre, &terms.limits, &terms.grants, &HostCalls(), state_.get(), Budget(Clock::now()),
-                                    &outcome, err.out()));
+    instance_.reset(fe_instance_new(pre, &terms.limits, &terms.grants, &HostCalls(), state_.get(),
+                                    Budget(Clock::now()), &outcome, err.out()));
     if (!instance_) return Failure("instantiating", outcome, err.str()).status;
     return Status::Ok();
   }
@@ -83,7 +83,8 @@ class EngineInstance final : public GuestInstance {
     for (std::size_t i = 0; i < batch.size(); ++i) {
       MessageView view(*batch[i].message, batch[i].origin);
       // Each message of the batch gets the whole handler_timeout.
-      const fe_outcome outcome = fe_instance_handle(instance_.get(), view.get(), Budget(i == 0 ? started : Clock::now()));
+      const fe_budget budget = Budget(i == 0 ? started : Clock::now());
+      const fe_outcome outcome = fe_instance_handle(instance_.get(), view.get(), budget);
       if (outcome != FE_OUTCOME_OK) {
         CallOutcome failed = Failure("handle", outcome, LastError());
         out.status = std::move(failed.status);
@@ -119,7 +120,7 @@ class EngineInstance final : public GuestInstance {
   // honour the same deadline.
   fe_budget Budget(Deadline now) {
     state_->call_deadline = now + state_->services->handler_timeout;
-    return CallBudget(engine_.epoch_tick(), *state_->services, now);
+    return CallBudget(engine_.epoch_tick(), *state_->services, state_->call_deadline);
   }
 
   std::string LastError() const { return std::string(FromFe(fe_instance_last_error(instance_.get()))); }

@@ -59,16 +59,16 @@ class InstanceTerms {
   std::vector<fe_str> http_;
 };
 
-// The bounds of a guest call that starts at `now`: epoch ticks, fuel, and
-// its deadline for the engine, `now` + handler_timeout as nanoseconds of
-// steady_clock, which is CLOCK_MONOTONIC as fe_budget asks.
-inline fe_budget CallBudget(std::chrono::milliseconds epoch_tick, const GuestServices& s, Deadline now) {
+// The bounds of a guest call that must end by `deadline` (its start +
+// handler_timeout): epoch ticks, fuel, and the deadline for the engine as
+// nanoseconds of steady_clock, which is CLOCK_MONOTONIC as fe_budget asks.
+inline fe_budget CallBudget(std::chrono::milliseconds epoch_tick, const GuestServices& s,
+                            Deadline deadline) {
   const auto tick = epoch_tick.count();
   const auto ticks = static_cast<std::uint64_t>((s.handler_timeout.count() + tick - 1) / tick);
-  const auto deadline = std::chrono::duration_cast<std::chrono::nanoseconds>(
-      (now + s.handler_timeout).time_since_epoch());
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch());
   return {ticks, s.fuel_per_call,
-          s.handler_timeout.count() > 0 ? static_cast<std::uint64_t>(deadline.count()) : 0};
+          s.handler_timeout.count() > 0 ? static_cast<std::uint64_t>(ns.count()) : 0};
 }
 
 // The host side of the engine's callbacks: every function a guest can reach.
